@@ -1,0 +1,254 @@
+"""The state store: a private SQLite file in WAL mode, migrated by Alembic, that never loses what it holds."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.exc import StatementError
+
+from bridge.clock import ManualClock
+from bridge.errors import StoreError
+from bridge.store import (
+    SeenOrder,
+    Store,
+    get_cursor,
+    get_cursors,
+    get_seen_orders,
+    metadata,
+    open_store,
+    put_seen_order,
+    set_cursor,
+)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "bridge.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    with open_store(str(db_path)) as opened:
+        yield opened
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def an_order(order_id: int = 1042, **changes: object) -> SeenOrder:
+    values: dict[str, object] = {
+        "order_id": order_id,
+        "reference": "XKBKNABJK",
+        "current_state": 2,
+        "last_history_id": 5531,
+        "tracking_number": None,
+        "total_paid_real": Decimal("129.90"),
+        "date_upd": datetime(2026, 11, 27, 9, 30, tzinfo=timezone(timedelta(hours=1))),
+    }
+    values.update(changes)
+    return SeenOrder(**values)  # type: ignore[arg-type]
+
+
+def test_a_new_store_is_a_private_file_in_a_new_private_directory(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "bridge.db"
+    previous = os.umask(0)  # SQLite alone would then create a world-readable file
+    try:
+        with open_store(f"sqlite:///{path}") as store:
+            assert store.path == path
+            with store.transaction() as conn:
+                set_cursor(conn, "baseline_at", "2026-11-27T09:00:00+00:00", now=ManualClock().now())
+            wal = path.with_name("bridge.db-wal")
+            assert wal.exists()
+            assert mode_of(wal) == 0o600
+    finally:
+        os.umask(previous)
+    assert mode_of(path) == 0o600
+    assert mode_of(path.parent) == 0o700
+
+
+def test_an_existing_store_readable_by_others_is_made_private_again(db_path: Path) -> None:
+    open_store(str(db_path)).close()
+    db_path.chmod(0o644)
+    with open_store(str(db_path)) as writer:
+        with writer.transaction() as conn:
+            set_cursor(conn, "orders.date_upd", "x", now=ManualClock().now())
+        assert mode_of(db_path) == 0o600
+        wal = db_path.with_name("bridge.db-wal")
+        wal.chmod(0o644)
+        open_store(str(db_path)).close()
+        assert mode_of(wal) == 0o600
+
+
+def test_the_store_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(store: Store, db_path: Path) -> None:
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    # WAL is a property of the file: any other program opening it sees it too.
+    raw = sqlite3.connect(db_path)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        raw.close()
+
+
+def test_a_writer_waits_for_the_write_lock_at_begin_while_readers_go_on(db_path: Path) -> None:
+    first = open_store(str(db_path))
+    impatient = open_store(str(db_path), busy_timeout=timedelta(0))
+    try:
+        with first.transaction() as conn:
+            set_cursor(conn, "orders.date_upd", "committed", now=ManualClock().now())
+        with first.transaction():
+            # Nothing written yet: only BEGIN IMMEDIATE can make the second writer wait here.
+            with pytest.raises(StoreError, match=r"bridge\.db: database is locked"), impatient.transaction():
+                pass
+            with impatient.read() as conn:
+                assert get_cursor(conn, "orders.date_upd") == "committed"
+    finally:
+        first.close()
+        impatient.close()
+
+
+def test_reopening_the_store_keeps_cursors_and_seen_orders(db_path: Path, clock: ManualClock) -> None:
+    with open_store(str(db_path)) as store, store.transaction() as conn:
+        set_cursor(conn, "orders.date_upd", "2026-11-27 10:30:00", now=clock.now())
+        set_cursor(conn, "order_histories.id", "5531", now=clock.now())
+        put_seen_order(conn, an_order(), now=clock.now())
+    with open_store(str(db_path)) as store, store.read() as conn:
+        assert get_cursors(conn) == {"orders.date_upd": "2026-11-27 10:30:00", "order_histories.id": "5531"}
+        assert get_seen_orders(conn, [1042])[1042].total_paid_real == Decimal("129.90")
+
+
+def test_setting_a_cursor_again_replaces_its_value(store: Store, clock: ManualClock) -> None:
+    with store.transaction() as conn:
+        set_cursor(conn, "order_payments.id", "10", now=clock.now())
+    clock.advance(60)
+    with store.transaction() as conn:
+        set_cursor(conn, "order_payments.id", "12", now=clock.now())
+    with store.read() as conn:
+        assert get_cursor(conn, "order_payments.id") == "12"
+        assert get_cursor(conn, "never.set") is None
+        updated = conn.exec_driver_sql("SELECT updated_at FROM cursors").scalar()
+    assert updated == "2026-11-27T09:01:00.000000+00:00"
+
+
+def test_a_seen_order_keeps_its_first_sighting_when_updated(store: Store, clock: ManualClock) -> None:
+    first_seen = clock.now()
+    with store.transaction() as conn:
+        put_seen_order(conn, an_order(), now=first_seen)
+    clock.advance(timedelta(hours=2))
+    with store.transaction() as conn:
+        put_seen_order(conn, an_order(current_state=4, tracking_number="RR123456789PL"), now=clock.now())
+    with store.read() as conn:
+        seen = get_seen_orders(conn, [1042, 7, 1042])
+    assert list(seen) == [1042]
+    order = seen[1042]
+    assert (order.current_state, order.tracking_number) == (4, "RR123456789PL")
+    assert order.first_seen_at == first_seen
+    assert order.updated_at == clock.now()
+
+
+def test_timestamps_come_back_as_the_same_instant_in_utc(store: Store, clock: ManualClock) -> None:
+    warsaw_morning = datetime(2026, 11, 27, 9, 30, tzinfo=timezone(timedelta(hours=1)))
+    with store.transaction() as conn:
+        put_seen_order(conn, an_order(date_upd=warsaw_morning), now=clock.now())
+    with store.read() as conn:
+        date_upd = get_seen_orders(conn, [1042])[1042].date_upd
+        stored = conn.exec_driver_sql("SELECT date_upd FROM orders_seen").scalar()
+    assert date_upd == warsaw_morning
+    assert date_upd.tzinfo == UTC
+    assert stored == "2026-11-27T08:30:00.000000+00:00"  # fixed width: text order is time order
+
+
+def test_a_naive_datetime_is_refused(store: Store, clock: ManualClock) -> None:
+    naive = datetime(2026, 11, 27, 9, 30)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(StatementError, match="timezone-aware"), store.transaction() as conn:
+        put_seen_order(conn, an_order(date_upd=naive), now=clock.now())
+
+
+def test_rows_written_at_revision_0001_survive_the_upgrade_to_head(db_path: Path) -> None:
+    with open_store(str(db_path), schema_revision="0001") as old, old.transaction() as conn:
+        # Raw SQL in the shape revision 0001 created, so this test keeps meaning after later revisions.
+        conn.exec_driver_sql(
+            "INSERT INTO cursors (name, value, updated_at) "
+            "VALUES ('orders.date_upd', '2026-11-27 10:30:00', '2026-11-27T09:00:00.000000+00:00')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO outbox (idempotency_key, kind, category, priority, status, recipient_email,"
+            " language, context, message_id, created_at, not_before, attempts, updated_at) VALUES"
+            " ('order_confirmation:order:1042', 'order_confirmation', 'transactional', 0, 'queued',"
+            " 'ann@example.com', 'pl', '{}', '<abc@shop.example>', '2026-11-27T09:00:00.000000+00:00',"
+            " '2026-11-27T09:00:00.000000+00:00', 0, '2026-11-27T09:00:00.000000+00:00')"
+        )
+    with open_store(str(db_path)) as upgraded, upgraded.read() as conn:
+        assert get_cursor(conn, "orders.date_upd") == "2026-11-27 10:30:00"
+        queued = conn.exec_driver_sql("SELECT idempotency_key, status, message_id FROM outbox").all()
+    assert queued == [("order_confirmation:order:1042", "queued", "<abc@shop.example>")]
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_uses(store: Store) -> None:
+    with store.read() as conn:
+        differences = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
+    assert differences == []
+
+
+def test_a_store_written_by_a_newer_bridge_is_refused(db_path: Path) -> None:
+    with open_store(str(db_path)) as store, store.transaction() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0042'")
+    with pytest.raises(StoreError, match="this state store was written by a newer bridge") as raised:
+        open_store(str(db_path))
+    assert str(db_path) in str(raised.value)
+    assert "0042" in str(raised.value)
+
+
+def test_a_corrupt_file_is_a_store_error_naming_the_file(db_path: Path) -> None:
+    db_path.parent.mkdir()
+    db_path.write_bytes(b"this is an order export, not a database\n" * 200)
+    with pytest.raises(StoreError, match="file is not a database") as raised:
+        open_store(str(db_path))
+    assert str(db_path) in str(raised.value)
+
+
+def test_an_unusable_location_is_a_store_error_naming_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the directory should be")
+    with pytest.raises(StoreError) as raised:
+        open_store(str(blocker / "bridge.db"))
+    assert str(blocker / "bridge.db") in str(raised.value)
+
+
+def test_a_postgresql_password_never_appears_in_errors() -> None:
+    with pytest.raises(StoreError) as raised:
+        open_store("postgresql://bridge:s3cret-pw@127.0.0.1:1/shop")
+    assert "s3cret-pw" not in str(raised.value)
+    assert "bridge:***@127.0.0.1:1/shop" in str(raised.value)
+    with pytest.raises(StoreError) as heroku_style:
+        open_store("postgres://bridge:s3cret-pw@127.0.0.1:1/shop")
+    assert "bridge:***@127.0.0.1:1/shop" in str(heroku_style.value)
+    assert "only SQLite files and PostgreSQL" not in str(heroku_style.value)
+    with pytest.raises(StoreError) as garbled:
+        open_store("postgresql://bridge:s3cret-pw@127.0.0.1:port/shop")
+    assert "s3cret-pw" not in str(garbled.value)
+
+
+def test_an_in_memory_database_is_refused() -> None:
+    with pytest.raises(StoreError, match="SQLite file path"):
+        open_store("sqlite://")
