@@ -1,0 +1,546 @@
+"""Turns an outbox row (kind, language, stored context) into a ready-to-send EmailMessage.
+
+Templates are Jinja2 files, one triplet per kind and language (`pl/shipped.subject.txt`, `pl/shipped.txt`,
+`pl/shipped.html`), found first in the owner's TEMPLATES_DIR and then in the shipped set, file by file.
+Everything from the shop is data: autoescaped in HTML, stripped of control characters and RFC 2047
+encoded-word openers before it reaches a header (Python 3.11.7 emits an injected header for a decoded
+`=?UTF-8?Q?=0A?=`, CVE-2024-6923), and never compiled as a template. The environment is sandboxed because
+owners edit templates, and strict because a blank where a tracking number should be is worse than a
+failed render that the owner sees.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import css_inline
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from bridge import formatting
+from bridge.errors import BridgeError, ConfigError
+from bridge.kinds import get_kind
+
+PARTS: Final = ("subject.txt", "txt", "html")
+# Names the renderer puts into every template context; a stored context must not use them.
+RESERVED_KEYS: Final = frozenset({"shop", "lang", "locale", "timezone", "subject"})
+
+# C0 and C1 controls, DEL, and the Unicode line/paragraph separators: none belongs in a header.
+_HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*")
+_HEADERS_WE_WRITE: Final = frozenset(
+    {
+        "from",
+        "to",
+        "reply-to",
+        "subject",
+        "date",
+        "message-id",
+        "auto-submitted",
+        "x-auto-response-suppress",
+        "content-language",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    }
+)
+
+
+class RenderError(BridgeError):
+    """A template could not be rendered for this message: a permanent failure of that one email.
+
+    `file` and `line` point at the template (owner's or shipped) when Jinja knows them.
+    """
+
+    exit_code = 65  # EX_DATAERR
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        super().__init__(f"{where}{message}")
+        self.file = file
+        self.line = line
+        self.reason = message
+
+
+# --- Header hygiene -------------------------------------------------------------------------------
+
+
+def clean_header_text(value: str) -> str:
+    """Make shop data safe for a header: no control characters, no RFC 2047 encoded-word opener.
+
+    Controls become spaces (so `Anna\\r\\nBcc: x` reads `Anna Bcc: x`, inert). `=?` becomes `= ?` because the
+    stdlib decodes encoded words in header values and, before 3.11.10, writes a decoded newline verbatim.
+    """
+    text = _HEADER_UNSAFE.sub(" ", value)
+    while "=?" in text:
+        text = text.replace("=?", "= ?")
+    return re.sub(" {2,}", " ", text).strip()
+
+
+def make_address(display_name: str, addr_spec: str) -> Address:
+    """An Address whose display name is cleaned; an address with control characters is refused."""
+    if _HEADER_UNSAFE.search(addr_spec) or "=?" in addr_spec:
+        raise ValueError(f"refusing an email address with control characters: {addr_spec!r}")
+    return Address(display_name=clean_header_text(display_name), addr_spec=addr_spec.strip())
+
+
+# --- Where templates live -------------------------------------------------------------------------
+
+
+def shipped_templates_dir() -> Path:
+    """The templates inside the wheel (`bridge/templates`), or `<repo>/templates` in an editable install."""
+    packaged = importlib.resources.files("bridge") / "templates"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+# --- The shop's identity --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShopIdentity:
+    """Who the email is from and what its layout shows. Built once from settings (defaulting to PS_SHOP_*).
+
+    `email` is the shop's contact address, shown in the footer and used as Reply-To unless `reply_to_email`
+    (MAIL_REPLY_TO) is set. `from_email` is the authenticated Gmail address (or a verified alias),
+    `from_name` its display name.
+    """
+
+    name: str
+    email: str
+    from_email: str
+    from_name: str = ""  # defaults to `name`
+    reply_to_email: str = ""  # defaults to `email`
+    reply_to_name: str = ""  # defaults to `name`
+    address_lines: tuple[str, ...] = ()
+    phone: str = ""
+    logo_url: str = ""
+    accent_color: str = "#1a73e8"
+    base_url: str = ""
+    timezone: str = "Europe/Warsaw"
+    default_language: str = "pl"
+    zone: ZoneInfo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        if not self.name.strip():
+            problems.append("the shop name is empty")
+        if not _COLOUR.fullmatch(self.accent_color):
+            # It is written into a <style> block, where HTML escaping does not help.
+            problems.append(f"accent colour {self.accent_color!r} is not #rgb or #rrggbb")
+        for label, url in (("logo URL", self.logo_url), ("shop URL", self.base_url)):
+            if url and urlsplit(url).scheme not in ("http", "https"):
+                problems.append(f"{label} {url!r} is not an http(s) URL")
+        addresses = [("shop email", self.email), ("from address", self.from_email)]
+        if self.reply_to_email:
+            addresses.append(("reply-to address", self.reply_to_email))
+        for label, address in addresses:
+            try:
+                make_address("", address)
+            except (ValueError, IndexError):
+                problems.append(f"{label} {address!r} is not an email address")
+        if not _LANGUAGE.fullmatch(self.default_language):
+            problems.append(f"default language {self.default_language!r} is not a language code")
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"timezone {self.timezone!r} is unknown")
+            zone = ZoneInfo("UTC")
+        if problems:
+            raise ConfigError(problems)
+        object.__setattr__(self, "zone", zone)
+
+    @classmethod
+    def from_shop_configuration(
+        cls,
+        configuration: Mapping[str, str | None],
+        *,
+        from_email: str,
+        from_name: str = "",
+        reply_to_email: str = "",
+        reply_to_name: str = "",
+        name: str = "",
+        email: str = "",
+        address_lines: tuple[str, ...] = (),
+        phone: str = "",
+        logo_url: str = "",
+        accent_color: str = "#1a73e8",
+        base_url: str = "",
+        timezone: str = "",
+        default_language: str = "pl",
+    ) -> ShopIdentity:
+        """The owner's settings where given, else the shop's own PS_* configuration values.
+
+        `configuration` maps names to values as `configurations?filter[name]=[PS_SHOP_…]` returns them
+        (PS_SHOP_NAME, PS_SHOP_EMAIL, PS_SHOP_ADDR1, PS_SHOP_ADDR2, PS_SHOP_CODE, PS_SHOP_CITY, PS_SHOP_PHONE,
+        PS_SHOP_DOMAIN, PS_SHOP_DOMAIN_SSL, PS_SSL_ENABLED, PS_LOGO, PS_TIMEZONE); absent keys are fine.
+        """
+
+        def value(key: str) -> str:
+            return (configuration.get(key) or "").strip()
+
+        secure = value("PS_SSL_ENABLED") != "0"
+        domain = value("PS_SHOP_DOMAIN_SSL" if secure else "PS_SHOP_DOMAIN") or value("PS_SHOP_DOMAIN")
+        shop_url = base_url or (f"{'https' if secure else 'http'}://{domain}" if domain else "")
+        city_line = " ".join(part for part in (value("PS_SHOP_CODE"), value("PS_SHOP_CITY")) if part)
+        shop_address = tuple(
+            line for line in (value("PS_SHOP_ADDR1"), value("PS_SHOP_ADDR2"), city_line) if line
+        )
+        logo = logo_url or (f"{shop_url}/img/{value('PS_LOGO')}" if shop_url and value("PS_LOGO") else "")
+        return cls(
+            name=name or value("PS_SHOP_NAME"),
+            email=email or value("PS_SHOP_EMAIL"),
+            from_email=from_email,
+            from_name=from_name,
+            reply_to_email=reply_to_email,
+            reply_to_name=reply_to_name,
+            address_lines=address_lines or shop_address,
+            phone=phone or value("PS_SHOP_PHONE"),
+            logo_url=logo,
+            accent_color=accent_color,
+            base_url=shop_url,
+            timezone=timezone or value("PS_TIMEZONE") or "Europe/Warsaw",
+            default_language=default_language,
+        )
+
+    @property
+    def domain(self) -> str:
+        """The shop's domain, for Message-IDs: the shop URL's host, else the contact address's domain."""
+        host = urlsplit(self.base_url).hostname if self.base_url else None
+        return host or self.email.rpartition("@")[2]
+
+    def to_template(self) -> dict[str, Any]:
+        """The plain values templates see as `shop`."""
+        return {
+            "name": self.name,
+            "email": self.email,
+            "address_lines": list(self.address_lines),
+            "phone": self.phone,
+            "logo_url": self.logo_url,
+            "accent_color": self.accent_color,
+            "base_url": self.base_url,
+        }
+
+
+def new_message_id(shop: ShopIdentity, idstring: str | None = None) -> str:
+    """A Message-ID on the shop's domain. Call it once, when the email is enqueued, and store it."""
+    tag = re.sub(r"[^A-Za-z0-9.-]", "-", idstring) if idstring else None
+    return make_msgid(idstring=tag, domain=shop.domain)
+
+
+# --- The result -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    message: EmailMessage
+    subject: str
+    text: str
+    html: str
+    language_used: str
+    fell_back: bool  # True when the requested language had no templates for this kind
+
+
+@dataclass(frozen=True)
+class RenderedParts:
+    subject: str
+    text: str
+    html: str  # CSS inlined: what is sent
+    raw_html: str  # as the templates produced it, for lint
+
+
+# --- Jinja filters --------------------------------------------------------------------------------
+
+
+def _from_context(context: Context, name: str) -> str:
+    value = context.resolve_or_missing(name)
+    if not isinstance(value, str):
+        # Macros imported without context cannot see the language: say how to fix it.
+        raise formatting.FormattingError(f"no {name!r} here: import macros 'with context'")
+    return value
+
+
+def _locale_of(context: Context) -> str:
+    return _from_context(context, "locale")
+
+
+def _zone_of(context: Context) -> ZoneInfo:
+    return ZoneInfo(_from_context(context, "timezone"))
+
+
+@pass_context
+def _money_filter(context: Context, value: Mapping[str, Any]) -> str:
+    return formatting.format_money(value, _locale_of(context))
+
+
+@pass_context
+def _date_filter(context: Context, value: str) -> str:
+    return formatting.format_local_date(value, _zone_of(context), _locale_of(context))
+
+
+@pass_context
+def _datetime_filter(context: Context, value: str) -> str:
+    return formatting.format_local_datetime(value, _zone_of(context), _locale_of(context))
+
+
+@pass_context
+def _plural_filter(context: Context, count: object, **forms: str) -> str:
+    return formatting.choose_plural(count, forms, _locale_of(context))
+
+
+def _url_filter(value: str) -> str:
+    """Only http(s) links reach an href: a `javascript:` tracking URL from a carrier becomes nothing."""
+    url = str(value).strip()
+    return url if urlsplit(url).scheme in ("http", "https") and not _HEADER_UNSAFE.search(url) else ""
+
+
+_FILTERS: Final[dict[str, Callable[..., Any]]] = {
+    "money": _money_filter,
+    "date": _date_filter,
+    "datetime": _datetime_filter,
+    "plural": _plural_filter,
+    "url": _url_filter,
+}
+
+
+def build_environment(templates_dir: Path | None) -> ImmutableSandboxedEnvironment:
+    """The one Jinja environment: owner's folder first, then the shipped templates; sandboxed, strict."""
+    loaders = [FileSystemLoader(templates_dir)] if templates_dir is not None else []
+    loaders.append(FileSystemLoader(shipped_templates_dir()))
+    env = ImmutableSandboxedEnvironment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=True,
+    )
+    env.filters.update(_FILTERS)
+    return env
+
+
+def locate_error(error: BaseException) -> tuple[str | None, int | None]:
+    """The template file and line an error happened at, from Jinja's rewritten traceback."""
+    if isinstance(error, TemplateSyntaxError):
+        return error.filename, error.lineno
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename.endswith((".html", ".txt")):
+            return frame.filename, frame.lineno
+    return None, None
+
+
+def tidy_text(text: str) -> str:
+    """No trailing spaces, at most one blank line in a row: template whitespace is not the reader's."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+_INLINER: Final = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def inline_css(html: str) -> str:
+    """Move <style> rules into style attributes, keeping @media rules (phones, dark mode) in a <style>."""
+    return str(_INLINER.inline(html))
+
+
+# --- Rendering ------------------------------------------------------------------------------------
+
+
+class Renderer:
+    """Renders kinds from one template search path. Cheap to keep; templates reload when files change."""
+
+    def __init__(self, templates_dir: Path | None = None) -> None:
+        self.templates_dir = templates_dir
+        self.env = build_environment(templates_dir)
+
+    def template_path(self, name: str) -> str | None:
+        """The file that `name` resolves to (owner's first), or None when no folder has it."""
+        loader = self.env.loader
+        assert loader is not None
+        try:
+            _source, filename, _uptodate = loader.get_source(self.env, name)
+        except TemplateNotFound:
+            return None
+        return filename
+
+    def has_kind(self, kind: str, language: str) -> bool:
+        return all(self.template_path(f"{language}/{kind}.{part}") for part in PARTS)
+
+    def choose_language(self, kind: str, language: str, default_language: str) -> tuple[str, bool]:
+        """Order's language, else its primary subtag (`pl-PL` → `pl`), else the owner's default, else `en`."""
+        requested = language.strip().lower().replace("_", "-")
+        primary = requested.split("-")[0]
+        for candidate in dict.fromkeys((requested, primary)):
+            if candidate and _LANGUAGE.fullmatch(candidate) and self.has_kind(kind, candidate):
+                return candidate, False
+        for candidate in dict.fromkeys((default_language.lower(), "en")):
+            if self.has_kind(kind, candidate):
+                return candidate, True
+        raise RenderError(f"no templates for {kind!r} in {language!r}, {default_language!r} or 'en'")
+
+    def render_parts(
+        self, kind: str, language: str, context: Mapping[str, Any], *, shop: ShopIdentity, locale: str
+    ) -> RenderedParts:
+        """Subject, text and inlined HTML of `kind` in `language` (which must have all three templates)."""
+        clash = RESERVED_KEYS & set(context)
+        if clash:
+            raise RenderError(f"the context of {kind!r} must not set {', '.join(sorted(clash))}")
+        values: dict[str, Any] = {
+            **context,
+            "shop": shop.to_template(),
+            "lang": language,
+            "locale": locale,
+            "timezone": shop.timezone,
+        }
+        subject = clean_header_text(self._render(f"{language}/{kind}.subject.txt", values))
+        if not subject:
+            raise RenderError(
+                "the subject is empty", file=self.template_path(f"{language}/{kind}.subject.txt")
+            )
+        values["subject"] = subject
+        text = tidy_text(self._render(f"{language}/{kind}.txt", values))
+        raw_html = self._render(f"{language}/{kind}.html", values)
+        html = inline_css(raw_html).rstrip() + "\n"  # set_content would add the newline anyway
+        return RenderedParts(subject, text, html, raw_html)
+
+    def _render(self, name: str, values: Mapping[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(values)
+        except (TemplateError, formatting.FormattingError, TypeError, ValueError, KeyError) as error:
+            file, line = locate_error(error)
+            raise RenderError(
+                f"{type(error).__name__}: {error}", file=file or self.template_path(name), line=line
+            ) from error
+
+    def render(
+        self,
+        kind: str,
+        language: str,
+        context: Mapping[str, Any],
+        *,
+        shop: ShopIdentity,
+        message_id: str,
+        recipient: Address,
+        now: datetime,
+    ) -> RenderedEmail:
+        """The complete message for one outbox row. RenderError (a permanent failure) on any problem."""
+        spec = get_kind(kind)
+        if spec.category != "transactional":
+            # Marketing mail needs consent, an unsubscribe link and RFC 8058 headers; not built yet.
+            raise RenderError(f"{kind!r} is a {spec.category} kind, and marketing mail is not supported yet")
+        missing = spec.required_keys - set(context)
+        if missing:
+            raise RenderError(f"the context of {kind!r} lacks {', '.join(sorted(missing))}")
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("render needs a timezone-aware `now`")
+        if not _MESSAGE_ID.fullmatch(message_id):
+            raise RenderError(f"not a Message-ID: {message_id!r}")
+        used, fell_back = self.choose_language(kind, language, shop.default_language)
+        parts = self.render_parts(kind, used, context, shop=shop, locale=_formatting_locale(language, used))
+        message = assemble_message(
+            parts, shop=shop, recipient=recipient, message_id=message_id, now=now, language=used
+        )
+        return RenderedEmail(message, parts.subject, parts.text, parts.html, used, fell_back)
+
+
+def _formatting_locale(requested: str, used: str) -> str:
+    """The customer's own locale (`en-GB` → `en_GB`) when the template speaks its language."""
+    code = requested.strip().replace("-", "_")
+    if code.split("_")[0].lower() == used:
+        try:
+            return str(formatting.parse_locale(code))
+        except formatting.FormattingError:
+            pass
+    return str(formatting.parse_locale(used))
+
+
+def assemble_message(
+    parts: RenderedParts,
+    *,
+    shop: ShopIdentity,
+    recipient: Address,
+    message_id: str,
+    now: datetime,
+    language: str,
+) -> EmailMessage:
+    """multipart/alternative (text, then HTML) with the headers a transactional email needs."""
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = make_address(shop.from_name or shop.name, shop.from_email)
+    message["To"] = make_address(recipient.display_name, recipient.addr_spec)
+    message["Reply-To"] = make_address(shop.reply_to_name or shop.name, shop.reply_to_email or shop.email)
+    message["Subject"] = clean_header_text(parts.subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to transactional mail
+    message["X-Auto-Response-Suppress"] = "OOF, AutoReply"  # the same for Exchange/Outlook
+    message.set_content(parts.text)
+    message.add_alternative(parts.html, subtype="html")
+    message["Content-Language"] = language  # after set_content, which clears every Content-* header
+    _verify_headers(message, parts.subject)
+    return message
+
+
+def _verify_headers(message: EmailMessage, subject: str) -> None:
+    """Belt and braces for unpatched Pythons: the serialised header block holds exactly our headers."""
+    if str(message["Subject"]) != subject:
+        raise RenderError("the subject changed when it was encoded; refusing to send it")
+    raw = message.as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    if b"\r" in head.replace(b"\r\n", b"") or b"\n" in head.replace(b"\r\n", b""):
+        raise RenderError("a bare CR or LF in the header block; refusing to send it")
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            continue
+        name = line.split(b":", 1)[0].decode("ascii", "replace").lower()
+        if name not in _HEADERS_WE_WRITE:
+            raise RenderError(f"unexpected header {name!r} in the message; refusing to send it")
+
+
+@functools.lru_cache(maxsize=8)
+def get_renderer(templates_dir: Path | None = None) -> Renderer:
+    """One Renderer per templates folder, so compiled templates are reused between messages."""
+    return Renderer(templates_dir)
+
+
+def render_email(
+    kind: str,
+    language: str,
+    context: Mapping[str, Any],
+    *,
+    shop: ShopIdentity,
+    message_id: str,
+    recipient: Address,
+    now: datetime,
+    templates_dir: Path | None = None,
+) -> RenderedEmail:
+    """Render `kind` for the order's `language` from a stored context. See Renderer.render."""
+    return get_renderer(templates_dir).render(
+        kind, language, context, shop=shop, message_id=message_id, recipient=recipient, now=now
+    )
