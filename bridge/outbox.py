@@ -32,7 +32,7 @@ import math
 import random
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, and_, case, func, insert, or_, select, update
 
-from bridge.store import Store, outbox, outbox_attempts, upsert
+from bridge.store import Store, outbox, outbox_attempts, suppressions, upsert
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ RETRYABLE_BY_OWNER = (Status.FAILED, Status.UNKNOWN, Status.CANCELLED)
 CANCELLABLE = (Status.QUEUED, Status.RETRY, Status.UNKNOWN)
 EXPIRED = "expired"
 STALE_LEASE = "the bridge stopped while sending (lease expired): the server may or may not have accepted it"
+STALE_BEFORE_DATA = "the bridge stopped before the message was handed to the server: queued again"
 MAX_TEXT = 2000  # attempt log and errors: enough for any SMTP reply, bounded for a runaway transcript
 
 
@@ -166,6 +167,7 @@ class Attempt:
     smtp_code: int | None
     smtp_reply: str | None
     error: str | None
+    handed_over_at: datetime | None = None  # the message left for the server (its final dot was sent)
 
 
 @dataclass(frozen=True)
@@ -445,20 +447,71 @@ def backoff(
     return timedelta(seconds=ceiling * rng())
 
 
+def mark_handed_over(store: Store, row_id: int, *, owner: str, now: datetime) -> bool:
+    """Record that the message is about to leave for good (just before SMTP's final dot).
+
+    Until this mark, a crash provably lost nothing and the email is simply queued again; after it, the
+    server may have the message and a crash leaves the email `unknown`.
+    """
+    with store.transaction() as conn:
+        owned = conn.execute(
+            select(outbox.c.id).where(
+                outbox.c.id == row_id, outbox.c.status == Status.SENDING.value, outbox.c.lease_owner == owner
+            )
+        ).scalar()
+        if owned is None:
+            return False
+        attempt = conn.execute(
+            select(func.max(outbox_attempts.c.id)).where(
+                outbox_attempts.c.outbox_id == row_id, outbox_attempts.c.outcome.is_(None)
+            )
+        ).scalar()
+        if attempt is None:
+            return False
+        conn.execute(
+            update(outbox_attempts).where(outbox_attempts.c.id == attempt).values(handed_over_at=now)
+        )
+        return True
+
+
 def recover_stale(store: Store, *, now: datetime) -> list[int]:
-    """Turn `sending` rows whose lease has expired (their process died mid-send) into `unknown`."""
+    """Settle `sending` rows whose lease expired (their process died mid-send).
+
+    If the message had not been handed over (no final dot sent), the server never had it: the row is
+    queued again. Otherwise it becomes `unknown`: never silently resent, never dropped. Returns the ids
+    that became unknown.
+    """
     stale = and_(outbox.c.status == Status.SENDING.value, outbox.c.lease_until <= now)
-    recovered = []
+    recovered: list[int] = []
+    requeued: list[int] = []
     with store.transaction() as conn:
         for row_id in list(conn.execute(select(outbox.c.id).where(stale)).scalars()):
+            handed_over = conn.execute(
+                select(func.count())
+                .select_from(outbox_attempts)
+                .where(
+                    outbox_attempts.c.outbox_id == row_id,
+                    outbox_attempts.c.outcome.is_(None),
+                    outbox_attempts.c.handed_over_at.is_not(None),
+                )
+            ).scalar()
+            status, error = (
+                (Status.UNKNOWN, STALE_LEASE) if handed_over else (Status.QUEUED, STALE_BEFORE_DATA)
+            )
             result = conn.execute(
                 update(outbox)
                 .where(outbox.c.id == row_id, stale)
-                .values(status=Status.UNKNOWN.value, last_error=STALE_LEASE, updated_at=now)
+                .values(
+                    status=status.value, last_error=error, updated_at=now, lease_owner=None, lease_until=None
+                )
             )
             if result.rowcount == 1:
-                _close_attempt(conn, row_id, now, outcome=Status.UNKNOWN, error=STALE_LEASE)
-                recovered.append(row_id)
+                _close_attempt(conn, row_id, now, outcome=status, error=error)
+                (recovered if handed_over else requeued).append(row_id)
+    if requeued:
+        log.warning(
+            "outbox: %d email(s) interrupted before sending, queued again: %s", len(requeued), requeued
+        )
     if recovered:
         log.warning(
             "outbox: %d email(s) in an unknown state after an interrupted send: %s", len(recovered), recovered
@@ -584,3 +637,46 @@ def _row(row: Row[Any]) -> OutboxRow:
     values["status"] = Status(values["status"])
     values["context"] = MappingProxyType(json.loads(values["context"]))
     return OutboxRow(**values)
+
+
+def kinds_sent_for_orders(conn: Connection, order_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """For each order, the kinds already queued, being sent or sent (not skipped, cancelled or failed):
+    the rules use it so a payment confirmed once is not confirmed again by a later status email."""
+    wanted = sorted(set(order_ids))
+    found: dict[int, set[str]] = {}
+    live = [Status.QUEUED, Status.SENDING, Status.SENT, Status.RETRY, Status.UNKNOWN]
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = conn.execute(
+            select(outbox.c.order_id, outbox.c.kind).where(
+                outbox.c.order_id.in_(chunk), outbox.c.status.in_([s.value for s in live])
+            )
+        )
+        for row in rows:
+            found.setdefault(row.order_id, set()).add(row.kind)
+    return {order_id: frozenset(kinds) for order_id, kinds in found.items()}
+
+
+def mark_deferred(
+    store: Store, row_id: int, *, owner: str, now: datetime, not_before: datetime, reason: str
+) -> bool:
+    """Give the row back without spending an attempt: the sender as a whole is paused (quota, refused
+    credentials), which says nothing about this email."""
+    _aware(not_before, "not_before")
+    changes = {"not_before": not_before, "last_error": _clean(reason), "attempts": outbox.c.attempts - 1}
+    return _finish(store, row_id, owner, now, Status.QUEUED, changes, None, None, reason)
+
+
+def is_suppressed(conn: Connection, email: str) -> str | None:
+    """Why mail to `email` is suppressed (a permanent bounce), or None."""
+    return conn.execute(
+        select(suppressions.c.reason).where(suppressions.c.email == email.strip().lower())
+    ).scalar_one_or_none()
+
+
+def suppress(conn: Connection, email: str, reason: str, *, now: datetime) -> None:
+    conn.execute(
+        upsert(conn, suppressions)
+        .values(email=email.strip().lower(), reason=_clean(reason) or "", created_at=now)
+        .on_conflict_do_nothing(index_elements=[suppressions.c.email])
+    )

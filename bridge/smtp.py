@@ -152,12 +152,23 @@ class SmtpSender:
 
     # -- public API ------------------------------------------------------------------------------------
 
-    def send(self, message: EmailMessage, *, envelope_from: str, recipients: list[str]) -> SendResult:
-        """Send one message; every server or network failure comes back as a classified result."""
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        envelope_from: str,
+        recipients: list[str],
+        before_final_dot: Callable[[], object] | None = None,
+    ) -> SendResult:
+        """Send one message; every server or network failure comes back as a classified result.
+
+        `before_final_dot` runs once the server has said "354 go ahead", just before the message and its
+        final dot leave: the outbox records it so that a crash before it is known to have lost nothing.
+        """
         if not recipients:
             raise ValueError("send() needs at least one recipient")
         try:
-            result = self._send(message, envelope_from, recipients)
+            result = self._send(message, envelope_from, recipients, before_final_dot)
         except _Failure as failure:
             result = failure.result
         self._after(result)
@@ -200,7 +211,13 @@ class SmtpSender:
 
     # -- one message -----------------------------------------------------------------------------------
 
-    def _send(self, message: EmailMessage, envelope_from: str, recipients: list[str]) -> SendResult:
+    def _send(
+        self,
+        message: EmailMessage,
+        envelope_from: str,
+        recipients: list[str],
+        before_final_dot: Callable[[], object] | None = None,
+    ) -> SendResult:
         international = not all(address.isascii() for address in (envelope_from, *recipients))
         data = _flatten(message, international=international)
         conn = self._connection()
@@ -234,6 +251,8 @@ class SmtpSender:
         body = re.sub(rb"(?m)^\.", b"..", data)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
+        if before_final_dot is not None:
+            before_final_dot()
         try:
             conn.send(body + b".\r\n")  # smtplib closes the socket itself when this fails
         except (smtplib.SMTPServerDisconnected, OSError) as error:

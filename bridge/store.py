@@ -41,6 +41,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    or_,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -180,6 +181,8 @@ outbox_attempts = Table(
     Column("smtp_code", Integer),
     Column("smtp_reply", Text),
     Column("error", Text),
+    # When the whole message went to the server (the final dot): before it, a crash lost nothing.
+    Column("handed_over_at", UTCDateTime),
 )
 
 suppressions = Table(
@@ -503,3 +506,21 @@ def _reason(error: SQLAlchemyError) -> str:
     if isinstance(error, DBAPIError) and error.orig is not None:
         return str(error.orig)
     return type(error).__name__
+
+
+def seen_orders_awaiting_tracking(
+    conn: Connection, *, since: datetime, final_states: Iterable[int]
+) -> dict[int, SeenOrder]:
+    """Orders first seen after `since`, still without a tracking number and not in a final state.
+
+    A tracking number moves no timestamp in PrestaShop, so these are the orders whose carriers each poll
+    re-reads (in batches of a hundred).
+    """
+    finished = sorted(set(final_states))
+    query = select(orders_seen.c.order_id).where(
+        orders_seen.c.first_seen_at >= since,
+        or_(orders_seen.c.tracking_number.is_(None), orders_seen.c.tracking_number == ""),
+    )
+    if finished:
+        query = query.where(orders_seen.c.current_state.not_in(finished))
+    return get_seen_orders(conn, [row.order_id for row in conn.execute(query)])

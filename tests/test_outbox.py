@@ -25,6 +25,7 @@ from bridge.outbox import (
     get_row,
     list_rows,
     mark_failed,
+    mark_handed_over,
     mark_retry,
     mark_sent,
     mark_unknown,
@@ -307,11 +308,12 @@ def test_a_permanent_failure_stays_failed_until_the_owner_retries(store: Store, 
 # --- crashes ----------------------------------------------------------------------------------------------
 
 
-def test_a_crash_between_claim_and_record_leaves_the_email_unknown_and_held(
+def test_a_crash_after_the_message_was_handed_over_leaves_the_email_unknown_and_held(
     store: Store, clock: ManualClock
 ) -> None:
     put(store, clock, intent())
     abandoned = claim(store, clock, "sender-that-died")
+    assert mark_handed_over(store, abandoned.id, owner="sender-that-died", now=clock.now())
     clock.advance(LEASE - timedelta(seconds=1))
     assert recover_stale(store, now=clock.now()) == []  # still within its lease: maybe just slow
     clock.advance(timedelta(seconds=1))
@@ -331,11 +333,35 @@ def test_a_crash_between_claim_and_record_leaves_the_email_unknown_and_held(
     assert claim(store, clock, "sender-after-restart").message_id == abandoned.message_id
 
 
+def test_a_crash_before_the_message_was_handed_over_queues_it_again_with_the_same_message_id(
+    store: Store, clock: ManualClock
+) -> None:
+    put(store, clock, intent())
+    abandoned = claim(store, clock, "sender-that-died")  # died while connecting, before any DATA
+    clock.advance(LEASE)
+    assert recover_stale(store, now=clock.now()) == []  # nothing is unknown: the server never had it
+    again = claim(store, clock, "sender-after-restart")
+    assert again is not None
+    assert (again.id, again.message_id) == (abandoned.id, abandoned.message_id)
+    assert mark_sent(store, again.id, owner="sender-after-restart", now=clock.now())
+    detail = get_row(store, abandoned.id)
+    assert detail is not None
+    assert [attempt.outcome for attempt in detail.attempts] == ["queued", "sent"]
+
+
+def test_only_the_sender_holding_the_lease_can_mark_a_hand_over(store: Store, clock: ManualClock) -> None:
+    put(store, clock, intent())
+    row = claim(store, clock, "sender-a")
+    assert not mark_handed_over(store, row.id, owner="sender-b", now=clock.now())
+    assert mark_handed_over(store, row.id, owner="sender-a", now=clock.now())
+
+
 def test_the_resend_policy_requeues_an_unknown_email_with_the_same_message_id(
     store: Store, clock: ManualClock
 ) -> None:
     put(store, clock, intent())
     abandoned = claim(store, clock, "sender-that-died")
+    assert mark_handed_over(store, abandoned.id, owner="sender-that-died", now=clock.now())
     clock.advance(LEASE)
     assert recover_stale(store, now=clock.now()) == [abandoned.id]
     assert resolve_unknown(store, "resend", now=clock.now()) == [abandoned.id]
