@@ -27,7 +27,7 @@ PYTHON = BIN / "python"
 
 def ensure_venv() -> None:
     """Create the virtual environment and install the project (with dev extras) when it is stale."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 the machine has
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     stamp = VENV / ".bridge-installed"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()

@@ -239,6 +239,36 @@ def parse_database_url(raw: str) -> str:
     return raw
 
 
+STATUS_EMAIL_KINDS: Final = (
+    "awaiting_bank_wire",
+    "awaiting_cheque",
+    "payment_accepted",
+    "processing",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "refunded",
+    "payment_error",
+    "backorder",
+)
+
+
+def parse_status_emails(raw: str) -> dict[int, str | None]:
+    """`12=shipped, 15=none`: state id → email kind, or `none` for no email."""
+    mapping: dict[int, str | None] = {}
+    for item in raw.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        state, sep, kind = item.partition("=")
+        state, kind = state.strip(), kind.strip().lower()
+        if not sep or not state.isdigit():
+            raise Invalid(f"each item must be STATE_ID=KIND, got {item.strip()!r}")
+        if kind not in (*STATUS_EMAIL_KINDS, "none"):
+            raise Invalid(f"{kind!r} is not one of {', '.join(STATUS_EMAIL_KINDS)} or none")
+        mapping[int(state)] = None if kind == "none" else kind
+    return mapping
+
+
 def parse_secret(raw: str) -> Secret:
     if any(ord(char) < 32 or ord(char) == 127 for char in raw):
         raise Invalid("must not contain control characters or line breaks", echo=False)
@@ -402,6 +432,40 @@ DAILY_SEND_LIMIT = Setting(
     "Recipients per rolling 24 hours (consumer Gmail allows ~500, Workspace 2000).",
 )
 
+STATUS_EMAILS = Setting(
+    "STATUS_EMAILS",
+    "",
+    parse_status_emails,
+    "Which email an order state sends, by state id: `12=shipped,15=none`. Empty: follow the shop's states.",
+)
+UNKNOWN_POLICY = Setting(
+    "UNKNOWN_POLICY",
+    "hold",
+    parse_choice("hold", "resend"),
+    "An email whose sending was cut off after the server may have accepted it: hold it for"
+    " `bridge outbox retry`, or resend it with the same Message-ID.",
+)
+BANK_ACCOUNT_OWNER = Setting(
+    "BANK_ACCOUNT_OWNER",
+    "",
+    parse_str,
+    "Bank transfer emails: the account owner. Empty: the wire payment module's.",
+)
+BANK_ACCOUNT_NUMBER = Setting(
+    "BANK_ACCOUNT_NUMBER",
+    "",
+    parse_str,
+    "Bank transfer emails: the account number (IBAN). Empty: the module's.",
+)
+BANK_NAME = Setting("BANK_NAME", "", parse_str, "Bank transfer emails: the bank's name.")
+BANK_BIC = Setting(
+    "BANK_BIC", "", parse_str, "Bank transfer emails: the BIC/SWIFT code, for foreign transfers."
+)
+BANK_ADDRESS = Setting(
+    "BANK_ADDRESS", "", parse_str, "Bank transfer emails: the bank's or owner's address. Empty: the module's."
+)
+BANK_SETTINGS: Final = (BANK_ACCOUNT_OWNER, BANK_ACCOUNT_NUMBER, BANK_NAME, BANK_BIC, BANK_ADDRESS)
+
 SETTINGS: Final[tuple[Setting[object], ...]] = (
     PRESTASHOP_URL,
     PRESTASHOP_API_KEY,
@@ -427,6 +491,13 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     DEFAULT_LANGUAGE,
     TEMPLATES_DIR,
     DAILY_SEND_LIMIT,
+    STATUS_EMAILS,
+    UNKNOWN_POLICY,
+    BANK_ACCOUNT_OWNER,
+    BANK_ACCOUNT_NUMBER,
+    BANK_NAME,
+    BANK_BIC,
+    BANK_ADDRESS,
 )
 
 
@@ -564,6 +635,13 @@ class Settings:
     default_language: str
     templates_dir: Path | None
     daily_send_limit: int
+    status_emails: dict[int, str | None] = dataclasses.field(default_factory=dict)
+    unknown_policy: Literal["hold", "resend"] = "hold"
+    bank_account_owner: str = ""
+    bank_account_number: str = ""
+    bank_name: str = ""
+    bank_bic: str = ""
+    bank_address: str = ""
     warnings: tuple[str, ...] = ()
 
     @property
@@ -616,6 +694,9 @@ class Settings:
         default_language = reader.read(DEFAULT_LANGUAGE)
         templates_dir = reader.read(TEMPLATES_DIR)
         daily_send_limit = reader.read(DAILY_SEND_LIMIT)
+        status_emails = reader.read(STATUS_EMAILS)
+        unknown_policy = reader.read(UNKNOWN_POLICY)
+        bank = {row.attribute: reader.read(row) or "" for row in BANK_SETTINGS}
 
         # The shop.
         demo = PRESTASHOP_URL.name not in reader.given
@@ -717,6 +798,9 @@ class Settings:
             default_language=default_language,
             templates_dir=templates_dir,
             daily_send_limit=daily_send_limit,
+            status_emails=status_emails or {},
+            unknown_policy=cast(Literal["hold", "resend"], unknown_policy or "hold"),
+            **bank,
             warnings=tuple(reader.scrub(warning) for warning in warnings),
         )
 

@@ -129,6 +129,22 @@ class LineFormatter(logging.Formatter):
         return "\n".join(lines)
 
 
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever `sys.stderr` is when a record arrives, not when logging was set up: a test
+    harness (or a daemoniser) may swap stderr afterwards."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def setup_logging(level: str, secrets: Iterable[Secret], *, stream: TextIO | None = None) -> None:
     """Send the root logger to stderr (or `stream`), redacting `secrets`. Calling it again replaces it."""
     try:
@@ -136,10 +152,10 @@ def setup_logging(level: str, secrets: Iterable[Secret], *, stream: TextIO | Non
     except KeyError:
         raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LEVELS)}") from None
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if handler.get_name() == _HANDLER_NAME:
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    for old in list(root.handlers):
+        if old.get_name() == _HANDLER_NAME:
+            root.removeHandler(old)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.addFilter(RedactSecrets(secrets))
     handler.setFormatter(LineFormatter(journal=bool(os.environ.get("JOURNAL_STREAM"))))

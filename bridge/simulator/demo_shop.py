@@ -285,6 +285,12 @@ def _configuration(state: ShopState, today: datetime) -> None:
         "PS_PASSWD_TIME_FRONT": "360",
         "PS_GUEST_CHECKOUT_ENABLED": "1",
         "PS_INVOICE": "1",
+        # What the wire and cheque payment modules were configured with (shown in their emails).
+        "BANK_WIRE_OWNER": "Pracownia Ceramiki Złota Łąka Zofia Nowak",
+        "BANK_WIRE_DETAILS": "PL61 1090 1014 0000 0712 1981 2874",
+        "BANK_WIRE_ADDRESS": "Santander Bank Polska, ul. Rynek 1, 59-700 Bolesławiec",
+        "CHEQUE_NAME": "Pracownia Ceramiki Złota Łąka",
+        "CHEQUE_ADDRESS": "ul. Garncarska 12\n59-700 Bolesławiec",
         **{key: str(value) for key, value in OS_KEYS.items()},
     }
     for name, value in values.items():

@@ -1,0 +1,140 @@
+"""`bridge check`: can the bridge read this shop, and will customers get each email exactly once?
+
+Everything here only reads. The result is a list of findings the CLI prints; problems that stop the
+bridge from working are raised as BridgeErrors (so they get the right exit code), the rest are warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from bridge.errors import ShopPermissionError
+from bridge.shop import ShopClient
+
+# What the bridge reads, and why (the owner sees the reason when a permission is missing).
+REQUIRED_RESOURCES: Final[Mapping[str, str]] = {
+    "orders": "new orders and their totals",
+    "order_histories": "order status changes",
+    "order_states": "what each status means",
+    "order_payments": "payment confirmations",
+    "order_carriers": "tracking numbers",
+    "customers": "who to write to, in which language",
+    "addresses": "delivery and invoice addresses",
+    "countries": "country names in addresses",
+    "currencies": "prices in the order's currency",
+    "languages": "the customer's language",
+    "carriers": "carrier names and tracking links",
+    "configurations": "the shop's name, email and timezone",
+}
+OPTIONAL_RESOURCES: Final[Mapping[str, str]] = {
+    "products": "product links and images in emails",
+    "carts": "abandoned-cart reminders",
+    "order_slip": "refund emails",
+}
+# A key that may write these can re-send PrestaShop's own mails: a PUT on an order makes PrestaShop
+# send its status mail again (PrestaShop issue #20623), a POST on order_histories changes the state.
+WRITE_SENSITIVE: Final = ("orders", "order_histories")
+WRITE_METHODS: Final = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+MAIL_METHODS: Final[Mapping[str, str]] = {"1": "PHP mail()", "2": "its own SMTP settings", "3": "never send"}
+
+WHERE_TO_TICK = "Advanced Parameters → Webservice → edit the key → tick GET for"
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Literal["info", "warning"]
+    text: str
+
+
+@dataclass
+class ShopReport:
+    """What `bridge check` learned about the shop."""
+
+    base_url: str
+    version: str | None
+    url_form: str | None
+    timezone: str
+    languages: list[str] = field(default_factory=list)
+    currencies: list[str] = field(default_factory=list)
+    readable: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f.text for f in self.findings if f.level == "warning"]
+
+
+def check_shop(client: ShopClient) -> ShopReport:
+    """Reach the shop, read what the bridge needs, and say what would stop or surprise it.
+
+    Raises ShopAuthError / ShopPermissionError / ShopUnreachable / … for what stops the bridge.
+    """
+    permissions = client.permissions()
+    missing = [name for name in REQUIRED_RESOURCES if "GET" not in permissions.get(name, set())]
+    if missing:
+        reasons = "; ".join(f"{name} ({REQUIRED_RESOURCES[name]})" for name in missing)
+        raise ShopPermissionError(
+            f"the API key may not read {len(missing)} resource(s) the bridge needs: {reasons}. "
+            f"In the back office: {WHERE_TO_TICK} {', '.join(missing)}",
+            resource=missing[0],
+        )
+    findings: list[Finding] = []
+    for name, why in OPTIONAL_RESOURCES.items():
+        if "GET" not in permissions.get(name, set()):
+            findings.append(
+                Finding("warning", f"the key may not read {name}, needed for {why}: {WHERE_TO_TICK} {name}")
+            )
+    for name in WRITE_SENSITIVE:
+        writes = sorted(permissions.get(name, set()) & WRITE_METHODS)
+        if writes:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"the key may also {'/'.join(writes)} {name}: the bridge only reads, and a write to an "
+                    "order makes PrestaShop send its own status mail again. Untick everything but GET.",
+                )
+            )
+
+    timezone = client.shop_timezone()
+    languages = client.languages()
+    currencies = client.currencies()
+    config = client.configuration(["PS_LANG_DEFAULT", "PS_CURRENCY_DEFAULT", "PS_MAIL_METHOD"])
+    default_lang = config["PS_LANG_DEFAULT"]
+    default_currency = config["PS_CURRENCY_DEFAULT"]
+
+    mail_method = config["PS_MAIL_METHOD"] or "1"
+    if mail_method != "3":
+        sending = [state for state in client.order_states() if state.send_email and not state.deleted]
+        if sending:
+            names = ", ".join(state.name.get(None) for state in sending[:6])
+            more = f" and {len(sending) - 6} more" if len(sending) > 6 else ""
+            findings.append(
+                Finding(
+                    "warning",
+                    f"the shop is set to send its own emails ({MAIL_METHODS.get(mail_method, mail_method)}) "
+                    f"for {len(sending)} order statuses ({names}{more}): when that works, customers get two. "
+                    "Set Advanced Parameters → E-mail → 'Never send emails', or untick 'Send an email to the "
+                    "customer' on those statuses.",
+                )
+            )
+
+    return ShopReport(
+        base_url=client.base_url,
+        version=client.version,
+        url_form=client.url_form,
+        timezone=timezone.key,
+        languages=[
+            f"{lang.iso_code} ({lang.name}{', default' if str(lang.id) == default_lang else ''})"
+            for lang in languages
+            if lang.active
+        ],
+        currencies=[
+            f"{cur.iso_code}{' (default)' if str(cur.id) == default_currency else ''}"
+            for cur in currencies
+            if cur.active and not cur.deleted
+        ],
+        readable=sorted(name for name, methods in permissions.items() if "GET" in methods),
+        findings=findings,
+    )

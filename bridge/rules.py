@@ -1,0 +1,254 @@
+"""Which emails the changes call for: changes and facts in, decisions (send or skip, with a reason) out.
+
+Pure: no I/O, no clock. Every decision carries the idempotency key naming the shop event it answers
+(`order_confirmation:order:1042`, `status:history:5531`, …), so deciding twice enqueues once.
+
+The rules, and why:
+- a new order gets one order confirmation (PrestaShop's `order_conf`);
+- each order_histories row gets the email of its new state, one per row even for a repeated state, as
+  PrestaShop does; the state the order was placed in sends its email only when it carries something the
+  confirmation does not (bank details, cheque address, backorder, payment error);
+- a payment typed in the back office on an order that is not in a paid state gets a payment
+  confirmation; a later "Payment accepted" for that order is then skipped (the customer already knows);
+- a tracking number that arrives after the shipped email went out gets its own email; one that is
+  there in time rides in the shipped email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.contexts import (
+    OrderFacts,
+    bank_context,
+    cheque_context,
+    confirmation_context,
+    payment_context,
+    shipment_context,
+    status_context,
+)
+from bridge.detect import Change, NewOrder, PaymentAdded, StateChanged, TrackingChanged
+from bridge.profile import ShopProfile
+
+# Initial-state emails worth sending next to the order confirmation.
+INITIAL_STATE_KINDS = frozenset({"awaiting_bank_wire", "awaiting_cheque", "backorder", "payment_error"})
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Send `kind` to the order's customer, or record why not (`skip_reason`)."""
+
+    key: str
+    kind: str
+    order_id: int
+    order_reference: str
+    skip_reason: str | None = None
+    recipient_email: str = ""
+    recipient_name: str = ""
+    language: str = ""
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def sends(self) -> bool:
+        return self.skip_reason is None
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    default_language: str = "pl"
+    bank: Mapping[str, str] = field(
+        default_factory=dict
+    )  # BANK_* settings: owner, iban, bic, bank_name, address
+
+
+def decide(
+    changes: Iterable[Change],
+    *,
+    facts: Mapping[int, OrderFacts],
+    profile: ShopProfile,
+    settings: RuleSettings,
+    already_sent: Mapping[int, frozenset[str]],
+) -> list[Decision]:
+    """Decisions for `changes`, in their order. `already_sent` maps order ids to the kinds already
+    queued or sent for them in earlier polls (skipped and cancelled emails excluded)."""
+    sent: dict[int, set[str]] = {order_id: set(kinds) for order_id, kinds in already_sent.items()}
+    shipped_with: dict[int, str] = {}  # tracking numbers already carried by a shipped email of this batch
+    decisions: list[Decision] = []
+    for change in changes:
+        if (
+            isinstance(change, TrackingChanged)
+            and shipped_with.get(change.order_id) == change.tracking_number
+        ):
+            continue
+        decision = _decide_one(change, facts, profile, settings, sent)
+        if decision is None:
+            continue
+        decisions.append(decision)
+        if decision.sends:
+            sent.setdefault(decision.order_id, set()).add(decision.kind)
+            if decision.kind in ("shipped", "tracking_added"):
+                shipped_with[decision.order_id] = decision.context["shipment"]["tracking_number"]
+    return decisions
+
+
+def _decide_one(
+    change: Change,
+    facts: Mapping[int, OrderFacts],
+    profile: ShopProfile,
+    settings: RuleSettings,
+    sent: Mapping[int, set[str]],
+) -> Decision | None:
+    match change:
+        case NewOrder(order=order):
+            key = f"order_confirmation:order:{order.id}"
+            return _for_order(
+                key, "order_confirmation", facts.get(order.id), profile, settings, _confirmation
+            )
+        case StateChanged(history=history, initial=initial):
+            key = f"status:history:{history.id}"
+            kind = profile.kind_for_state(history.id_order_state)
+            state = profile.states.get(history.id_order_state)
+            order_facts = facts.get(history.id_order)
+            reference = order_facts.order.reference if order_facts else ""
+            if kind is None:
+                name = state.name.get(None) if state else f"#{history.id_order_state}"
+                why = f"the state '{name}' (id {history.id_order_state}) has no customer email"
+                return Decision(key, "status", history.id_order, reference, skip_reason=why)
+            if initial and kind not in INITIAL_STATE_KINDS:
+                return Decision(
+                    key, kind, history.id_order, reference, skip_reason="covered by the order confirmation"
+                )
+            if kind == "payment_accepted" and "payment_accepted" in sent.get(history.id_order, set()):
+                return Decision(
+                    key,
+                    kind,
+                    history.id_order,
+                    reference,
+                    skip_reason="the customer already got a payment confirmation",
+                )
+            return _for_order(key, kind, order_facts, profile, settings, _status)
+        case PaymentAdded(payment=payment, order_id=order_id):
+            key = f"payment:payment:{payment.id}"
+            order_facts = facts.get(order_id)
+            if order_facts is None:
+                return None
+            state = profile.states.get(order_facts.order.current_state)
+            if state is not None and state.paid:
+                # The move to a paid state made this payment (or will be confirmed by its own email).
+                return None
+            return _for_order(
+                key,
+                "payment_accepted",
+                order_facts,
+                profile,
+                settings,
+                lambda f, p, s, k: {**status_context(f, p.front_url), "payment": _payment(f, p, payment.id)},
+            )
+        case TrackingChanged(order_id=order_id, tracking_number=number):
+            order_facts = facts.get(order_id)
+            if order_facts is None or profile.kind_for_state(order_facts.order.current_state) != "shipped":
+                return None  # not shipped yet: the shipped email will carry the number
+            if "shipped" not in sent.get(order_id, set()):
+                return None
+            key = f"tracking:order:{order_id}:{number}"
+            return _for_order(key, "tracking_added", order_facts, profile, settings, _status)
+
+
+def _payment(facts: OrderFacts, profile: ShopProfile, payment_id: int | None) -> dict[str, Any]:
+    currencies = {currency.id: currency.iso_code for currency in profile.currencies.values()}
+    chosen = next((p for p in facts.payments if p.id == payment_id), None)
+    return payment_context(facts, chosen, currencies)
+
+
+def _confirmation(
+    facts: OrderFacts, profile: ShopProfile, settings: RuleSettings, kind: str
+) -> dict[str, Any]:
+    state = profile.states.get(facts.order.current_state)
+    paid = bool(state and state.paid) or facts.order.total_paid_real >= facts.order.total_paid_tax_incl > 0
+    return confirmation_context(facts, profile.front_url, paid=paid)
+
+
+def _status(facts: OrderFacts, profile: ShopProfile, settings: RuleSettings, kind: str) -> dict[str, Any]:
+    context = status_context(facts, profile.front_url)
+    if kind == "awaiting_bank_wire":
+        bank = bank_context(profile.configuration, settings.bank)
+        if bank is None:
+            raise _Skip(
+                "no bank details: set BANK_ACCOUNT_OWNER and BANK_ACCOUNT_NUMBER "
+                "(or fill in the shop's wire payment module)"
+            )
+        context["bank"] = bank
+    elif kind == "awaiting_cheque":
+        cheque = cheque_context(profile.configuration)
+        if cheque is None:
+            raise _Skip("no cheque payee: configure the cheque payment module (CHEQUE_NAME)")
+        context["cheque"] = cheque
+    elif kind == "payment_accepted":
+        context["payment"] = _payment(facts, profile, None)
+    elif kind in ("shipped", "tracking_added"):
+        context["shipment"] = shipment_context(facts, profile.identity.name)
+    elif kind == "refunded":
+        context["refund"] = {"amount": None}
+    return context
+
+
+class _Skip(Exception):
+    """A rule decided this email cannot be written; the message is the reason the owner reads."""
+
+
+def _for_order(
+    key: str,
+    kind: str,
+    facts: OrderFacts | None,
+    profile: ShopProfile,
+    settings: RuleSettings,
+    build: Any,
+) -> Decision:
+    if facts is None:
+        return Decision(key, kind, 0, "", skip_reason="the order could not be read from the shop")
+    order = facts.order
+    reason = _cannot_write(facts)
+    if reason is None:
+        try:
+            context = build(facts, profile, settings, kind)
+        except _Skip as skip:
+            reason = str(skip)
+    if reason is not None:
+        return Decision(key, kind, order.id, order.reference, skip_reason=reason)
+    customer = facts.customer
+    assert customer is not None
+    language = profile.language_iso(facts.language_id) or settings.default_language
+    return Decision(
+        key,
+        kind,
+        order.id,
+        order.reference,
+        recipient_email=customer.email.strip(),
+        recipient_name=f"{customer.firstname} {customer.lastname}".strip(),
+        language=language,
+        context=context,
+    )
+
+
+def _cannot_write(facts: OrderFacts) -> str | None:
+    """Why an email about this order cannot be sent, or None."""
+    customer = facts.customer
+    if customer is None:
+        return f"customer #{facts.order.id_customer} no longer exists in the shop"
+    if customer.deleted:
+        return f"customer #{customer.id} was deleted in the shop"
+    if not _plausible_address(customer.email):
+        return f"customer #{customer.id} has no valid email address"
+    if not facts.order.rows:
+        return "the order has no products"
+    if not facts.currency:
+        return f"the order's currency (#{facts.order.id_currency}) is unknown to the shop"
+    return None
+
+
+def _plausible_address(email: str) -> bool:
+    email = email.strip()
+    local, _, domain = email.rpartition("@")
+    return bool(local) and "." in domain and not any(ch.isspace() or ord(ch) < 32 for ch in email)

@@ -1,0 +1,112 @@
+"""Where rendered emails go: an SMTP server, or a folder of .eml files for dry runs and the demo.
+
+Both answer with `bridge.smtp.SendResult`, so delivery treats them alike.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Protocol
+
+from bridge.config import Settings
+from bridge.smtp import Outcome, SendResult, SmtpSender
+
+
+class Transport(Protocol):
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        envelope_from: str,
+        recipients: list[str],
+        before_final_dot: Callable[[], object] | None = None,
+    ) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+def smtp_transport(settings: Settings) -> SmtpSender:
+    from bridge.secret import Secret
+
+    return SmtpSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_security,
+        settings.smtp_username or "",
+        settings.smtp_password or Secret(""),
+        helo_name=settings.smtp_helo_name,
+        timeout=settings.smtp_timeout.total_seconds(),
+    )
+
+
+@dataclass
+class FileTransport:
+    """Writes each message as `<n>-<subject>.eml` and keeps an `index.html` listing them.
+
+    Nothing leaves the machine: the demo and dry runs use it, and it never claims to have "sent" anything
+    (the reply says where the file is).
+    """
+
+    folder: Path
+
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        envelope_from: str,
+        recipients: list[str],
+        before_final_dot: Callable[[], object] | None = None,
+    ) -> SendResult:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if before_final_dot is not None:
+            before_final_dot()
+        number = len(list(self.folder.glob("*.eml"))) + 1
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", str(message.get("Subject", "")))[:40].strip("-").lower()
+        path = self.folder / f"{number:04d}-{slug or 'message'}.eml"
+        path.write_bytes(message.as_bytes(policy=SMTP))
+        self._write_index()
+        return SendResult(Outcome.SENT, f"written to {path}", "", "message")
+
+    def close(self) -> None:
+        return None
+
+    def _write_index(self) -> None:
+        from email import message_from_bytes, policy
+
+        rows = []
+        for path in sorted(self.folder.glob("*.eml")):
+            parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            html_part = parsed.get_body(("html",))
+            preview = path.with_suffix(".html")
+            if html_part is not None:
+                preview.write_text(html_part.get_content(), encoding="utf-8")
+            rows.append(
+                "<tr>"
+                f"<td>{html.escape(str(parsed.get('Date', '')))}</td>"
+                f"<td>{html.escape(str(parsed.get('To', '')))}</td>"
+                f'<td><a href="{html.escape(preview.name)}">'
+                f"{html.escape(str(parsed.get('Subject', '')))}</a></td>"
+                f'<td><a href="{html.escape(path.name)}">.eml</a></td>'
+                "</tr>"
+            )
+        page = (
+            "<!doctype html><meta charset=utf-8><title>Emails written by the bridge</title>"
+            "<style>body{font:15px system-ui,sans-serif;margin:2em}"
+            "td{padding:4px 10px;border-bottom:1px solid #ddd}"
+            "</style><h1>Emails written by the bridge</h1><table><tr><th>Date</th><th>To</th><th>Subject</th>"
+            "<th></th></tr>" + "".join(rows) + "</table>"
+        )
+        (self.folder / "index.html").write_text(page, encoding="utf-8")
+
+
+def build_transport(settings: Settings) -> Transport:
+    if settings.mail_transport == "file":
+        return FileTransport(settings.mail_file_dir)
+    return smtp_transport(settings)

@@ -1,0 +1,80 @@
+"""The command line as an owner uses it: `bridge demo`, `bridge sync`, and their exit codes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bridge.cli import main
+from bridge.simulator import Simulator
+from tests.conftest import SHOP_KEY, bridge_settings
+from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME, GmailLikeServer
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(("PRESTASHOP_", "SMTP_", "MAIL_", "SHOP_", "STATE_", "DATABASE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_the_demo_tells_the_whole_story_and_writes_every_email(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--output", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    emails = sorted((tmp_path / "out" / "emails").glob("*.eml"))
+    assert len(emails) == 11
+    assert f"{len(emails)} emails written" in out
+    index = (tmp_path / "out" / "emails" / "index.html").read_text()
+    assert all(f'href="{email.name}"' in index for email in emails)
+    assert "first run: recorded where the shop stands" in out
+    [idle] = [line for line in out.splitlines() if "a sync with nothing new" in line]
+    assert "0 queued" in idle and "0 sent" in idle
+
+
+def write_env(tmp_path: Path, server: Simulator, smtp: GmailLikeServer) -> Path:
+    env = tmp_path / "bridge.env"
+    env.write_text(
+        f"PRESTASHOP_URL={server.url}\nPRESTASHOP_API_KEY={SHOP_KEY}\nSMTP_HOST={smtp.host}\n"
+        f"SMTP_PORT={smtp.port}\nSMTP_USERNAME={DEFAULT_USERNAME}\nSMTP_PASSWORD={DEFAULT_PASSWORD}\n"
+        f"STATE_DIR={tmp_path / 'state'}\nMAIL_TRANSPORT=file\n"
+    )
+    env.chmod(0o600)
+    return env
+
+
+def test_bridge_sync_prints_one_summary_line_and_the_first_run_sends_nothing(
+    shop_server: Simulator, smtp_server: GmailLikeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = write_env(tmp_path, shop_server, smtp_server)
+    assert main(["--env-file", str(env), "sync"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == ["first run: recorded where the shop stands, nothing to send; 0 sent, 0 to retry, 0 failed"]
+    assert bridge_settings(shop_server.url, smtp_server, tmp_path / "state").database_url.endswith(
+        "bridge.sqlite3"
+    )
+    assert (tmp_path / "state" / "bridge.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+def test_bridge_sync_since_says_how_many_emails_it_will_queue(
+    shop_server: Simulator, smtp_server: GmailLikeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = write_env(tmp_path, shop_server, smtp_server)
+    assert main(["--env-file", str(env), "sync", "--since", "2026-11-20"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Catching up since 2026-11-20 00:00")
+    assert "email(s) to queue" in out
+    assert len(list((tmp_path / "state" / "outbox-eml").glob("*.eml"))) > 0
+
+
+def test_bridge_sync_against_a_shop_that_refuses_the_key_exits_77(
+    shop_server: Simulator, smtp_server: GmailLikeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = write_env(tmp_path, shop_server, smtp_server)
+    env.write_text(env.read_text().replace(SHOP_KEY, "X" * 32))
+    assert main(["--env-file", str(env), "sync"]) == 77
+    assert "PRESTASHOP_API_KEY" in capsys.readouterr().err
