@@ -62,6 +62,23 @@ def owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def owner_is_dead(owner: str) -> bool:
+    """True when a lease owner (`host:pid`) is a process of this machine that no longer runs.
+
+    A recycled pid reads as alive: then the lease simply runs out, the safe direction.
+    """
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def paused(store: Store, now: datetime) -> tuple[datetime, str] | None:
     with store.read() as conn:
         row = conn.execute(select(sender_state).where(sender_state.c.id == 1)).first()
@@ -112,7 +129,7 @@ def deliver_due(
     owner = owner or owner_name()
     result = DeliveryResult()
     now = clock.now()
-    for row_id in outbox.recover_stale(store, now=now):
+    for row_id in outbox.recover_stale(store, now=now, owner_is_dead=owner_is_dead):
         log.warning("outbox #%s: the bridge stopped while sending it; its outcome is unknown", row_id)
     outbox.resolve_unknown(store, unknown_policy, now=now)
     pause_state = paused(store, now)

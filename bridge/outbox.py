@@ -474,14 +474,29 @@ def mark_handed_over(store: Store, row_id: int, *, owner: str, now: datetime) ->
         return True
 
 
-def recover_stale(store: Store, *, now: datetime) -> list[int]:
-    """Settle `sending` rows whose lease expired (their process died mid-send).
+def recover_stale(
+    store: Store, *, now: datetime, owner_is_dead: Callable[[str], bool] | None = None
+) -> list[int]:
+    """Settle `sending` rows whose lease expired, or whose owner is known to be dead (their process died
+    mid-send; `owner_is_dead` lets a restarted bridge settle them at once instead of waiting out the lease).
 
     If the message had not been handed over (no final dot sent), the server never had it: the row is
     queued again. Otherwise it becomes `unknown`: never silently resent, never dropped. Returns the ids
     that became unknown.
     """
-    stale = and_(outbox.c.status == Status.SENDING.value, outbox.c.lease_until <= now)
+    sending = outbox.c.status == Status.SENDING.value
+    with store.read() as conn:
+        columns = (outbox.c.id, outbox.c.lease_owner, outbox.c.lease_until)
+        candidates = conn.execute(select(*columns).where(sending))
+        dead = [
+            row.id
+            for row in candidates
+            if (row.lease_until is not None and row.lease_until <= now)
+            or (owner_is_dead is not None and row.lease_owner and owner_is_dead(row.lease_owner))
+        ]
+    if not dead:
+        return []
+    stale = and_(sending, outbox.c.id.in_(dead))
     recovered: list[int] = []
     requeued: list[int] = []
     with store.transaction() as conn:

@@ -349,6 +349,20 @@ def test_a_crash_before_the_message_was_handed_over_queues_it_again_with_the_sam
     assert [attempt.outcome for attempt in detail.attempts] == ["queued", "sent"]
 
 
+def test_a_row_whose_owner_died_is_settled_without_waiting_for_its_lease(
+    store: Store, clock: ManualClock
+) -> None:
+    put(store, clock, intent())
+    put(store, clock, intent(key="order_confirmation:order:2"))
+    first = claim(store, clock, "host:111")
+    assert mark_handed_over(store, first.id, owner="host:111", now=clock.now())
+    second = claim(store, clock, "host:222")
+    alive = {"host:222"}
+    assert recover_stale(store, now=clock.now(), owner_is_dead=lambda owner: owner not in alive) == [first.id]
+    assert get_row(store, first.id).row.status is Status.UNKNOWN  # type: ignore[union-attr]
+    assert get_row(store, second.id).row.status is Status.SENDING  # type: ignore[union-attr]
+
+
 def test_only_the_sender_holding_the_lease_can_mark_a_hand_over(store: Store, clock: ManualClock) -> None:
     put(store, clock, intent())
     row = claim(store, clock, "sender-a")
