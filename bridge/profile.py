@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from bridge.config import Settings
+from bridge.config import STATUS_EMAIL_KINDS, Settings
 from bridge.errors import ConfigError
 from bridge.records import Currency, Language, OrderState
 from bridge.render import ShopIdentity
@@ -32,20 +32,7 @@ TEMPLATE_KINDS: Final[Mapping[str, str | None]] = {
     "outofstock": "backorder",
     "cashondelivery": None,  # "awaiting COD validation": the order confirmation says it all
 }
-STATUS_KINDS: Final = frozenset(
-    {
-        "awaiting_bank_wire",
-        "awaiting_cheque",
-        "payment_accepted",
-        "processing",
-        "shipped",
-        "delivered",
-        "cancelled",
-        "refunded",
-        "payment_error",
-        "backorder",
-    }
-)
+STATUS_KINDS: Final = frozenset(STATUS_EMAIL_KINDS)
 CONFIGURATION_KEYS: Final = (
     "PS_SHOP_NAME",
     "PS_SHOP_EMAIL",
