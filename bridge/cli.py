@@ -1,4 +1,10 @@
-"""Command line: the one place errors become a one-line message and a sysexits exit code."""
+"""Command line: the one place errors become a one-line message and a sysexits exit code.
+
+Exit codes (sysexits): 0 done; 65 EX_DATAERR the templates have problems, or the email is in a state
+the action does not apply to (retry a sent email); 66 EX_NOINPUT the email or order named is not in the
+state store; 69/73/75/76/77/78 as `bridge.errors` says. The owner's commands (`outbox`, `explain`,
+`templates`) read only the state store and the templates, so they work while the shop is down.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,18 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from bridge import __version__
 from bridge.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopReport, check_shop
-from bridge.clock import SystemClock
+from bridge.clock import Clock, SystemClock
 from bridge.config import Settings, load_settings
 from bridge.errors import BridgeError
 from bridge.logs import setup_logging
+from bridge.outbox import OutboxRow, Status
 from bridge.rules import Decision
+from bridge.store import Store
 
 log = logging.getLogger("bridge")
 
@@ -48,7 +56,77 @@ def build_parser() -> argparse.ArgumentParser:
         help="catch up on orders and status changes since DATE (the first run otherwise sends nothing)",
     )
     sync.set_defaults(run=cmd_sync)
+    add_outbox_commands(commands)
+    add_explain_commands(commands)
+    add_template_commands(commands)
     return parser
+
+
+def add_outbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    outbox = commands.add_parser("outbox", help="list, show, retry or cancel the emails in the outbox")
+    actions = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="the newest emails, one line each")
+    listing.add_argument("--status", choices=[status.value for status in Status], help="only this status")
+    listing.add_argument("--order", metavar="ID", help="only this order's emails (its id or reference)")
+    listing.add_argument(
+        "--limit", type=positive_int, default=50, metavar="N", help="at most N emails (default 50)"
+    )
+    listing.set_defaults(run=cmd_outbox_list)
+    show = actions.add_parser("show", help="everything about one email, its attempt log included")
+    show.add_argument("id", type=email_id, metavar="ID")
+    show.set_defaults(run=cmd_outbox_show)
+    retry = actions.add_parser(
+        "retry", help="queue a failed, unknown or cancelled email again (same Message-ID)"
+    )
+    retry.add_argument("id", type=email_id, metavar="ID")
+    retry.set_defaults(run=cmd_outbox_retry)
+    cancel = actions.add_parser("cancel", help="make sure a queued, retrying or unknown email is not sent")
+    cancel.add_argument("id", type=email_id, metavar="ID")
+    cancel.set_defaults(run=cmd_outbox_cancel)
+
+
+def add_explain_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    explain = commands.add_parser("explain", help="why the bridge sent, or did not send, each email")
+    subjects = explain.add_subparsers(dest="subject", required=True, metavar="WHAT")
+    order = subjects.add_parser("order", help="every email of one order: sent, pending or skipped, and why")
+    order.add_argument("order", metavar="ID", help="the order's id (42) or reference (NIKDKIOIE)")
+    order.set_defaults(run=cmd_explain_order)
+
+
+def add_template_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    templates = commands.add_parser("templates", help="check or preview the email templates")
+    actions = templates.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lint = actions.add_parser("lint", help="render every kind in every language and report each problem")
+    lint.add_argument(
+        "--dir", type=Path, metavar="PATH", help="your templates folder (default: the TEMPLATES_DIR setting)"
+    )
+    lint.set_defaults(run=cmd_templates_lint)
+    preview = actions.add_parser("preview", help="render one kind with sample data: HTML to a file")
+    preview.add_argument("kind", metavar="KIND", help="an email kind, e.g. order_confirmation")
+    preview.add_argument(
+        "--language", metavar="LANG", help="template language (default: the DEFAULT_LANGUAGE setting)"
+    )
+    preview.add_argument(
+        "--sample", type=int, default=0, metavar="N", help="which sample of the kind (0 is the main one)"
+    )
+    preview.add_argument(
+        "--output", type=Path, metavar="FILE.html", help="where the HTML part goes (default: KIND.LANG.html)"
+    )
+    preview.set_defaults(run=cmd_templates_preview)
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
+
+
+def email_id(text: str) -> int:
+    """`12` or `#12`, as `bridge outbox list` shows it."""
+    digits = text.strip().removeprefix("#")
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"not an email id: {text!r} (the number in the ID column)")
+    return int(digits)
 
 
 def print_shop_report(report: ShopReport) -> None:
@@ -109,7 +187,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import open_bridge
     from bridge.sync import sync_once
 
-    clock = SystemClock()
+    clock: Clock = args.clock
     with open_bridge(settings, clock) as bridge:
         since: datetime | None = args.since
         if since is not None and since.tzinfo is None:
@@ -136,8 +214,207 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+# --- the owner's commands: the state store only ----------------------------------------------------------
+
+
+def quiet_logs(settings: Settings) -> None:
+    """The owner's commands print their answer; INFO lines about opening the store would bury it."""
+    if settings.log_level == "INFO":
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+def display_zone(settings: Settings, store: Store, clock: Clock) -> tzinfo:
+    """SHOP_TIMEZONE, else the shop's PS_TIMEZONE as the last sync recorded it, else this machine's."""
+    from bridge.deliver import stored_identity
+
+    if settings.shop_timezone is not None:
+        return settings.shop_timezone
+    try:
+        identity = stored_identity(store)
+    except (BridgeError, TypeError, ValueError):  # a snapshot written by another version: not worth failing
+        identity = None
+    if identity is not None:
+        return identity.zone
+    local = clock.now().astimezone().tzinfo
+    assert local is not None
+    return local
+
+
+def open_state(settings: Settings) -> Store:
+    from bridge.store import open_store
+
+    quiet_logs(settings)
+    return open_store(settings.database_url)
+
+
+def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import explain, outbox
+
+    with open_state(settings) as store:
+        zone = display_zone(settings, store, args.clock)
+        if args.order is None:
+            rows = outbox.list_rows(store, status=args.status, limit=args.limit)
+            story = None
+        else:
+            story = explain.find_order(store, args.order)
+            rows = sorted(
+                (
+                    detail.row
+                    for detail in story.emails
+                    if args.status is None or detail.row.status == args.status
+                ),
+                key=lambda row: row.id,
+                reverse=True,
+            )[: args.limit]
+        ran = _has_run(store)
+    if not rows:
+        what = f"{args.status} emails" if args.status else "emails"
+        where = f" for order {args.order}" if args.order is not None else " in the outbox"
+        print(f"No {what}{where}.")
+        if story is not None and not story.found:
+            print(
+                f"The bridge has never seen order {args.order}:"
+                f" `bridge explain order {args.order}` says more."
+            )
+        elif not ran:
+            print(f"The bridge has not run yet with this state store ({store.location}): run `bridge sync`.")
+        return 0
+    for line in explain.outbox_table(rows, zone):
+        print(line)
+    more = f"; --limit {args.limit * 2} shows more" if len(rows) == args.limit else ""
+    print(f"{len(rows)} email(s), newest first; times in {explain.zone_name(zone)}{more}")
+    return 0
+
+
+def _has_run(store: Store) -> bool:
+    from bridge.store import get_cursor
+    from bridge.sync import BASELINE_AT
+
+    with store.read() as conn:
+        return get_cursor(conn, BASELINE_AT) is not None
+
+
+def cmd_outbox_show(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import explain
+    from bridge.render import get_renderer
+
+    with open_state(settings) as store:
+        zone = display_zone(settings, store, args.clock)
+        detail = explain.get_email(store, args.id)
+    language = explain.template_language(
+        get_renderer(settings.templates_dir), detail.row, settings.default_language
+    )
+    for line in explain.email_detail(detail, zone, language):
+        print(line)
+    return 0
+
+
+def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import explain
+
+    clock: Clock = args.clock
+    with open_state(settings) as store:
+        zone = display_zone(settings, store, clock)
+        result = explain.retry_email(store, args.id, now=clock.now(), zone=zone)
+    row = result.row
+    print(f"Email #{row.id} ({row.kind} for order {explain.order_label(row)}) is queued again.")
+    print(
+        f"It keeps its Message-ID {explain.printable(row.message_id)}: should an earlier attempt have"
+        " reached the customer after all, mail programs that group by Message-ID (Gmail does) show it once."
+    )
+    if result.unsuppressed is not None:
+        print(
+            f"{explain.printable(row.recipient_email)} was blocked after a permanent refusal"
+            f" ({explain.printable(result.unsuppressed)}); the bridge will try that address again."
+        )
+    print("The next sync sends it (`bridge sync`, or the bridge running as a service).")
+    return 0
+
+
+def cmd_outbox_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import explain
+
+    clock: Clock = args.clock
+    with open_state(settings) as store:
+        zone = display_zone(settings, store, clock)
+        row = explain.cancel_email(store, args.id, now=clock.now(), zone=zone)
+    print(
+        f"Email #{row.id} ({row.kind} for order {explain.order_label(row)}) is cancelled:"
+        " it will not be sent."
+    )
+    print(f"`bridge outbox retry {row.id}` queues it again.")
+    return 0
+
+
+def cmd_explain_order(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import explain
+    from bridge.render import get_renderer
+
+    renderer = get_renderer(settings.templates_dir)
+    with open_state(settings) as store:
+        zone = display_zone(settings, store, args.clock)
+        story = explain.find_order(store, args.order)
+
+    def language_of(row: OutboxRow) -> str | None:
+        return explain.template_language(renderer, row, settings.default_language)
+
+    for line in explain.order_story_lines(story, zone, language_of):
+        print(line)
+    return 0 if story.found else explain.NotFoundError.exit_code
+
+
+def cmd_templates_lint(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.kinds import KINDS
+    from bridge.render import RenderError
+    from bridge.templating_lint import lint_templates, template_languages
+
+    folder: Path | None = args.dir if args.dir is not None else settings.templates_dir
+    problems = lint_templates(folder)
+    for problem in problems:
+        print(problem)
+    where = f"{folder} over the shipped templates" if folder is not None else "the shipped templates"
+    if problems:
+        print(f"{len(problems)} problem(s) in {where}")
+        return RenderError.exit_code
+    languages = template_languages(folder)
+    print(f"{len(KINDS)} kinds × {len(languages)} languages rendered, no problems ({where})")
+    return 0
+
+
+def cmd_templates_preview(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.kinds import KINDS
+    from bridge.render import RenderError
+    from bridge.templating_lint import preview_email
+
+    kind = KINDS.get(args.kind)
+    if kind is None:
+        raise RenderError(f"no email kind is called {args.kind!r} (known: {', '.join(sorted(KINDS))})")
+    if not 0 <= args.sample < len(kind.samples):
+        raise RenderError(f"{kind.name} has samples 0 to {len(kind.samples) - 1}, not {args.sample}")
+    language: str = args.language or settings.default_language
+    clock: Clock = args.clock
+    rendered = preview_email(
+        kind.name, language, now=clock.now(), templates_dir=settings.templates_dir, sample=args.sample
+    )
+    output: Path = args.output or Path(f"{kind.name}.{rendered.language_used}.html")
+    try:
+        output.write_text(rendered.html, encoding="utf-8")
+    except OSError as error:
+        raise RenderError(f"cannot write {output}: {error.strerror or error}") from None
+    if rendered.fell_back:
+        print(f"note: {language} has no {kind.name} template: rendered in {rendered.language_used}")
+    print(f"Subject: {rendered.subject}")
+    print()
+    print(rendered.text, end="" if rendered.text.endswith("\n") else "\n")
+    print()
+    print(f"HTML part written to {output} (open it in a browser)")
+    return 0
+
+
+def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
+    """Run one command; `clock` lets tests run the owner's commands at the time of their ManualClock."""
     args = build_parser().parse_args(argv)
+    args.clock = clock or SystemClock()
     run: Command = args.run
     try:
         settings = load_settings(args.env_file)
