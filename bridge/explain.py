@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from bridge import outbox
 from bridge.errors import BridgeError
 from bridge.outbox import Attempt, OutboxDetail, OutboxRow, Status
 from bridge.render import Renderer, RenderError
-from bridge.store import SeenOrder, Store, get_cursors, get_seen_orders, orders_seen, suppressions
+from bridge.store import SeenOrder, Store, get_cursors, get_seen_orders, orders_seen
 from bridge.store import outbox as outbox_rows
 from bridge.sync import BASELINE_AT, BASELINE_ORDER
 
@@ -288,8 +288,7 @@ def retry_email(store: Store, row_id: int, *, now: datetime, zone: tzinfo) -> Re
         raise RefusedError(retry_refusal(get_email(store, row_id).row, zone))  # it moved meanwhile
     if reason is not None:
         with store.transaction() as conn:
-            address = row.recipient_email.strip().lower()
-            conn.execute(delete(suppressions).where(suppressions.c.email == address))
+            outbox.unsuppress(conn, row.recipient_email)
     return RetryOutcome(get_email(store, row_id).row, reason)
 
 

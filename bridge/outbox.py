@@ -39,7 +39,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, case, delete, func, insert, or_, select, update
 
 from bridge.store import Store, outbox, outbox_attempts, suppressions, upsert
 
@@ -695,3 +695,8 @@ def suppress(conn: Connection, email: str, reason: str, *, now: datetime) -> Non
         .values(email=email.strip().lower(), reason=_clean(reason) or "", created_at=now)
         .on_conflict_do_nothing(index_elements=[suppressions.c.email])
     )
+
+
+def unsuppress(conn: Connection, email: str) -> None:
+    """The owner asked to write to this address again (`bridge outbox retry`)."""
+    conn.execute(delete(suppressions).where(suppressions.c.email == email.strip().lower()))
