@@ -26,6 +26,7 @@ from bridge.store import SeenOrder
 @dataclass(frozen=True)
 class NewOrder:
     order: Order
+    initial_state: int | None = None  # the state it was placed in, when its first history row was read
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,15 @@ def detect_changes(
     `baseline_order_id`: orders up to this id existed when the bridge started; they get no confirmation.
     """
     changes: list[tuple[tuple[datetime | None, int, int], Change]] = []
+    histories = list(histories)
+    initial_states = {
+        h.id_order: h.id_order_state for h in histories if first_history_ids.get(h.id_order) == h.id
+    }
 
     for order in new_orders:
         if order.id > baseline_order_id and order.id not in seen:
             # Sort key: (time, kind rank, id) so a confirmation precedes the order's first status.
-            changes.append(((order.date_add, 0, order.id), NewOrder(order)))
+            changes.append(((order.date_add, 0, order.id), NewOrder(order, initial_states.get(order.id))))
 
     for history in histories:
         initial = first_history_ids.get(history.id_order) == history.id

@@ -64,7 +64,7 @@ DUE = (Status.QUEUED, Status.RETRY)
 RETRYABLE_BY_OWNER = (Status.FAILED, Status.UNKNOWN, Status.CANCELLED)
 CANCELLABLE = (Status.QUEUED, Status.RETRY, Status.UNKNOWN)
 EXPIRED = "expired"
-STALE_LEASE = "the bridge stopped while sending (lease expired): the server may or may not have accepted it"
+STALE_LEASE = "the bridge stopped while sending: the server may or may not have accepted it"
 STALE_BEFORE_DATA = "the bridge stopped before the message was handed to the server: queued again"
 MAX_TEXT = 2000  # attempt log and errors: enough for any SMTP reply, bounded for a runaway transcript
 

@@ -33,7 +33,11 @@ from bridge.detect import Change, NewOrder, PaymentAdded, StateChanged, Tracking
 from bridge.profile import ShopProfile
 
 # Initial-state emails worth sending next to the order confirmation.
-INITIAL_STATE_KINDS = frozenset({"awaiting_bank_wire", "awaiting_cheque", "backorder", "payment_error"})
+INITIAL_STATE_KINDS = frozenset(
+    {"awaiting_bank_wire", "awaiting_cheque", "backorder", "payment_error", "cancelled"}
+)
+# Orders placed in these states get no confirmation (PaymentModule::validateOrder does the same).
+NO_CONFIRMATION_KINDS = frozenset({"payment_error", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,14 @@ def _decide_one(
     sent: Mapping[int, set[str]],
 ) -> Decision | None:
     match change:
-        case NewOrder(order=order):
+        case NewOrder(order=order, initial_state=initial_state):
             key = f"order_confirmation:order:{order.id}"
+            placed_in = profile.kind_for_state(initial_state) if initial_state is not None else None
+            if placed_in in NO_CONFIRMATION_KINDS:
+                # As PrestaShop: an order placed straight into "payment error" or "cancelled" gets that
+                # state's email, not the confirmation of an order that did not happen.
+                why = f"the order was placed in a failed state ({placed_in}): no confirmation"
+                return Decision(key, "order_confirmation", order.id, order.reference, skip_reason=why)
             return _for_order(
                 key, "order_confirmation", facts.get(order.id), profile, settings, _confirmation
             )

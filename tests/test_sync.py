@@ -316,3 +316,19 @@ def test_emails_follow_the_order_language(world: World) -> None:
     [mail] = world.mail()
     assert str(mail["Subject"]).startswith("Order confirmation")
     assert "€" in text_of(mail)
+
+
+def test_an_order_placed_in_payment_error_gets_the_error_email_and_no_confirmation(world: World) -> None:
+    from bridge.simulator.actions import PaymentModule
+
+    failing = PaymentModule("ps_card", {"pl": "Karta", "en": "Card"}, "PS_OS_ERROR")
+    shop = started(world).shop
+    buyer = customer(shop)
+    cart = shop.create_cart(buyer, [(MUG, 1, MUG_HONEY)], carrier_id=2)
+    order_id = shop.place_order(cart, failing)
+    world.sync()
+    rows = {row.kind: row for row in list_rows(world.store) if row.order_id == order_id}
+    assert rows["payment_error"].status is Status.SENT
+    assert rows["order_confirmation"].status is Status.SKIPPED
+    assert "failed state" in (rows["order_confirmation"].skip_reason or "")
+    assert len(world.mail()) == 1
