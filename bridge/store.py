@@ -17,13 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -41,6 +36,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    inspect,
     or_,
     select,
 )
@@ -318,12 +314,23 @@ def open_store(
     return store
 
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest migration in bridge/migrations/versions. A store already there opens without importing
+# Alembic at all (half a second of every `bridge sync` started by a timer); tests/test_store.py keeps
+# this in step with Alembic's own head.
+SCHEMA_REVISION: Final = "0002"
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """The Alembic configuration, built in code (no alembic.ini); `connection` is used by env.py.
 
     Developers write the next revision with
     `command.revision(alembic_config(conn), "what changed", rev_id="0002", autogenerate=True)`.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -480,8 +487,23 @@ def _create_engine(url: URL, busy_timeout: timedelta) -> Engine:
     return engine
 
 
+def _current_revision(conn: Connection) -> str | None:
+    """The store's schema revision by plain SQL (None for a new store)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    return versions[0] if len(versions) == 1 else None
+
+
 def _migrate(conn: Connection, revision: str, location: str) -> None:
     """Upgrade to `revision`, refusing a database whose schema this bridge does not know."""
+    if revision in ("head", SCHEMA_REVISION) and _current_revision(conn) == SCHEMA_REVISION:
+        return
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     scripts = ScriptDirectory.from_config(alembic_config())
     for current in MigrationContext.configure(conn).get_current_heads():
         try:

@@ -252,3 +252,27 @@ def test_a_postgresql_password_never_appears_in_errors() -> None:
 def test_an_in_memory_database_is_refused() -> None:
     with pytest.raises(StoreError, match="SQLite file path"):
         open_store("sqlite://")
+
+
+def test_the_schema_revision_the_store_trusts_is_alembics_newest() -> None:
+    from alembic.script import ScriptDirectory
+
+    from bridge.store import SCHEMA_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [SCHEMA_REVISION]
+
+
+def test_reopening_an_up_to_date_store_does_not_need_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "state.sqlite3"
+    open_store(f"sqlite:///{path}").close()
+    probe = (
+        "import sys\n"
+        "from bridge.store import open_store\n"
+        f"open_store({str(path)!r}).close()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
