@@ -1,4 +1,5 @@
-"""`bridge check`: can the bridge read this shop, and will customers get each email exactly once?
+"""`bridge check`: can the bridge read this shop, send through its SMTP server, and will customers get each
+email exactly once?
 
 Everything here only reads. The result is a list of findings the CLI prints; problems that stop the
 bridge from working are raised as BridgeErrors (so they get the right exit code), the rest are warnings.
@@ -10,8 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from bridge.config import Settings
 from bridge.errors import ShopPermissionError
 from bridge.shop import ShopClient
+from bridge.smtp import LoginReport
+from bridge.transports import smtp_transport
 
 # What the bridge reads, and why (the owner sees the reason when a permission is missing).
 REQUIRED_RESOURCES: Final[Mapping[str, str]] = {
@@ -138,3 +142,60 @@ def check_shop(client: ShopClient) -> ShopReport:
         readable=sorted(name for name, methods in permissions.items() if "GET" in methods),
         findings=findings,
     )
+
+
+# A personal Gmail account may send to about 500 recipients a day (email-delivery.md §1.3).
+CONSUMER_GMAIL_DOMAINS: Final = ("gmail.com", "googlemail.com")
+CONSUMER_GMAIL_DAILY: Final = 500
+
+
+@dataclass
+class SmtpReport:
+    """What `bridge check` learned about the SMTP server: `login` is None when mail goes to files."""
+
+    login: LoginReport | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f.text for f in self.findings if f.level == "warning"]
+
+    def __str__(self) -> str:
+        return str(self.login) if self.login is not None else "SMTP: not used (MAIL_TRANSPORT=file)"
+
+
+def check_smtp(settings: Settings) -> SmtpReport:
+    """Connect, verify TLS and log in to the configured SMTP server without sending anything.
+
+    Raises DeliveryError with the owner-facing explanation (`permanent` for refused credentials and TLS
+    problems). A MAIL_FROM that Gmail would rewrite is already among `settings.warnings`.
+    """
+    if settings.mail_transport != "smtp":
+        return SmtpReport(
+            None, [Finding("info", "MAIL_TRANSPORT=file: emails are written to files, not sent")]
+        )
+    login = smtp_transport(settings).login_check()
+    findings = smtp_findings(settings)
+    if login.tls_version is None:
+        findings.append(Finding("info", "the connection to the SMTP server is not encrypted (a local relay)"))
+    return SmtpReport(login, findings)
+
+
+def smtp_findings(settings: Settings) -> list[Finding]:
+    """What the settings alone say about sending (no connection needed)."""
+    findings: list[Finding] = []
+    username = (settings.smtp_username or "").lower()
+    if (
+        settings.smtp_is_gmail
+        and username.endswith(tuple(f"@{domain}" for domain in CONSUMER_GMAIL_DOMAINS))
+        and settings.daily_send_limit > CONSUMER_GMAIL_DAILY
+    ):
+        findings.append(
+            Finding(
+                "warning",
+                f"DAILY_SEND_LIMIT is {settings.daily_send_limit}, but a personal Gmail account may send to "
+                f"about {CONSUMER_GMAIL_DAILY} recipients a day; above that Gmail stops the account for "
+                "up to 24 hours. Keep it at 400 or lower",
+            )
+        )
+    return findings

@@ -16,9 +16,10 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from bridge import __version__
-from bridge.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopReport, check_shop
+from bridge.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopReport, check_shop, check_smtp
 from bridge.clock import Clock, SystemClock
 from bridge.config import Settings, load_settings
+from bridge.deliver import resume_after_login_in
 from bridge.errors import BridgeError
 from bridge.logs import setup_logging
 from bridge.outbox import OutboxRow, Status
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="catch up on orders and status changes since DATE (the first run otherwise sends nothing)",
     )
     sync.set_defaults(run=cmd_sync)
+    test_email = commands.add_parser(
+        "test-email", help="send a sample order confirmation through the configured SMTP server"
+    )
+    test_email.add_argument(
+        "--to", required=True, metavar="ADDRESS", help="where to send it (your own address)"
+    )
+    test_email.set_defaults(run=cmd_test_email)
     add_outbox_commands(commands)
     add_explain_commands(commands)
     add_template_commands(commands)
@@ -157,9 +165,33 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         report = check_shop(client)
     print_shop_report(report)
     print_warnings(report.warnings)
+    smtp = check_smtp(settings)  # logs in without sending; DeliveryError (exit 75) explains a refusal
+    print(smtp)
+    print_warnings(smtp.warnings)
+    if smtp.login is not None:
+        lifted = resume_after_login_in(settings, SystemClock().now())
+        if lifted is not None:
+            print(f"Sending:    resumes now; it was paused after: {lifted.reason}")
+    mail_side = " and log in to its SMTP server" if smtp.login is not None else ""
+    warned = report.warnings or smtp.warnings
     print(
-        "Result:     the bridge can read this shop" + (" (see the warnings above)" if report.warnings else "")
+        f"Result:     the bridge can read this shop{mail_side}"
+        + (" (see the warnings above)" if warned else "")
     )
+    return 0
+
+
+def cmd_test_email(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.testmail import load_identity_for_test, send_test_email
+
+    print_warnings(settings.warnings)
+    clock = SystemClock()
+    report = send_test_email(settings, args.to, identity=load_identity_for_test(settings), clock=clock)
+    print(report)
+    if settings.mail_transport == "smtp":
+        lifted = resume_after_login_in(settings, clock.now())
+        if lifted is not None:
+            print(f"Sending resumes now; it was paused after: {lifted.reason}")
     return 0
 
 

@@ -16,6 +16,7 @@ import io
 import ipaddress
 import os
 import re
+import ssl
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -231,6 +232,18 @@ def parse_existing_directory(raw: str) -> Path:
     return path
 
 
+def parse_ca_file(raw: str) -> Path:
+    """A PEM file of CA certificates that OpenSSL can load (checked now, not at the first send)."""
+    path = parse_path(raw)
+    if not path.is_file():
+        raise Invalid("must be an existing file of PEM CA certificates")
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError):
+        raise Invalid("is not a PEM file of CA certificates that OpenSSL can read") from None
+    return path
+
+
 def parse_database_url(raw: str) -> str:
     parse_str(raw)
     if not re.fullmatch(r"[a-z][a-z0-9+.-]*://.*", raw, flags=re.IGNORECASE):
@@ -374,6 +387,18 @@ SMTP_TIMEOUT = Setting(
 SMTP_HELO_NAME = Setting(
     "SMTP_HELO_NAME", "", parse_helo_name, "The name sent in EHLO. Empty: the domain of MAIL_FROM."
 )
+SMTP_CA_FILE = Setting(
+    "SMTP_CA_FILE",
+    "",
+    parse_ca_file,
+    "Extra CA certificates (PEM) trusted for the SMTP server, on top of the system's. Empty: the system's.",
+)
+SMTP_LOGIN_RETRY = Setting(
+    "SMTP_LOGIN_RETRY",
+    "1h",
+    parse_duration(timedelta(minutes=5), timedelta(days=1)),
+    "After the SMTP server refused the login (or TLS failed), how long sending pauses before one new try.",
+)
 MAIL_TRANSPORT = Setting(
     "MAIL_TRANSPORT",
     "smtp",
@@ -431,6 +456,12 @@ DAILY_SEND_LIMIT = Setting(
     parse_int(1, 10000),
     "Recipients per rolling 24 hours (consumer Gmail allows ~500, Workspace 2000).",
 )
+SEND_RATE_PER_MINUTE = Setting(
+    "SEND_RATE_PER_MINUTE",
+    "20",
+    parse_int(1, 1000),
+    "At most this many emails a minute; the rest wait for the next cycle.",
+)
 
 STATUS_EMAILS = Setting(
     "STATUS_EMAILS",
@@ -479,6 +510,8 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     SMTP_PASSWORD,
     SMTP_TIMEOUT,
     SMTP_HELO_NAME,
+    SMTP_CA_FILE,
+    SMTP_LOGIN_RETRY,
     MAIL_TRANSPORT,
     MAIL_FILE_DIR,
     MAIL_FROM,
@@ -491,6 +524,7 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     DEFAULT_LANGUAGE,
     TEMPLATES_DIR,
     DAILY_SEND_LIMIT,
+    SEND_RATE_PER_MINUTE,
     STATUS_EMAILS,
     UNKNOWN_POLICY,
     BANK_ACCOUNT_OWNER,
@@ -635,6 +669,9 @@ class Settings:
     default_language: str
     templates_dir: Path | None
     daily_send_limit: int
+    send_rate_per_minute: int = 20
+    smtp_ca_file: Path | None = None
+    smtp_login_retry: timedelta = timedelta(hours=1)
     status_emails: dict[int, str | None] = dataclasses.field(default_factory=dict)
     unknown_policy: Literal["hold", "resend"] = "hold"
     bank_account_owner: str = ""
@@ -682,6 +719,8 @@ class Settings:
         password = reader.read(SMTP_PASSWORD)
         smtp_timeout = reader.read(SMTP_TIMEOUT)
         helo = reader.read(SMTP_HELO_NAME)
+        smtp_ca_file = reader.read(SMTP_CA_FILE)
+        smtp_login_retry = reader.read(SMTP_LOGIN_RETRY)
         transport = cast(MailTransport | None, reader.read(MAIL_TRANSPORT))
         mail_file_dir = reader.read(MAIL_FILE_DIR)
         mail_from = reader.read(MAIL_FROM)
@@ -694,6 +733,7 @@ class Settings:
         default_language = reader.read(DEFAULT_LANGUAGE)
         templates_dir = reader.read(TEMPLATES_DIR)
         daily_send_limit = reader.read(DAILY_SEND_LIMIT)
+        send_rate_per_minute = reader.read(SEND_RATE_PER_MINUTE)
         status_emails = reader.read(STATUS_EMAILS)
         unknown_policy = reader.read(UNKNOWN_POLICY)
         bank = {row.attribute: reader.read(row) or "" for row in BANK_SETTINGS}
@@ -798,6 +838,9 @@ class Settings:
             default_language=default_language,
             templates_dir=templates_dir,
             daily_send_limit=daily_send_limit,
+            send_rate_per_minute=send_rate_per_minute or int(SEND_RATE_PER_MINUTE.default),
+            smtp_ca_file=smtp_ca_file,
+            smtp_login_retry=smtp_login_retry or timedelta(hours=1),
             status_emails=status_emails or {},
             unknown_policy=cast(Literal["hold", "resend"], unknown_policy or "hold"),
             **bank,

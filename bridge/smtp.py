@@ -690,7 +690,8 @@ def _credentials_explanation(code: int, enhanced: str | None) -> str:
         case (534, "5.7.14"):
             return (
                 "Google blocked the sign-in as suspicious: sign in to this account in a web browser, confirm "
-                f"it was you (or unlock it at {UNLOCK_URL}), then sending resumes. Every email stays pending"
+                f"it was you (or unlock it at {UNLOCK_URL}). Sending resumes by itself once Google lets the "
+                "bridge in; every email stays pending"
             )
         case (530, _):
             return (

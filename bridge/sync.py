@@ -22,6 +22,7 @@ from typing import Any, Final
 from sqlalchemy import Connection
 
 from bridge import outbox
+from bridge.budget import budget_for
 from bridge.clock import Clock
 from bridge.config import Settings
 from bridge.contexts import OrderFacts
@@ -504,5 +505,13 @@ def sync_once(
 ) -> SyncSummary:
     """One cycle: poll the shop and enqueue, then deliver what is due. `bridge run` calls it on a schedule."""
     polled = poll(client, store, settings, now=clock.now(), since=since, confirm=confirm)
-    delivered = deliver_due(store, transport, renderer, clock, unknown_policy=settings.unknown_policy)
+    delivered = deliver_due(
+        store,
+        transport,
+        renderer,
+        clock,
+        unknown_policy=settings.unknown_policy,
+        budget=budget_for(settings),
+        login_retry=settings.smtp_login_retry,
+    )
     return SyncSummary(polled, delivered)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Protocol
 
 from bridge.config import Settings
+from bridge.errors import ConfigError
+from bridge.secret import Secret
 from bridge.smtp import Outcome, SendResult, SmtpSender
 
 
@@ -32,8 +35,7 @@ class Transport(Protocol):
 
 
 def smtp_transport(settings: Settings) -> SmtpSender:
-    from bridge.secret import Secret
-
+    """The configured SMTP server: verified TLS, an explicit HELO name, timeouts, one reused connection."""
     return SmtpSender(
         settings.smtp_host,
         settings.smtp_port,
@@ -42,7 +44,26 @@ def smtp_transport(settings: Settings) -> SmtpSender:
         settings.smtp_password or Secret(""),
         helo_name=settings.smtp_helo_name,
         timeout=settings.smtp_timeout.total_seconds(),
+        ssl_context=smtp_ssl_context(settings.smtp_ca_file),
     )
+
+
+def smtp_ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """A verifying client context (chain and host name, TLS 1.2 or newer).
+
+    The system's CAs (or SSL_CERT_FILE / SSL_CERT_DIR from the real environment), plus SMTP_CA_FILE when set:
+    added, not instead, so a relay's private CA does not make every public certificate untrusted.
+    """
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (ssl.SSLError, OSError) as error:
+            raise ConfigError(
+                f"SMTP_CA_FILE: cannot load {ca_file} as PEM CA certificates ({error})"
+            ) from None
+    return context
 
 
 @dataclass

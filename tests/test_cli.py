@@ -78,3 +78,38 @@ def test_bridge_sync_against_a_shop_that_refuses_the_key_exits_77(
     env.write_text(env.read_text().replace(SHOP_KEY, "X" * 32))
     assert main(["--env-file", str(env), "sync"]) == 77
     assert "PRESTASHOP_API_KEY" in capsys.readouterr().err
+
+
+def test_bridge_test_email_delivers_a_sample_confirmation_and_check_logs_in(
+    shop_server: Simulator, smtp_server: GmailLikeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = write_env(tmp_path, shop_server, smtp_server)
+    bundle = tmp_path / "ca.pem"
+    smtp_server.ca.cert_pem.write_to_path(str(bundle))
+    env.write_text(env.read_text().replace("MAIL_TRANSPORT=file\n", f"SMTP_CA_FILE={bundle}\n"))
+    assert main(["--env-file", str(env), "test-email", "--to", "owner@example.pl"]) == 0
+    [received] = smtp_server.messages
+    assert received.recipients == ("owner@example.pl",)
+    assert "[TEST]" in str(received.message["Subject"])
+    assert main(["--env-file", str(env), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "log in to its SMTP server" in out
+    assert DEFAULT_PASSWORD not in out
+
+
+def test_bridge_test_email_explains_a_refused_app_password(
+    shop_server: Simulator, smtp_server: GmailLikeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = write_env(tmp_path, shop_server, smtp_server)
+    bundle = tmp_path / "ca.pem"
+    smtp_server.ca.cert_pem.write_to_path(str(bundle))
+    env.write_text(
+        env.read_text()
+        .replace("MAIL_TRANSPORT=file\n", f"SMTP_CA_FILE={bundle}\n")
+        .replace(DEFAULT_PASSWORD, "wrongwrongwrongw")
+    )
+    assert main(["--env-file", str(env), "test-email", "--to", "owner@example.pl"]) == 75
+    err = capsys.readouterr().err
+    assert "535 5.7.8" in err and "https://myaccount.google.com/apppasswords" in err
+    assert "wrongwrongwrongw" not in err
+    assert smtp_server.messages == []

@@ -16,9 +16,12 @@ from typing import Final
 import pytest
 import trustme
 
+from bridge.check import check_smtp, smtp_findings
+from bridge.config import Settings
 from bridge.errors import ConfigError, DeliveryError
 from bridge.secret import Secret
 from bridge.smtp import LoginReport, Outcome, Security, SendResult, SmtpSender
+from bridge.transports import smtp_ssl_context
 from tests.smtp_server import IDLE_TIMEOUT, Command, GmailLikeServer, gmail_like_server
 
 HELO = "sklep.example.pl"
@@ -634,3 +637,96 @@ def test_the_password_never_reaches_results_errors_or_logs(
         ]
         leaks = [text for text in texts for form in forms if form in text]
         assert leaks == []
+
+
+# -- bridge check, from the owner's settings -------------------------------------------------------------
+
+
+def owner_settings(server: GmailLikeServer, tmp_path: Path, **extra: str) -> Settings:
+    """Settings as an owner writes them for `server`, its CA trusted through SMTP_CA_FILE."""
+    bundle = tmp_path / "relay-ca.pem"
+    server.ca.cert_pem.write_to_path(str(bundle))
+    return Settings.from_mapping(
+        {
+            "PRESTASHOP_URL": "https://sklep.example.pl",
+            "PRESTASHOP_API_KEY": "K" * 32,
+            "SMTP_HOST": server.host,
+            "SMTP_PORT": str(server.port),
+            "SMTP_USERNAME": server.username,
+            "SMTP_PASSWORD": server.password,
+            "SMTP_HELO_NAME": HELO,
+            "SMTP_CA_FILE": str(bundle),
+            "STATE_DIR": str(tmp_path / "state"),
+            **extra,
+        }
+    )
+
+
+def test_bridge_check_logs_in_to_the_configured_server_without_sending(
+    smtp_server: GmailLikeServer, tmp_path: Path
+) -> None:
+    report = check_smtp(owner_settings(smtp_server, tmp_path))
+
+    assert report.login is not None
+    assert str(report).startswith(f"SMTP {smtp_server.host}:{smtp_server.port}: connected over TLS")
+    assert f"as {smtp_server.username}: 235 2.7.0" in str(report)
+    assert report.warnings == []
+    [session] = smtp_server.sessions
+    assert session.verbs == ["EHLO", "STARTTLS", "EHLO", "AUTH", "QUIT"]
+    assert session.commands[0] == f"EHLO {HELO}"
+    assert smtp_server.messages == []
+
+
+def test_bridge_check_with_a_revoked_app_password_says_to_create_a_new_one(
+    smtp_server: GmailLikeServer, tmp_path: Path
+) -> None:
+    settings = owner_settings(smtp_server, tmp_path, SMTP_PASSWORD="revokedrevokedre")
+    with pytest.raises(DeliveryError) as raised:
+        check_smtp(settings)
+
+    assert raised.value.permanent
+    assert "the app password was refused or revoked" in str(raised.value)
+    assert "https://myaccount.google.com/apppasswords" in str(raised.value)
+    assert "535 5.7.8 Username and Password not accepted." in str(raised.value)
+    assert smtp_server.auth_attempts == 1
+
+
+def test_bridge_check_does_not_connect_when_mail_goes_to_files(
+    smtp_server: GmailLikeServer, tmp_path: Path
+) -> None:
+    report = check_smtp(owner_settings(smtp_server, tmp_path, MAIL_TRANSPORT="file"))
+
+    assert report.login is None
+    assert "MAIL_TRANSPORT=file" in str(report)
+    assert smtp_server.connections == 0
+
+
+def test_a_daily_limit_above_what_a_personal_gmail_account_allows_is_warned_about(tmp_path: Path) -> None:
+    base = {
+        "PRESTASHOP_URL": "https://sklep.example.pl",
+        "PRESTASHOP_API_KEY": "K" * 32,
+        "SMTP_USERNAME": "sklep@gmail.com",
+        "SMTP_PASSWORD": "abcdwxyzefghstuv",
+        "STATE_DIR": str(tmp_path),
+    }
+    assert smtp_findings(Settings.from_mapping(base)) == []
+    [finding] = smtp_findings(Settings.from_mapping({**base, "DAILY_SEND_LIMIT": "1500"}))
+    assert "a personal Gmail account may send to about 500 recipients a day" in finding.text
+    workspace = {**base, "SMTP_USERNAME": "sklep@zolta-lodka.pl", "DAILY_SEND_LIMIT": "1500"}
+    assert smtp_findings(Settings.from_mapping(workspace)) == []
+
+
+def test_smtp_ca_file_adds_to_the_system_cas_and_a_file_that_is_not_one_is_refused_at_once(
+    tmp_path: Path,
+) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("this is not a certificate\n")
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_mapping({"SMTP_CA_FILE": str(not_pem), "STATE_DIR": str(tmp_path)})
+    assert "SMTP_CA_FILE: is not a PEM file of CA certificates" in str(raised.value)
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(not_pem))
+    context = smtp_ssl_context(not_pem)
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert len(context.get_ca_certs()) == len(ssl.create_default_context().get_ca_certs()) + 1  # added

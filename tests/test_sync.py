@@ -6,6 +6,7 @@ an SQLite file. Time moves only when a test moves it.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from bridge.outbox import Status, list_rows
@@ -221,6 +222,7 @@ def test_a_history_row_that_becomes_visible_late_is_not_lost(world: World) -> No
 def test_first_sync_on_a_shop_with_200_orders_sends_nothing_and_since_catches_up_exactly(
     world: World,
 ) -> None:
+    world.settings = dataclasses.replace(world.settings, send_rate_per_minute=100)  # one cycle sends all 50
     shop = world.shop
     buyer = customer(shop)
     placed = []
