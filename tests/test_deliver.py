@@ -385,3 +385,28 @@ def test_every_outcome_keeps_the_servers_reply(ready: World) -> None:
     assert deliver(world).sent == 1
     assert (row(world, sent).smtp_reply or "").startswith("250 2.0.0 OK")
     assert (row(world, sent).smtp_reply or "").endswith("- gsmtp")
+
+
+def test_gmail_refusing_from_the_fourth_of_ten_emails_pauses_with_three_sent_and_seven_waiting(
+    ready: World,
+) -> None:
+    world = ready
+    ids = [queue(world, f"klient{n}@example.com") for n in range(10)]
+    assert deliver(world, limit=3).sent == 3
+    for _ in range(7):  # from the 4th email on, Gmail answers 550 5.4.5 to every message
+        world.smtp.script.next_reply("DATA", QUOTA)
+    hit = deliver(world)
+    assert (hit.sent, hit.failed, hit.stopped_by) == (0, 0, "pause")
+    statuses = [row(world, i).status for i in ids]
+    assert statuses.count(Status.SENT) == 3 and statuses.count(Status.QUEUED) == 7
+    assert all(row(world, i).attempts == 0 for i in ids[3:])  # the pause spent none of their attempts
+    world.clock.advance(timedelta(hours=12))
+    assert deliver(world).sent == 0  # still inside the window: the bridge does not even connect
+
+    world.clock.advance(timedelta(hours=12, minutes=1))  # the rolling window has moved on
+    while world.smtp.script.take("DATA"):  # and Gmail accepts mail again
+        pass
+    resumed = deliver(world)
+    assert (resumed.sent, resumed.failed) == (7, 0)
+    recipients = [m.recipients[0] for m in world.smtp.messages]
+    assert sorted(recipients) == sorted(f"klient{n}@example.com" for n in range(10))  # each exactly once
