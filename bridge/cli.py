@@ -56,7 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="catch up on orders and status changes since DATE (the first run otherwise sends nothing)",
     )
+    sync.add_argument("--wait", action="store_true", help=WAIT_HELP)
     sync.set_defaults(run=cmd_sync)
+    run = commands.add_parser(
+        "run",
+        help="the service: poll the shop every POLL_INTERVAL and send each email as soon as it is due"
+        " (SIGTERM or Ctrl-C stops it after the email in flight)",
+    )
+    run.add_argument("--wait", action="store_true", help=WAIT_HELP)
+    run.set_defaults(run=cmd_run)
+    status = commands.add_parser(
+        "status",
+        help="when the shop was last polled, the cursors, the outbox, the daily budget, pauses, errors",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object, for monitoring")
+    status.set_defaults(run=cmd_status)
+    unit = commands.add_parser("systemd-unit", help="print a systemd unit for this installation")
+    unit.add_argument(
+        "unit",
+        nargs="?",
+        default="bridge.service",
+        choices=("bridge.service", "bridge-sync.service", "bridge-sync.timer"),
+        help="bridge.service (the default: `bridge run`), or bridge-sync.service and bridge-sync.timer"
+        " (`bridge sync` every 5 minutes instead)",
+    )
+    unit.set_defaults(run=cmd_systemd_unit)
     test_email = commands.add_parser(
         "test-email", help="send a sample order confirmation through the configured SMTP server"
     )
@@ -215,12 +239,16 @@ def parse_since(text: str) -> datetime:
     return value
 
 
+WAIT_HELP = "if another bridge is running, wait for it to finish instead of exiting with 75"
+
+
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import open_bridge
-    from bridge.sync import sync_once
+    from bridge.lock import bridge_lock
+    from bridge.service import sync_recorded
 
     clock: Clock = args.clock
-    with open_bridge(settings, clock) as bridge:
+    with bridge_lock(settings.state_dir, wait=args.wait), open_bridge(settings, clock) as bridge:
         since: datetime | None = args.since
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=bridge.client.shop_timezone())
@@ -232,17 +260,41 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
                 f"{len(decisions) - len(sending)} skipped with a reason"
             )
 
-        summary = sync_once(
-            bridge.client,
-            bridge.store,
-            bridge.transport,
-            bridge.renderer,
-            settings,
-            clock,
-            since=since,
-            confirm=announce if since is not None else None,
-        )
+        summary = sync_recorded(bridge, since=since, confirm=announce if since is not None else None)
     print(summary.line())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.app import open_bridge
+    from bridge.lock import bridge_lock
+    from bridge.service import Service
+
+    with bridge_lock(settings.state_dir, wait=args.wait), open_bridge(settings, args.clock) as bridge:
+        Service(bridge).run()  # returns after SIGTERM/SIGINT, once the email in flight is recorded
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from bridge.lock import holder
+    from bridge.status import gather
+
+    with open_state(settings) as store:
+        report = gather(store, settings, now=args.clock.now(), running_pid=holder(settings.state_dir))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in report.lines():
+            print(line)
+    return 0
+
+
+def cmd_systemd_unit(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.systemd import unit_text
+
+    print(unit_text(args.unit), end="")
     return 0
 
 

@@ -1,0 +1,259 @@
+"""`bridge run`: the two halves of `sync_once` on an APScheduler 3.x schedule, in one process.
+
+- `poll` reads the shop every POLL_INTERVAL (a first run at start) and enqueues what is due;
+- `deliver` sends due emails one at a time, woken as soon as a poll queued some, and otherwise at the
+  next `not_before` (a retry's backoff, a pause's end) or every POLL_INTERVAL at the latest.
+
+They are separate jobs so a slow shop never delays mail and a long send never delays a poll; each runs
+one instance at a time (`max_instances=1`), and missed runs (a suspended machine) coalesce into one.
+The shop client belongs to `poll` and the SMTP connection to `deliver`: no object is shared by threads
+except the store, whose transactions serialise. There is no carts job: no cart rule exists yet.
+
+SIGTERM/SIGINT: the email in flight is finished and its outcome committed; no further email is claimed,
+the jobs end, and `run()` returns (exit 0). A poll in flight is waited for: it is bounded by
+PRESTASHOP_TIMEOUT, and a kill there loses nothing (its transaction never committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Final
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import func, select
+
+from bridge import outbox
+from bridge.app import Bridge
+from bridge.budget import budget_for
+from bridge.clock import SystemClock
+from bridge.config import format_duration
+from bridge.deliver import deliver_due
+from bridge.errors import BridgeError
+from bridge.rules import Decision
+from bridge.status import record_poll
+from bridge.store import outbox as outbox_table
+from bridge.sync import SyncSummary, poll, sync_once
+
+log = logging.getLogger(__name__)
+
+POLL: Final = "poll"
+DELIVER: Final = "deliver"
+TICK: Final = 0.5  # how often the main thread looks at the stop flag (seconds)
+MIN_WAIT: Final = timedelta(seconds=1)  # between delivery runs, so a past `resume_at` cannot spin
+STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+
+
+class Service:
+    """The scheduler and its jobs. `run()` blocks until SIGTERM/SIGINT (or `stop_requested` is set)."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.stop_requested = threading.Event()
+        self.failure: BaseException | None = None
+        self._delivering = threading.Lock()
+        self.budget = budget_for(bridge.settings)
+        self._idle = threading.Event()  # never set: the main thread's pause between looks at the flag
+        interval = bridge.settings.poll_interval.total_seconds()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=2)},
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
+        # APScheduler keeps real time whatever clock the bridge was given, so its instants come from
+        # SystemClock; the bridge's clock only dates what the jobs do.
+        start = SystemClock().now()
+        self.scheduler.add_job(
+            self._job(self.poll), "interval", seconds=interval, id=POLL, name=POLL, next_run_time=start
+        )
+        self.scheduler.add_job(
+            self._job(self.deliver),
+            "interval",
+            seconds=interval,
+            id=DELIVER,
+            name=DELIVER,
+            next_run_time=start,
+        )
+
+    def poll(self) -> None:
+        """One poll of the shop; wakes delivery when it queued something."""
+        if self.stop_requested.is_set():
+            return
+        b = self.bridge
+        started = b.clock.now()
+        try:
+            result = poll(b.client, b.store, b.settings, now=started)
+        except BridgeError as error:
+            log.error("poll failed: %s", error)
+            record_poll(b.store, started=started, error=str(error))
+            return
+        record_poll(b.store, started=started)
+        if result.changes or result.queued or result.skipped:
+            log.info(
+                "poll: %s change(s), %s queued, %s skipped", result.changes, result.queued, result.skipped
+            )
+        else:
+            log.debug("poll: nothing new")
+        # Committed before this check: a delivery already running will claim these rows itself.
+        if result.queued and not self._delivering.locked():
+            self._wake_delivery(timedelta(0))
+
+    def deliver(self) -> None:
+        """Send due emails one by one until none is due, the budget or a pause says wait, or a stop is
+        requested. One email per `deliver_due` call: the stop flag is looked at between emails."""
+        b = self.bridge
+        resume_at: datetime | None = None
+        with self._delivering:
+            while not self.stop_requested.is_set():
+                result = deliver_due(
+                    b.store,
+                    b.transport,
+                    b.renderer,
+                    b.clock,
+                    unknown_policy=b.settings.unknown_policy,
+                    limit=1,
+                    budget=self.budget,
+                )
+                if result.paused:
+                    log.debug("delivery waits: %s", result.paused)
+                    resume_at = result.resume_at
+                    break
+                # Nothing due, or a transient failure (the server is struggling): wait for the next due.
+                if result.retry or not result.sent + result.failed + result.unknown:
+                    break
+        if not self.stop_requested.is_set():
+            now = b.clock.now()
+            wait = resume_at - now if resume_at is not None else self._next_due(now)
+            self._wake_delivery(max(wait, MIN_WAIT))
+
+    def run(self) -> None:
+        """Start the jobs and block until asked to stop; then let the jobs finish and return."""
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = (
+            {number: signal.signal(number, self._on_signal) for number in STOP_SIGNALS} if in_main else {}
+        )
+        try:
+            settings = self.bridge.settings
+            log.info(
+                "running (pid %s): polling %s every %s, sending through %s",
+                os.getpid(),
+                settings.prestashop_url or "the demo shop",
+                format_duration(settings.poll_interval),
+                f"{settings.smtp_host}:{settings.smtp_port}"
+                if settings.mail_transport == "smtp"
+                else "files",
+            )
+            self.scheduler.start()
+            while not self.stop_requested.is_set():
+                self._idle.wait(TICK)
+        finally:
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+        if self.failure is not None:
+            raise self.failure
+        log.info("stopped")
+
+    def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        # Runs in the main thread between bytecodes: only set the flag (the main loop never waits on it).
+        if self.stop_requested.is_set():
+            log.info("%s: already stopping, finishing the email in flight", signal.Signals(number).name)
+            return
+        log.info("%s: stopping after the email in flight", signal.Signals(number).name)
+        self.stop_requested.set()
+
+    def _job(self, body: Callable[[], None]) -> Callable[[], None]:
+        def job() -> None:
+            try:
+                body()
+            except BridgeError as error:  # the store or a setting: the owner's to fix; try again next run
+                log.error("%s: %s", body.__name__, error)
+            except BaseException as error:  # a bug: stop, and let the traceback reach the owner
+                log.critical("%s failed unexpectedly; stopping", body.__name__, exc_info=True)
+                self.failure = error
+                self.stop_requested.set()
+
+        return job
+
+    def _next_due(self, now: datetime) -> timedelta:
+        """How long until the next queued email falls due (a retry's backoff); the poll interval if none."""
+        with self.bridge.store.read() as conn:
+            first: datetime | None = conn.execute(
+                select(func.min(outbox_table.c.not_before)).where(
+                    outbox_table.c.status.in_([s.value for s in outbox.DUE])
+                )
+            ).scalar()
+        return self.bridge.settings.poll_interval if first is None else max(first - now, timedelta(0))
+
+    def _wake_delivery(self, delay: timedelta) -> None:
+        """Run `deliver` after `delay`, unless it is due sooner anyway."""
+        when = SystemClock().now() + delay
+        job = self.scheduler.get_job(DELIVER)
+        if job is None or self.stop_requested.is_set():
+            return
+        if job.next_run_time is None or when < job.next_run_time:
+            with contextlib.suppress(JobLookupError):  # the scheduler is shutting down
+                job.modify(next_run_time=when)
+
+
+def sync_recorded(
+    bridge: Bridge, *, since: datetime | None = None, confirm: Callable[[list[Decision]], None] | None = None
+) -> SyncSummary:
+    """`bridge sync`: one `sync_once`, with the poll's time and outcome recorded for `bridge status`."""
+    b = bridge
+    started = b.clock.now()
+    try:
+        summary = sync_once(
+            b.client, b.store, b.transport, b.renderer, b.settings, b.clock, since=since, confirm=confirm
+        )
+    except BridgeError as error:
+        record_poll(b.store, started=started, error=str(error))
+        raise
+    record_poll(b.store, started=started)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bridge.service [--env-file F] run|sync [--wait]`: what `bridge run`/`bridge sync` do, for
+    the end-to-end tests (and a system without the `bridge` script on its PATH)."""
+    from bridge.app import open_bridge
+    from bridge.config import load_settings
+    from bridge.lock import bridge_lock
+    from bridge.logs import setup_logging
+
+    parser = argparse.ArgumentParser(prog="python -m bridge.service")
+    parser.add_argument("--env-file", type=Path)
+    parser.add_argument("command", choices=("run", "sync"))
+    parser.add_argument("--wait", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.env_file)
+        setup_logging(settings.log_level, settings.secrets())
+        with bridge_lock(settings.state_dir, wait=args.wait), open_bridge(settings, SystemClock()) as bridge:
+            if args.command == "run":
+                Service(bridge).run()
+            else:
+                print(sync_recorded(bridge).line())  # noqa: T201 - the command's one line of output
+    except BridgeError as error:
+        print(f"bridge: {error}", file=sys.stderr)  # noqa: T201
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the module proper (`bridge.service`, its logger name included), not this `__main__` copy.
+    from bridge.service import main as service_main
+
+    sys.exit(service_main())

@@ -1,0 +1,282 @@
+"""`bridge status`: what the bridge has been doing, read from the state store alone (no shop, no SMTP).
+
+When the shop was last polled and whether it answered, where each cursor stands, the outbox by status,
+the mail sent in the last 24 h against DAILY_SEND_LIMIT, whether sending is paused and why, and the last
+errors. `as_dict()` is the `--json` form for monitoring; `problems` lists what needs the owner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import select
+
+from bridge.budget import Budget, Limits
+from bridge.config import Settings
+from bridge.deliver import paused
+from bridge.outbox import Status, counts_by_status
+from bridge.store import Store, cursors, outbox, set_cursor
+
+# Cursors this module writes: every poll, from `bridge run` and `bridge sync` alike.
+POLL_AT: Final = "poll.last_at"
+POLL_OK_AT: Final = "poll.last_ok_at"
+POLL_ERROR: Final = "poll.last_error"
+# The resources each poll reads, with the cursor that records how far it got.
+RESOURCES: Final = (
+    ("orders", "orders.id"),
+    ("order_histories", "order_histories.id"),
+    ("order_payments", "order_payments.id"),
+)
+ERROR_STATUSES: Final = (Status.FAILED, Status.RETRY, Status.UNKNOWN)
+# A poll this many intervals old means the service is not polling (stopped, hung, or the shop is down).
+STALE_POLLS: Final = 3
+
+
+def record_poll(store: Store, *, started: datetime, error: str | None = None) -> None:
+    """Remember that a poll started at `started` and how it ended (`error` is the owner's one line)."""
+    with store.transaction() as conn:
+        set_cursor(conn, POLL_AT, started.isoformat(), now=started)
+        set_cursor(conn, POLL_ERROR, error or "", now=started)
+        if error is None:
+            set_cursor(conn, POLL_OK_AT, started.isoformat(), now=started)
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    cursor: str | None  # the last id processed
+    moved_at: datetime | None  # when the cursor last advanced (something new arrived)
+
+
+@dataclass(frozen=True)
+class RecentError:
+    outbox_id: int
+    status: str
+    kind: str
+    order: str | None
+    recipient: str
+    error: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    now: datetime
+    running_pid: int | None
+    poll_interval: timedelta
+    baseline_at: datetime | None
+    last_poll_at: datetime | None
+    last_ok_poll_at: datetime | None
+    last_poll_error: str | None
+    resources: tuple[Resource, ...]
+    outbox: dict[str, int]
+    sent_24h: int
+    daily_limit: int
+    paused_until: datetime | None
+    pause_reason: str | None
+    errors: tuple[RecentError, ...]
+    problems: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON values: ISO 8601 times (UTC) and ages in whole seconds."""
+        return {
+            "now": _iso(self.now),
+            "running": self.running_pid is not None,
+            "pid": self.running_pid,
+            "poll_interval_seconds": int(self.poll_interval.total_seconds()),
+            "baseline_at": _iso(self.baseline_at),
+            "last_poll": {
+                "at": _iso(self.last_poll_at),
+                "age_seconds": self._age(self.last_poll_at),
+                "ok": self.last_poll_at is not None and not self.last_poll_error,
+                "error": self.last_poll_error,
+                "last_ok_at": _iso(self.last_ok_poll_at),
+            },
+            "resources": {
+                r.name: {
+                    "cursor": r.cursor,
+                    "polled_at": _iso(self.last_poll_at),
+                    "polled_age_seconds": self._age(self.last_poll_at),
+                    "moved_at": _iso(r.moved_at),
+                }
+                for r in self.resources
+            },
+            "outbox": dict(self.outbox),
+            "sent_last_24h": self.sent_24h,
+            "daily_send_limit": self.daily_limit,
+            "paused": self.paused_until is not None,
+            "paused_until": _iso(self.paused_until),
+            "pause_reason": self.pause_reason,
+            "last_errors": [
+                {
+                    "outbox_id": e.outbox_id,
+                    "status": e.status,
+                    "kind": e.kind,
+                    "order": e.order,
+                    "recipient": e.recipient,
+                    "error": e.error,
+                    "at": _iso(e.at),
+                }
+                for e in self.errors
+            ],
+            "problems": list(self.problems),
+        }
+
+    def lines(self) -> list[str]:
+        """The text `bridge status` prints."""
+        out = [
+            "Bridge:      "
+            + (f"running (pid {self.running_pid})" if self.running_pid else "no bridge process running now")
+        ]
+        if self.last_poll_at is None:
+            out.append("Last poll:   never")
+        else:
+            state = f"failed: {self.last_poll_error}" if self.last_poll_error else "OK"
+            out.append(f"Last poll:   {self._when(self.last_poll_at)}, {state}")
+            if self.last_poll_error and self.last_ok_poll_at:
+                out.append(f"Last OK:     {self._when(self.last_ok_poll_at)}")
+        if self.baseline_at is not None:
+            out.append(f"Baseline:    {_show(self.baseline_at)} (orders before it are not news)")
+        for index, r in enumerate(self.resources):
+            head = "Cursors:     " if index == 0 else " " * 13
+            moved = f", last moved {self._when(r.moved_at)}" if r.moved_at else ""
+            out.append(f"{head}{r.name:<16} #{r.cursor or '-'}{moved}")
+        counts = ", ".join(f"{count} {status}" for status, count in self.outbox.items())
+        out.append(f"Outbox:      {counts}")
+        out.append(f"Sent (24 h): {self.sent_24h} of {self.daily_limit} (DAILY_SEND_LIMIT)")
+        if self.paused_until is not None:
+            out.append(f"Sending:     PAUSED until {_show(self.paused_until)}: {self.pause_reason}")
+        else:
+            out.append("Sending:     active")
+        if self.errors:
+            out.append("Last errors:")
+            for e in self.errors:
+                order = f" order {e.order}" if e.order else ""
+                what = f"{e.kind}{order} to {e.recipient}"
+                out.append(f"  #{e.outbox_id} {e.status:<7} {_show(e.at)} {what}: {e.error}")
+        for problem in self.problems:
+            out.append(f"problem: {problem}")
+        return out
+
+    def _age(self, moment: datetime | None) -> int | None:
+        return None if moment is None else max(0, int((self.now - moment).total_seconds()))
+
+    def _when(self, moment: datetime | None) -> str:
+        if moment is None:
+            return "never"
+        return f"{_show(moment)} ({ago(self.now - moment)})"
+
+
+def gather(
+    store: Store, settings: Settings, *, now: datetime, running_pid: int | None = None, errors: int = 5
+) -> StatusReport:
+    """Read the status report from the store. `running_pid` comes from `bridge.lock.holder`."""
+    with store.read() as conn:
+        rows = {row.name: row for row in conn.execute(select(cursors))}
+        failing = conn.execute(
+            select(outbox)
+            .where(outbox.c.status.in_([s.value for s in ERROR_STATUSES]))
+            .order_by(outbox.c.updated_at.desc(), outbox.c.id.desc())
+            .limit(errors)
+        ).all()
+    counts = {status.value: count for status, count in counts_by_status(store).items()}
+    pause = paused(store, now)
+    # Counted as delivery counts it (bridge.budget): from the attempt log, unknown hand-overs included.
+    usage = Budget(Limits.from_settings(settings)).usage(store, now)
+
+    def value(name: str) -> str | None:
+        row = rows.get(name)
+        return row.value if row is not None and row.value else None
+
+    def instant(name: str) -> datetime | None:
+        text = value(name)
+        return datetime.fromisoformat(text) if text else None
+
+    resources = tuple(
+        Resource(name, value(cursor), rows[cursor].updated_at if cursor in rows else None)
+        for name, cursor in RESOURCES
+    )
+    recent = tuple(
+        RecentError(
+            outbox_id=row.id,
+            status=row.status,
+            kind=row.kind,
+            order=row.order_reference or (str(row.order_id) if row.order_id else None),
+            recipient=row.recipient_email,
+            error=_reason(row.last_error, row.smtp_reply),
+            at=row.updated_at,
+        )
+        for row in failing
+    )
+    report = StatusReport(
+        now=now,
+        running_pid=running_pid,
+        poll_interval=settings.poll_interval,
+        baseline_at=instant("baseline_at"),
+        last_poll_at=instant(POLL_AT),
+        last_ok_poll_at=instant(POLL_OK_AT),
+        last_poll_error=value(POLL_ERROR),
+        resources=resources,
+        outbox=counts,
+        sent_24h=usage.last_day,
+        daily_limit=usage.limits.daily,
+        paused_until=pause.until if pause else None,
+        pause_reason=pause.reason if pause else None,
+        errors=recent,
+    )
+    return dataclasses.replace(report, problems=tuple(_problems(report)))
+
+
+def _problems(report: StatusReport) -> list[str]:
+    found = []
+    if report.last_poll_error:
+        found.append(f"the last poll failed: {report.last_poll_error}")
+    stale = report.poll_interval * STALE_POLLS
+    last_ok = report.last_ok_poll_at
+    if report.running_pid is not None and (last_ok is None or report.now - last_ok > stale):
+        found.append(
+            f"no successful poll for {duration(report.now - last_ok)}"
+            if last_ok
+            else "no successful poll yet"
+        )
+    if report.paused_until is not None:
+        found.append(f"sending is paused until {_show(report.paused_until)}: {report.pause_reason}")
+    if report.sent_24h >= report.daily_limit:
+        found.append(f"the daily send limit is reached ({report.sent_24h} of {report.daily_limit})")
+    unknown = report.outbox.get(Status.UNKNOWN.value, 0)
+    if unknown:
+        found.append(f"{unknown} email(s) in an unknown state: check them with `bridge outbox`")
+    return found
+
+
+def _reason(error: str | None, reply: str | None) -> str:
+    """The explanation and the server's own words: the owner reads one, support asks for the other."""
+    if reply and reply not in (error or ""):
+        return f"{error} ({reply})" if error else reply
+    return error or ""
+
+
+def duration(delta: timedelta) -> str:
+    """`42 s`, `12 min`, `3 h`, `2 d`: what an owner reads at a glance."""
+    seconds = int(delta.total_seconds())
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def ago(delta: timedelta) -> str:
+    if delta < timedelta(0):
+        return "in the future: check the clock"
+    return f"{duration(delta)} ago"
+
+
+def _show(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

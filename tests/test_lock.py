@@ -1,0 +1,151 @@
+"""One bridge at a time: the lock `bridge run` and `bridge sync` share, and why the emails stay single
+even without it (the outbox's row claims)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bridge.deliver import deliver_due
+from bridge.errors import LockError
+from bridge.lock import LOCK_NAME, PID_NAME, BridgeLock, bridge_lock, holder
+from bridge.outbox import Status, list_rows
+from bridge.secret import Secret
+from bridge.simulator.actions import PostalAddress, Shop
+from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
+from bridge.smtp import SmtpSender
+from bridge.sync import poll
+from tests.conftest import World
+from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME
+
+WARSAW = PostalAddress("ul. Marszałkowska 10/4", "00-590", "Warszawa", phone="+48 600 700 800")
+
+
+def test_a_second_bridge_is_refused_with_the_pid_of_the_first(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with bridge_lock(state):
+        with pytest.raises(LockError) as refused:
+            BridgeLock(state).acquire()
+        assert str(refused.value).startswith(f"another bridge is running (pid {os.getpid()};")
+        assert "--wait" in str(refused.value)
+        assert refused.value.exit_code == 75
+    # Released: the next one proceeds, and the pid file went with the lock.
+    with bridge_lock(state) as lock:
+        assert lock.held
+    assert not (state / PID_NAME).exists()
+
+
+def test_the_lock_lives_next_to_the_state_store_and_is_private(tmp_path: Path) -> None:
+    state = tmp_path / "new" / "state"
+    with bridge_lock(state):
+        assert (state / LOCK_NAME).exists()
+        assert (state / PID_NAME).read_text().strip() == str(os.getpid())
+        assert (state / PID_NAME).stat().st_mode & 0o777 == 0o600
+        assert state.stat().st_mode & 0o777 == 0o700
+
+
+def test_wait_blocks_until_the_other_bridge_is_done(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = BridgeLock(state)
+    first.acquire()
+    told: list[str] = []
+    blocked, acquired = threading.Event(), threading.Event()
+
+    def tell(message: str) -> None:
+        told.append(message)
+        blocked.set()
+
+    def second() -> None:
+        with bridge_lock(state, wait=True, on_wait=tell):
+            acquired.set()
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    try:
+        assert blocked.wait(10)  # it found the lock taken and said whom it waits for...
+        assert not acquired.is_set()  # ...and cannot have it while the first holds it
+    finally:
+        first.release()
+    waiter.join(10)
+    assert acquired.is_set()
+    assert told == [f"waiting for the other bridge (pid {os.getpid()}) to finish"]
+
+
+def test_a_lock_held_by_another_process_names_that_process_and_dies_with_it(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    holding = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from bridge.lock import BridgeLock;"
+            f"lock = BridgeLock(Path({str(state)!r})); lock.acquire();"
+            "print('held', flush=True); sys.stdin.read()",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holding.stdout is not None and holding.stdout.readline() == "held\n"
+        assert holder(state) == holding.pid
+        with pytest.raises(LockError, match=rf"another bridge is running \(pid {holding.pid};"):
+            BridgeLock(state).acquire()
+    finally:
+        holding.kill()  # no release, no cleanup: the kernel drops the lock with the process
+        holding.wait(10)
+        assert holding.stdin is not None and holding.stdout is not None
+        holding.stdin.close()
+        holding.stdout.close()
+    assert holder(state) is None  # the pid file is left behind, but its process is gone
+    with bridge_lock(state):
+        assert holder(state) == os.getpid()
+
+
+def place_orders(shop: Shop, count: int) -> None:
+    for number in range(count):
+        customer = shop.register_customer(
+            "Jan", f"Nowak{number}", f"klient{number}@example.com", address=WARSAW
+        )
+        cart = shop.create_cart(customer.customer_id, [(MUG, 2, MUG_HONEY), (BOWL, 1)], carrier_id=2)
+        shop.place_order(cart, "przelewy24")
+        shop.advance(7)
+
+
+def test_even_without_the_lock_two_bridges_delivering_at_once_send_each_email_once(world: World) -> None:
+    assert world.sync().poll.baseline
+    world.shop.advance(timedelta(minutes=1))
+    place_orders(world.shop, 8)
+    world.shop.advance(30)
+    queued = poll(world.client, world.store, world.settings, now=world.clock.now()).queued
+    assert queued == 8
+
+    def bridge(owner: str) -> None:
+        with SmtpSender(
+            world.smtp.host,
+            world.smtp.port,
+            "starttls",
+            DEFAULT_USERNAME,
+            Secret(DEFAULT_PASSWORD),
+            helo_name="bridge.test",
+            timeout=5,
+            ssl_context=world.smtp.client_context(),
+        ) as sender:
+            deliver_due(world.store, sender, world.renderer, world.clock, owner=owner)
+
+    both = [threading.Thread(target=bridge, args=(f"other-host-{n}:{n}",)) for n in (1, 2)]
+    for thread in both:
+        thread.start()
+    for thread in both:
+        thread.join(60)
+
+    rows = [row for row in list_rows(world.store, limit=100) if row.status is not Status.SKIPPED]
+    received = [str(mail["Message-ID"]) for mail in world.mail()]
+    assert len(rows) == queued and all(row.status is Status.SENT for row in rows)
+    assert sorted(received) == sorted(row.message_id for row in rows)  # each once, none twice
