@@ -31,8 +31,8 @@ def directives(text: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None,
-    reason="systemd-analyze is not installed (in CI: apt-get install -y systemd)",
+    shutil.which("systemd-analyze") is None and not os.environ.get("CI"),
+    reason="systemd-analyze is not installed here (.ci/run installs it, and in CI this check never skips)",
 )
 @pytest.mark.parametrize("name", UNITS)
 def test_each_shipped_unit_verifies_without_a_single_warning(name: str, tmp_path: Path) -> None:
