@@ -1,0 +1,81 @@
+"""The benchmarks keep working: each runs its CI-sized variant (`--small`) and prints its tables.
+
+Figures are never asserted (speed and memory goals live in the benchmarks, not in timed tests); what is
+checked is that a benchmark an engineer runs finishes cleanly and prints the tables the README explains.
+The three run at the same time, as separate processes, to keep the suite quick.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EXPECTED: dict[str, list[str]] = {
+    "poll_cost": [
+        "### (a) one idle poll cycle",
+        "### (b) catching up 100 new orders from 30 new customers",
+        "### (c) order placed → confirmation accepted by SMTP",
+        "| poller ",
+        "| requests per order |",
+        "| naive poller ",
+    ],
+    "throughput": [
+        "### emails per second",
+        "| what ",
+        "| emails/s |",
+        "| render only ",
+        "| render + send (STARTTLS + AUTH) ",
+    ],
+    "memory": [
+        "### peak RSS of one bridge process catching up N new orders",
+        "| N orders ",
+        "| marginal bytes per order |",
+        "| 1,000 ",
+        "| 3,000 ",
+    ],
+}
+
+# memory.py measures each N in its own pair of processes: side by side, they use both cores of a CI runner.
+EXTRA: dict[str, list[str]] = {"memory": ["--parallel"]}
+
+
+@pytest.fixture(scope="module")
+def outputs() -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
+    """Every benchmark's `--small` run, started together and waited for."""
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--small", *EXTRA.get(name, [])],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in EXPECTED
+    }
+    done: dict[str, subprocess.CompletedProcess[str]] = {}
+    try:
+        for name, process in running.items():
+            stdout, stderr = process.communicate(timeout=600)
+            done[name] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        yield done
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_small_benchmark_finishes_cleanly_and_prints_its_tables(
+    name: str, outputs: dict[str, subprocess.CompletedProcess[str]]
+) -> None:
+    run = outputs[name]
+    assert run.returncode == 0, run.stderr[-4000:]
+    missing = [line for line in EXPECTED[name] if line not in run.stdout]
+    assert missing == [], run.stdout
