@@ -124,9 +124,9 @@ def measure_polls(orders: int, customers: int) -> None:
     )
     print(
         "\nbytes are response bodies as the simulator sends them (uncompressed JSON). Each bridge cycle"
-        " re-reads, in full, the last 20 rows of orders, order_histories and order_payments (its overlap"
-        " window behind each cursor), and the order_carriers of every order seen in the last 14 days"
-        f" that has no tracking number yet ({max(0, watched.requests - 3)} request(s) of up to 100 orders"
+        " re-reads the 20 rows behind each cursor (its overlap window: order ids only, order_histories"
+        " and order_payments in full), and the tracking numbers of every order seen in the last 14 days"
+        f" that has none yet ({max(0, watched.requests - 3)} request(s) of up to 100 orders"
         " here). The naive poller lists every order id in the shop each cycle (about 10 bytes per order)"
         " and notices nothing but new orders: no state changes, payments or tracking numbers."
     )

@@ -1045,8 +1045,12 @@ class ShopClient:
             rows = self._after_id("order_payments", Query(), after_id or 0, limit)
         return self._parse(rows, parse_order_payment)
 
-    def order_carriers(self, order_ids: Iterable[int]) -> list[OrderCarrier]:
-        rows = self.get_by_ids("order_carriers", order_ids, field_name="id_order")
+    def order_carriers(
+        self, order_ids: Iterable[int], *, fields: Sequence[str] | None = None
+    ) -> list[OrderCarrier]:
+        """The carrier rows of some orders; with `fields`, only those (the others hold their zero value)."""
+        query = Query(display=_display(fields))
+        rows = self.get_by_ids("order_carriers", order_ids, field_name="id_order", query=query)
         return self._parse(rows, parse_order_carrier)
 
     def order_details(self, order_ids: Iterable[int]) -> list[OrderDetail]:
