@@ -81,6 +81,26 @@ def build_parser() -> argparse.ArgumentParser:
         " (`bridge sync` every 5 minutes instead)",
     )
     unit.set_defaults(run=cmd_systemd_unit)
+    preview = commands.add_parser(
+        "preview",
+        help="render one email with a real order of the shop into .html and .eml files (nothing is sent)",
+    )
+    preview.add_argument(
+        "kind", nargs="?", metavar="KIND", help="order_confirmation, shipped, … (omit with --all)"
+    )
+    preview.add_argument("--order", required=True, metavar="ID", help="the order's id or reference")
+    preview.add_argument(
+        "--lang",
+        metavar="CODE",
+        help="template language (default: the order's; with --all: every shop language)",
+    )
+    preview.add_argument(
+        "--all", dest="all_kinds", action="store_true", help="every kind that applies to the order"
+    )
+    preview.add_argument(
+        "--output", type=Path, default=Path("preview-output"), metavar="DIR", help="where the files go"
+    )
+    preview.set_defaults(run=cmd_preview)
     test_email = commands.add_parser(
         "test-email", help="send a sample order confirmation through the configured SMTP server"
     )
@@ -288,6 +308,28 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for line in report.lines():
             print(line)
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.app import open_shop
+    from bridge.preview import preview_order
+
+    if (args.kind is None) != args.all_kinds:
+        print("bridge preview: name one KIND, or use --all", file=sys.stderr)
+        return 64  # EX_USAGE
+    with open_shop(settings) as client:
+        paths = preview_order(
+            client,
+            settings,
+            args.kind,
+            args.order,
+            language=args.lang,
+            all_kinds=args.all_kinds,
+            output_dir=args.output,
+        )
+    for path in paths:
+        print(path)
     return 0
 
 

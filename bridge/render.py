@@ -11,6 +11,7 @@ failed render that the owner sees.
 
 from __future__ import annotations
 
+import email
 import functools
 import importlib.resources
 import re
@@ -40,6 +41,7 @@ from jinja2 import (
 )
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from bridge import formatting
 from bridge.errors import BridgeError, ConfigError
@@ -51,6 +53,15 @@ RESERVED_KEYS: Final = frozenset({"shop", "lang", "locale", "timezone", "subject
 
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators: none belongs in a header.
 _HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The same minus tab and line ends, which text from the shop (a checkout comment) may carry in a body.
+_BODY_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Bidi embeddings, overrides and isolates: invisible, and they reorder what follows them, so a name could
+# make "Total 100" read "001 latoT" or flip a reference. Right-to-left letters need none of them.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Python's header folding is quadratic in the length of non-ASCII display names (10 000 characters took
+# minutes on 3.11.7): no real name or subject is this long, so longer ones are cut with an ellipsis.
+DISPLAY_NAME_LIMIT: Final = 100
+SUBJECT_LIMIT: Final = 200
 _COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*")
@@ -94,20 +105,36 @@ class RenderError(BridgeError):
 def clean_header_text(value: str) -> str:
     """Make shop data safe for a header: no control characters, no RFC 2047 encoded-word opener.
 
-    Controls become spaces (so `Anna\\r\\nBcc: x` reads `Anna Bcc: x`, inert). `=?` becomes `= ?` because the
-    stdlib decodes encoded words in header values and, before 3.11.10, writes a decoded newline verbatim.
+    Controls become spaces (so `Anna\\r\\nBcc: x` reads `Anna Bcc: x`, inert), bidi controls vanish. `=?`
+    becomes `= ?` because the stdlib decodes encoded words in header values and, before 3.11.10, writes a
+    decoded newline verbatim.
     """
-    text = _HEADER_UNSAFE.sub(" ", value)
+    text = _HEADER_UNSAFE.sub(" ", _BIDI_CONTROLS.sub("", value))
     while "=?" in text:
         text = text.replace("=?", "= ?")
     return re.sub(" {2,}", " ", text).strip()
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text`, or its first `limit - 1` characters and an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def make_address(display_name: str, addr_spec: str) -> Address:
-    """An Address whose display name is cleaned; an address with control characters is refused."""
-    if _HEADER_UNSAFE.search(addr_spec) or "=?" in addr_spec:
+    """An Address whose display name is cleaned (and cut to DISPLAY_NAME_LIMIT); an address with control
+    characters is refused."""
+    if _HEADER_UNSAFE.search(addr_spec) or _BIDI_CONTROLS.search(addr_spec) or "=?" in addr_spec:
         raise ValueError(f"refusing an email address with control characters: {addr_spec!r}")
-    return Address(display_name=clean_header_text(display_name), addr_spec=addr_spec.strip())
+    name = shorten(clean_header_text(display_name), DISPLAY_NAME_LIMIT)
+    return Address(display_name=name, addr_spec=addr_spec.strip())
+
+
+def clean_body_value(value: object) -> object:
+    """Jinja's `finalize`: shop text printed into a body loses control characters (tab and line ends
+    stay) and bidi controls. Markup (a macro's output) was cleaned when it was built."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _BODY_UNSAFE.sub(" ", _BIDI_CONTROLS.sub("", value))
+    return value
 
 
 # --- Where templates live -------------------------------------------------------------------------
@@ -338,6 +365,7 @@ def build_environment(templates_dir: Path | None) -> ImmutableSandboxedEnvironme
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         undefined=StrictUndefined,
+        finalize=clean_body_value,
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=True,
@@ -365,9 +393,19 @@ def tidy_text(text: str) -> str:
 _INLINER: Final = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
+# html5ever (inside css-inline) re-serialises attribute values with `<` and `>` as they are (HTML's rules
+# before 2025): inert in a browser, but an alt text reading `<script>` is what naive filters on the way
+# (webmail sanitisers, scanners) mis-read. Its attribute values are always double-quoted with `"` and `&`
+# escaped, and its text never holds a raw `<` or `>`, so a `="…"` span holding one is an attribute value.
+_VALUE_WITH_BRACKETS = re.compile(r'="([^"]*[<>][^"]*)"')
+
+
 def inline_css(html: str) -> str:
     """Move <style> rules into style attributes, keeping @media rules (phones, dark mode) in a <style>."""
-    return str(_INLINER.inline(html))
+    inlined = str(_INLINER.inline(html))
+    return _VALUE_WITH_BRACKETS.sub(
+        lambda m: '="' + m.group(1).replace("<", "&lt;").replace(">", "&gt;") + '"', inlined
+    )
 
 
 # --- Rendering ------------------------------------------------------------------------------------
@@ -419,7 +457,9 @@ class Renderer:
             "locale": locale,
             "timezone": shop.timezone,
         }
-        subject = clean_header_text(self._render(f"{language}/{kind}.subject.txt", values))
+        subject = shorten(
+            clean_header_text(self._render(f"{language}/{kind}.subject.txt", values)), SUBJECT_LIMIT
+        )
         if not subject:
             raise RenderError(
                 "the subject is empty", file=self.template_path(f"{language}/{kind}.subject.txt")
@@ -492,9 +532,11 @@ def assemble_message(
 ) -> EmailMessage:
     """multipart/alternative (text, then HTML) with the headers a transactional email needs."""
     message = EmailMessage(policy=policy.SMTP)
-    message["From"] = make_address(shop.from_name or shop.name, shop.from_email)
-    message["To"] = make_address(recipient.display_name, recipient.addr_spec)
-    message["Reply-To"] = make_address(shop.reply_to_name or shop.name, shop.reply_to_email or shop.email)
+    set_address(message, "From", make_address(shop.from_name or shop.name, shop.from_email))
+    set_address(message, "To", make_address(recipient.display_name, recipient.addr_spec))
+    set_address(
+        message, "Reply-To", make_address(shop.reply_to_name or shop.name, shop.reply_to_email or shop.email)
+    )
     message["Subject"] = clean_header_text(parts.subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
@@ -505,6 +547,42 @@ def assemble_message(
     message["Content-Language"] = language  # after set_content, which clears every Content-* header
     _verify_headers(message, parts.subject)
     return message
+
+
+# What needs a quoted-string in a display name (RFC 5322 specials), and those of them that, unquoted, make
+# a parser read another address or a group (a period, as in "Sp. z o.o.", is harmless: obs-phrase).
+_ADDRESS_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+_BREAKS_ADDRESSES = re.compile(r'[()<>\[\]:;@\\,"]')
+
+
+def set_address(message: EmailMessage, header: str, address: Address) -> None:
+    """Set an address header that reads back as exactly this one address.
+
+    Python 3.11.7 drops the quotes of an ASCII display name with specials when the header has to be
+    folded: `To: Anna Bcc: victim@evil.example, Jan … <zofia@…>` then reads as two recipients (a client's
+    "reply all" would write to the first). Such a name falls back to its specials turned into spaces, then
+    to no display name at all; names without specials, and non-ASCII ones (encoded words), fold safely.
+    """
+    candidates = [address]
+    if _ADDRESS_SPECIALS.search(address.display_name):
+        plain = re.sub(" {2,}", " ", _BREAKS_ADDRESSES.sub(" ", address.display_name)).strip()
+        candidates += [
+            Address(display_name=plain, addr_spec=address.addr_spec),
+            Address(addr_spec=address.addr_spec),
+        ]
+    for candidate in candidates:
+        message[header] = candidate
+        if len(candidates) == 1 or _reads_back(message, header, candidate):
+            return
+        del message[header]
+    raise RenderError(f"the {header} header of {address.addr_spec!r} cannot be written safely")
+
+
+def _reads_back(message: EmailMessage, header: str, address: Address) -> bool:
+    folded = message.policy.fold_binary(header, message[header])
+    parsed = email.message_from_bytes(folded + b"\r\n", policy=policy.default)[header]
+    found = [(re.sub(r"\s+", "", a.display_name), a.addr_spec) for a in getattr(parsed, "addresses", ())]
+    return found == [(re.sub(r"\s+", "", address.display_name), address.addr_spec)]
 
 
 def _verify_headers(message: EmailMessage, subject: str) -> None:
