@@ -14,7 +14,6 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final
 
@@ -22,13 +21,14 @@ from bridge.clock import Clock, SystemClock
 from bridge.config import Settings
 from bridge.contexts import OrderFacts
 from bridge.detect import Change, NewOrder, StateChanged
-from bridge.errors import BridgeError, ShopPermissionError, ShopRequestError
+from bridge.errors import BridgeError
 from bridge.kinds import KINDS
 from bridge.profile import STATUS_KINDS, ShopProfile, load_profile
-from bridge.records import Order, OrderHistory, OrderPayment
+from bridge.records import Order, OrderHistory
 from bridge.render import RenderedEmail, Renderer, get_renderer, make_address
 from bridge.rules import Decision, RuleSettings, decide
 from bridge.shop import ShopClient
+from bridge.sync import gather_facts, rule_settings
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +77,16 @@ def preview_order(
     renderer = renderer or get_renderer(settings.templates_dir)
     order = find_order(client, order_id_or_reference)
     profile = load_profile(client, settings)
-    facts = gather_order_facts(client, profile, order)
+    facts = gather_facts(client, profile, [order])[order.id]
     histories = client.order_histories(order_ids=[order.id])
-    rule_settings = rule_settings_from(settings)
+    settings_for_rules = rule_settings(settings)
     label = order.reference or str(order.id)
     # Empty: the order's own language, as the sync would send it.
     languages = [language] if language else (shop_languages(profile) if all_kinds else [])
 
     written: list[Path] = []
     for name in applicable_kinds(facts, profile, histories) if all_kinds else [kind or ""]:
-        decision = decision_for(name, facts, profile, rule_settings, histories)
+        decision = decision_for(name, facts, profile, settings_for_rules, histories)
         if not decision.sends:
             why = decision.skip_reason or "no reason given"
             if not all_kinds:
@@ -128,67 +128,6 @@ def find_order(client: ShopClient, order_id_or_reference: int | str) -> Order:
         ids = ", ".join(str(o.id) for o in sorted(orders, key=lambda o: o.id))
         raise PreviewError(f"reference {key!r} belongs to orders {ids} (one per shipment): give an id")
     return orders[0]
-
-
-def gather_order_facts(client: ShopClient, profile: ShopProfile, order: Order) -> OrderFacts:
-    """Everything the order's emails show, read the way `bridge.sync` reads it for the orders it sends.
-
-    A copy of `sync._gather_facts` (+ `_tracking_numbers`, `_discounts`) for one order; they belong in
-    one public function of `bridge.sync` that both call.
-    """
-    customers = client.customers([order.id_customer])
-    addresses = {a.id: a for a in client.addresses({order.id_address_delivery, order.id_address_invoice})}
-    countries = {c.id: c for c in client.countries({a.id_country for a in addresses.values()})}
-    carriers = client.carriers([order.id_carrier]) if order.id_carrier else []
-    payments: Sequence[OrderPayment] = client.order_payments(references=[order.reference])
-    carrier_rows = sorted(client.order_carriers([order.id]), key=lambda c: c.id)
-    tracking = carrier_rows[-1].tracking_number.strip() if carrier_rows else order.shipping_number.strip()
-    currencies = {c.id: c.iso_code for c in profile.currencies.values()}
-    return OrderFacts(
-        order=order,
-        customer=customers[0] if customers else None,
-        delivery_address=addresses.get(order.id_address_delivery),
-        invoice_address=addresses.get(order.id_address_invoice),
-        countries=countries,
-        carrier=carriers[0] if carriers else None,
-        currency=currencies.get(order.id_currency, ""),
-        language_id=order.id_lang,
-        payments=tuple(p for p in payments if p.order_reference == order.reference),
-        tracking_number=tracking,
-        discounts=tuple(order_discounts(client, order)),
-    )
-
-
-def order_discounts(client: ShopClient, order: Order) -> list[tuple[str, Decimal]]:
-    """Cart rule names and amounts (`order_cart_rules`, 8.2+); older shops show the discount total."""
-    if order.total_discounts_tax_incl <= 0:
-        return []
-    try:
-        rows = client.get_by_ids("order_cart_rules", [order.id], field_name="id_order")
-    except (ShopPermissionError, ShopRequestError) as error:
-        log.debug("no discount names (%s): emails show the discount total", error)
-        return []
-    found: list[tuple[str, Decimal]] = []
-    for row in rows:
-        try:
-            amount = Decimal(str(row.get("value") or "0"))
-        except InvalidOperation:
-            continue
-        if str(row.get("deleted") or "0") != "1" and amount > 0:
-            found.append((str(row.get("name") or ""), amount))
-    return found
-
-
-def rule_settings_from(settings: Settings) -> RuleSettings:
-    """The owner's settings the rules read (a copy of `sync._rule_settings`)."""
-    bank = {
-        "owner": settings.bank_account_owner,
-        "iban": settings.bank_account_number,
-        "bic": settings.bank_bic,
-        "bank_name": settings.bank_name,
-        "address": settings.bank_address,
-    }
-    return RuleSettings(default_language=settings.default_language, bank={k: v for k, v in bank.items() if v})
 
 
 def shop_languages(profile: ShopProfile) -> list[str]:

@@ -158,12 +158,12 @@ def poll(
     if changes:
         profile = load_profile(client, settings)
         facts_orders = [orders[oid] for oid in sorted(needing) if oid in orders]
-        tracking.update(_tracking_numbers(client, [o.id for o in facts_orders if o.id not in tracking]))
-        facts = _gather_facts(client, profile, facts_orders, tracking)
+        facts = gather_facts(client, profile, facts_orders, tracking)
+        tracking.update((order_id, f.tracking_number) for order_id, f in facts.items())
         with store.read() as conn:
             already = outbox.kinds_sent_for_orders(conn, needing)
         decisions = decide(
-            changes, facts=facts, profile=profile, settings=_rule_settings(settings), already_sent=already
+            changes, facts=facts, profile=profile, settings=rule_settings(settings), already_sent=already
         )
         final_states = [sid for sid, kind in profile.state_kinds.items() if kind in FINAL_KINDS]
 
@@ -326,12 +326,18 @@ def _tracking_numbers(client: ShopClient, order_ids: Sequence[int]) -> dict[int,
     return numbers
 
 
-def _gather_facts(
-    client: ShopClient, profile: ShopProfile, orders: Sequence[Order], tracking: Mapping[int, str]
+def gather_facts(
+    client: ShopClient,
+    profile: ShopProfile,
+    orders: Sequence[Order],
+    tracking: Mapping[int, str] | None = None,
 ) -> dict[int, OrderFacts]:
-    """Customers, addresses, countries, carriers and payments of these orders: a few batched requests."""
+    """Customers, addresses, countries, carriers, payments and tracking numbers of these orders: a few
+    batched requests. `tracking`: numbers already read (the watch), the others are read here."""
     if not orders:
         return {}
+    tracking = dict(tracking or {})
+    tracking.update(_tracking_numbers(client, [o.id for o in orders if o.id not in tracking]))
     customers = {c.id: c for c in client.customers({o.id_customer for o in orders})}
     address_ids = {o.id_address_delivery for o in orders} | {o.id_address_invoice for o in orders}
     addresses = {a.id: a for a in client.addresses(address_ids)}
@@ -384,7 +390,8 @@ def _discounts(client: ShopClient, orders: Sequence[Order]) -> dict[int, list[tu
 # --- recording --------------------------------------------------------------------------------------------
 
 
-def _rule_settings(settings: Settings) -> RuleSettings:
+def rule_settings(settings: Settings) -> RuleSettings:
+    """The owner's settings the rules read."""
     bank = {
         "owner": settings.bank_account_owner,
         "iban": settings.bank_account_number,
