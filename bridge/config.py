@@ -424,7 +424,14 @@ ADMIN_EMAIL = Setting(
     "ADMIN_EMAIL",
     "",
     parse_address,
-    "Who gets the owner's alerts (credentials refused, quota). Empty: nobody.",
+    "Who gets the owner's alerts (sending paused, the shop unreachable). Empty: nobody; `bridge status`"
+    " still shows them.",
+)
+ALERT_AFTER = Setting(
+    "ALERT_AFTER",
+    "15m",
+    parse_duration(timedelta(minutes=1), timedelta(days=1)),
+    "How long the shop may stay unreachable before ADMIN_EMAIL is told (a sending pause is told at once).",
 )
 STATE_DIR = Setting(
     "STATE_DIR",
@@ -517,6 +524,7 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     MAIL_FROM,
     MAIL_REPLY_TO,
     ADMIN_EMAIL,
+    ALERT_AFTER,
     STATE_DIR,
     DATABASE_URL,
     POLL_INTERVAL,
@@ -674,6 +682,7 @@ class Settings:
     smtp_login_retry: timedelta = timedelta(hours=1)
     status_emails: dict[int, str | None] = dataclasses.field(default_factory=dict)
     unknown_policy: Literal["hold", "resend"] = "hold"
+    alert_after: timedelta = timedelta(minutes=15)
     bank_account_owner: str = ""
     bank_account_number: str = ""
     bank_name: str = ""
@@ -726,6 +735,7 @@ class Settings:
         mail_from = reader.read(MAIL_FROM)
         mail_reply_to = reader.read(MAIL_REPLY_TO)
         admin_email = reader.read(ADMIN_EMAIL)
+        alert_after = reader.read(ALERT_AFTER)
         state_dir = reader.read(STATE_DIR)
         database_url = reader.read(DATABASE_URL)
         poll_interval = reader.read(POLL_INTERVAL)
@@ -843,6 +853,7 @@ class Settings:
             smtp_login_retry=smtp_login_retry or timedelta(hours=1),
             status_emails=status_emails or {},
             unknown_policy=cast(Literal["hold", "resend"], unknown_policy or "hold"),
+            alert_after=alert_after or timedelta(minutes=15),
             **bank,
             warnings=tuple(reader.scrub(warning) for warning in warnings),
         )

@@ -181,6 +181,17 @@ class SmtpTestContext(TypedDict):
     bridge_version: str
 
 
+class OwnerAlertContext(TypedDict):
+    """To the owner (ADMIN_EMAIL), about the bridge itself: no customer, no order (bridge.alerts)."""
+
+    problem: Literal["shop_unreachable", "sending_paused"]
+    pause_kind: Literal["", "quota", "login", "credentials"]  # the sending pause's kind; "" for the shop
+    date: str  # ISO instant: when the incident began (the first failed poll, or the pause)
+    error: str  # the last error as the bridge reported it: the shop error, or the SMTP server's reply
+    advice: str  # what to do, in the bridge's words; "" when `error` says it already
+    waiting: int  # customer emails waiting in the outbox when the alert was queued
+
+
 # --- Samples --------------------------------------------------------------------------------------
 
 
@@ -321,6 +332,46 @@ _SHIPMENT: Shipment = {
 }
 
 
+_OWNER_ALERT: OwnerAlertContext = {
+    "problem": "shop_unreachable",
+    "pause_kind": "",
+    "date": "2026-11-27T09:05:00+00:00",
+    "error": (
+        "timed out after 20 s waiting for an answer from sklep.example.pl: the shop is down or overloaded"
+    ),
+    "advice": "",
+    "waiting": 0,
+}
+
+_OWNER_ALERT_CREDENTIALS: OwnerAlertContext = {
+    "problem": "sending_paused",
+    "pause_kind": "credentials",
+    "date": "2026-11-27T09:05:00+00:00",
+    "error": (
+        "535 5.7.8 Username and Password not accepted. For more information, go to 5.7.8 "
+        "https://support.google.com/mail/?p=BadCredentials"
+    ),
+    "advice": (
+        "the app password was refused or revoked (Google revokes them when the account password changes): "
+        "create a new one at https://myaccount.google.com/apppasswords and put it in SMTP_PASSWORD. Sending "
+        "is paused; every email stays pending"
+    ),
+    "waiting": 7,
+}
+
+_OWNER_ALERT_QUOTA: OwnerAlertContext = {
+    **_OWNER_ALERT_CREDENTIALS,
+    "pause_kind": "quota",
+    "error": "550 5.4.5 Daily user sending limit exceeded.",
+    "advice": (
+        "Gmail's daily sending limit for this account is used up (550 5.4.5). Sending is paused and resumes "
+        "as the rolling 24-hour window frees up; no email is lost. Mail the owner sends by hand from the "
+        "same account counts towards the same limit"
+    ),
+    "waiting": 1,
+}
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -440,6 +491,24 @@ KINDS: dict[str, Kind] = {
                 },
                 "sent_at": "2026-11-27T09:05:00+00:00",
                 "bridge_version": "0.1.0",
+            },
+        ),
+        _kind(
+            "owner_alert",
+            "To the owner (ADMIN_EMAIL): the shop is unreachable, or sending is paused; what to do.",
+            OwnerAlertContext,
+            _OWNER_ALERT,
+            _OWNER_ALERT_CREDENTIALS,
+            _OWNER_ALERT_QUOTA,
+            {
+                **_OWNER_ALERT_CREDENTIALS,
+                "pause_kind": "login",
+                "error": "454 4.7.0 Too many login attempts, please try again later.",
+                "advice": (
+                    "Gmail refuses logins for a while (454 4.7.0 too many login attempts). Sending is "
+                    "paused; check that no other program keeps logging in with this account"
+                ),
+                "waiting": 22,
             },
         ),
     )

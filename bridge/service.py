@@ -34,12 +34,12 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
-from bridge import outbox
+from bridge import alerts, outbox
 from bridge.app import Bridge
 from bridge.budget import budget_for
 from bridge.clock import SystemClock
 from bridge.config import format_duration
-from bridge.deliver import deliver_due
+from bridge.deliver import DeliveryResult, deliver_due
 from bridge.errors import BridgeError
 from bridge.rules import Decision
 from bridge.status import record_poll
@@ -97,8 +97,11 @@ class Service:
         except BridgeError as error:
             log.error("poll failed: %s", error)
             record_poll(b.store, started=started, error=str(error))
+            if alerts.after_poll(b.store, b.settings, now=started, error=str(error)):
+                self._wake_delivery(timedelta(0))  # the owner's alert: SMTP may work while the shop does not
             return
         record_poll(b.store, started=started)
+        alerts.after_poll(b.store, b.settings, now=started, error=None)
         if result.changes or result.queued or result.skipped:
             log.info(
                 "poll: %s change(s), %s queued, %s skipped", result.changes, result.queued, result.skipped
@@ -114,6 +117,7 @@ class Service:
         requested. One email per `deliver_due` call: the stop flag is looked at between emails."""
         b = self.bridge
         resume_at: datetime | None = None
+        result: DeliveryResult | None = None
         with self._delivering:
             while not self.stop_requested.is_set():
                 result = deliver_due(
@@ -121,6 +125,7 @@ class Service:
                     b.transport,
                     b.renderer,
                     b.clock,
+                    identity=alerts.sender_identity(b.store, b.settings),
                     unknown_policy=b.settings.unknown_policy,
                     limit=1,
                     budget=self.budget,
@@ -132,6 +137,8 @@ class Service:
                 # Nothing due, or a transient failure (the server is struggling): wait for the next due.
                 if result.retry or not result.sent + result.failed + result.unknown:
                     break
+            if result is not None:  # how the run ended: paused, or not (bridge.alerts)
+                alerts.after_delivery(b.store, b.settings, now=b.clock.now(), result=result)
         if not self.stop_requested.is_set():
             now = b.clock.now()
             wait = resume_at - now if resume_at is not None else self._next_due(now)
@@ -220,9 +227,34 @@ def sync_recorded(
         )
     except BridgeError as error:
         record_poll(b.store, started=started, error=str(error))
+        if alerts.after_poll(b.store, b.settings, now=started, error=str(error)):
+            _deliver_alert(b)
         raise
     record_poll(b.store, started=started)
+    alerts.after_poll(b.store, b.settings, now=started, error=None)
+    alerts.after_delivery(b.store, b.settings, now=b.clock.now(), result=summary.delivery)
     return summary
+
+
+def _deliver_alert(b: Bridge) -> None:
+    """The shop is down but SMTP may work: deliver what is due, the owner's alert first, so that `bridge
+    sync` on a timer tells the owner while the outage lasts. A failure here is logged, never raised: the
+    poll's error is the one the command reports."""
+    try:
+        result = deliver_due(
+            b.store,
+            b.transport,
+            b.renderer,
+            b.clock,
+            identity=alerts.sender_identity(b.store, b.settings),
+            unknown_policy=b.settings.unknown_policy,
+            budget=budget_for(b.settings),
+            login_retry=b.settings.smtp_login_retry,
+        )
+    except BridgeError as error:
+        log.error("the owner alert could not be sent: %s", error)
+        return
+    alerts.after_delivery(b.store, b.settings, now=b.clock.now(), result=result)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """`bridge status`: what the bridge has been doing, read from the state store alone (no shop, no SMTP).
 
 When the shop was last polled and whether it answered, where each cursor stands, the outbox by status,
-the mail sent in the last 24 h against DAILY_SEND_LIMIT, whether sending is paused and why, and the last
-errors. `as_dict()` is the `--json` form for monitoring; `problems` lists what needs the owner.
+the mail sent in the last 24 h against DAILY_SEND_LIMIT, whether sending is paused and why, the open
+incidents the owner is alerted about (bridge.alerts), and the last errors. `as_dict()` is the `--json` form
+for monitoring; `problems` lists what needs the owner.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Final
 
 from sqlalchemy import select
 
+from bridge.alerts import SHOP_UNREACHABLE, Incident, open_incidents
 from bridge.budget import Budget, Limits
 from bridge.config import Settings
 from bridge.deliver import paused
@@ -78,6 +80,8 @@ class StatusReport:
     paused_until: datetime | None
     pause_reason: str | None
     errors: tuple[RecentError, ...]
+    incidents: tuple[Incident, ...] = field(default=())
+    alerts_to: str | None = None  # ADMIN_EMAIL's address; None: incidents are not emailed
     problems: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
@@ -110,6 +114,21 @@ class StatusReport:
             "paused": self.paused_until is not None,
             "paused_until": _iso(self.paused_until),
             "pause_reason": self.pause_reason,
+            "incidents": [
+                {
+                    "problem": i.problem,
+                    "since": _iso(i.since),
+                    "age_seconds": self._age(i.since),
+                    "pause_kind": i.pause_kind or None,
+                    "alert": {
+                        "to": self.alerts_to,
+                        "due_at": _iso(i.alert_at),
+                        "outbox_id": i.alert_id,
+                        "status": i.alert_status,
+                    },
+                }
+                for i in self.incidents
+            ],
             "last_errors": [
                 {
                     "outbox_id": e.outbox_id,
@@ -151,6 +170,9 @@ class StatusReport:
             out.append(f"Sending:     PAUSED until {_show(self.paused_until)}: {self.pause_reason}")
         else:
             out.append("Sending:     active")
+        for index, incident in enumerate(self.incidents):
+            head = "Incidents:   " if index == 0 else " " * 13
+            out.append(f"{head}{self.incident_line(incident)}")
         if self.errors:
             out.append("Last errors:")
             for e in self.errors:
@@ -160,6 +182,25 @@ class StatusReport:
         for problem in self.problems:
             out.append(f"problem: {problem}")
         return out
+
+    def incident_line(self, incident: Incident) -> str:
+        """What happened, since when, and where the owner's alert email stands."""
+        what = "the shop cannot be read" if incident.problem == SHOP_UNREACHABLE else "sending is paused"
+        kind = f" ({incident.pause_kind})" if incident.pause_kind else ""
+        since = f"since {_show(incident.since)} ({duration(max(self.now - incident.since, timedelta(0)))})"
+        return f"{what}{kind} {since}; {self._alert_state(incident)}"
+
+    def _alert_state(self, incident: Incident) -> str:
+        if incident.alert_id is not None:
+            state = {"sent": "sent", "queued": "queued", "retry": "queued, retrying"}.get(
+                incident.alert_status or "", incident.alert_status or ""
+            )
+            return f"owner alert #{incident.alert_id} to {self.alerts_to or 'the owner'}: {state}"
+        if self.alerts_to is None:
+            return "no alert email (ADMIN_EMAIL is empty)"
+        if incident.alert_at > self.now:
+            return f"{self.alerts_to} is emailed if it lasts until {_show(incident.alert_at)}"
+        return f"an alert to {self.alerts_to} is queued at the next poll or delivery"
 
     def _age(self, moment: datetime | None) -> int | None:
         return None if moment is None else max(0, int((self.now - moment).total_seconds()))
@@ -183,6 +224,7 @@ def gather(
             .limit(errors)
         ).all()
     counts = {status.value: count for status, count in counts_by_status(store).items()}
+    incidents = open_incidents(store, settings)
     pause = paused(store, now)
     # Counted as delivery counts it (bridge.budget): from the attempt log, unknown hand-overs included.
     usage = Budget(Limits.from_settings(settings)).usage(store, now)
@@ -226,6 +268,8 @@ def gather(
         paused_until=pause.until if pause else None,
         pause_reason=pause.reason if pause else None,
         errors=recent,
+        incidents=incidents,
+        alerts_to=settings.admin_email.addr_spec if settings.admin_email is not None else None,
     )
     return dataclasses.replace(report, problems=tuple(_problems(report)))
 
@@ -246,6 +290,7 @@ def _problems(report: StatusReport) -> list[str]:
         found.append(f"sending is paused until {_show(report.paused_until)}: {report.pause_reason}")
     if report.sent_24h >= report.daily_limit:
         found.append(f"the daily send limit is reached ({report.sent_24h} of {report.daily_limit})")
+    found.extend(report.incident_line(incident) for incident in report.incidents)
     unknown = report.outbox.get(Status.UNKNOWN.value, 0)
     if unknown:
         found.append(f"{unknown} email(s) in an unknown state: check them with `bridge outbox`")

@@ -22,7 +22,8 @@ from bridge.templating_lint import SAMPLE_SHOP, Problem, lint_templates, preview
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MESSAGE_ID = "<order-1042.status-5531@zolta-lodka.pl>"
 LANGUAGES = ("pl", "en")
-ORDER_KINDS = sorted(name for name in KINDS if name != "test_email")
+# Kinds about an order (not test_email, not owner_alert): their subject and body name the order.
+ORDER_KINDS = sorted(name for name, kind in KINDS.items() if "order" in kind.required_keys)
 TOTAL = {"pl": "1 234,56 zł", "en": "PLN1,234.56"}  # Babel's CLDR output, no-break spaces shown as spaces
 
 # What the customer must read in both parts (text, and the visible text of the HTML).
@@ -140,6 +141,22 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "zażółć gęślą jaźń",
     ],
     ("test_email", "en"): ["SMTP settings are right", "smtp.gmail.com", "587", "STARTTLS", "0.1.0"],
+    ("owner_alert", "pl"): [
+        "Sklep nie odpowiada",
+        "27 listopada 2026 10:05",
+        "timed out after 20 s waiting for an answer from sklep.example.pl",
+        "Otwórz sklep w przeglądarce",
+        "bridge check",
+        "Nic nie przepadnie",
+    ],
+    ("owner_alert", "en"): [
+        "The shop is not answering",
+        "November 27, 2026, 10:05 AM",
+        "timed out after 20 s waiting for an answer from sklep.example.pl",
+        "Open the shop in a browser",
+        "bridge check",
+        "Nothing is lost",
+    ],
 }
 
 
