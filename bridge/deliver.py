@@ -380,17 +380,18 @@ def _record(
             result.failed += 1
         case Outcome.QUOTA | Outcome.CREDENTIALS:
             kind: PauseKind
+            reason = f"{sent.reply} — {explained}"
+            # The sender's pause holds every email back; this one keeps its place (and its attempts).
+            # Recorded first, so the refused attempt is not counted as a send when the pause is measured.
+            outbox.mark_deferred(
+                store, row.id, owner=owner, now=now, not_before=row.not_before, reason=reason
+            )
             if sent.outcome is Outcome.CREDENTIALS:
                 kind, until = "credentials", now + login_retry
             elif sent.enhanced_code == "5.4.5":
                 kind, until = "quota", quota_resume_at(store, now)
             else:
                 kind, until = ("login" if sent.stage == "auth" else "quota"), now + QUOTA_PAUSE
-            reason = f"{sent.reply} — {explained}"
-            # The sender's pause holds every email back; this one keeps its place (and its attempts).
-            outbox.mark_deferred(
-                store, row.id, owner=owner, now=now, not_before=row.not_before, reason=reason
-            )
             pause(store, until=until, reason=reason, now=now, kind=kind)
             log.error(
                 "sending paused until %s UTC: %s (%s)", f"{until:%Y-%m-%d %H:%M}", explained, sent.reply

@@ -129,6 +129,7 @@ class Service:
                     unknown_policy=b.settings.unknown_policy,
                     limit=1,
                     budget=self.budget,
+                    login_retry=b.settings.smtp_login_retry,
                 )
                 if result.paused:
                     log.debug("delivery waits: %s", result.paused)

@@ -410,3 +410,13 @@ def test_gmail_refusing_from_the_fourth_of_ten_emails_pauses_with_three_sent_and
     assert (resumed.sent, resumed.failed) == (7, 0)
     recipients = [m.recipients[0] for m in world.smtp.messages]
     assert sorted(recipients) == sorted(f"klient{n}@example.com" for n in range(10))  # each exactly once
+
+
+def test_a_quota_refusal_with_no_earlier_send_of_ours_pauses_for_an_hour(ready: World) -> None:
+    """The owner's own mail filled Gmail's window: the refused attempt itself is no send to wait for."""
+    world = ready
+    queue(world)
+    world.smtp.script.next_reply("DATA", QUOTA)
+    hit = deliver(world)
+    assert (hit.sent, hit.stopped_by) == (0, "pause")
+    assert hit.resume_at == world.clock.now() + timedelta(hours=1)
