@@ -93,7 +93,7 @@ def poll(
     if since is not None:
         cursors = _cursors_since(client, store, cursors, since, now=now)
     elif BASELINE_AT not in cursors:
-        _record_baseline(client, store, now=now)
+        _record_baseline(client, store, settings, now=now)
         return PollResult(baseline=True)
 
     history_cursor = int(cursors[HISTORIES])
@@ -226,8 +226,12 @@ def _ids_up_to(client: ShopClient, resource: str, position: int) -> list[int]:
     return [int(row["id"]) for row in client.list_raw(resource, query)]
 
 
-def _record_baseline(client: ShopClient, store: Store, *, now: datetime) -> None:
-    """The first run: remember where the shop stands, send nothing (history is not news)."""
+def _record_baseline(client: ShopClient, store: Store, settings: Settings, *, now: datetime) -> None:
+    """The first run: remember where the shop stands, send nothing (history is not news).
+
+    The shop's identity is recorded too, so an owner alert or a test email can be written before the
+    first order arrives."""
+    profile = load_profile(client, settings)
     positions = {
         HISTORIES: _last_id(client, "order_histories"),
         ORDERS: _last_id(client, "orders"),
@@ -244,6 +248,9 @@ def _record_baseline(client: ShopClient, store: Store, *, now: datetime) -> None
             set_cursor(conn, f"{name}.window", ",".join(map(str, ids)), now=now)
         set_cursor(conn, BASELINE_ORDER, str(positions[ORDERS]), now=now)
         set_cursor(conn, BASELINE_AT, now.isoformat(), now=now)
+        set_cursor(conn, SHOP_IDENTITY, json.dumps(identity_snapshot(profile)), now=now)
+        final = [sid for sid, kind in profile.state_kinds.items() if kind in FINAL_KINDS]
+        set_cursor(conn, FINAL_STATES, ",".join(str(s) for s in sorted(final)), now=now)
     log.info(
         "first run: baseline recorded (orders up to #%s, histories up to #%s); nothing sent",
         positions[ORDERS],

@@ -114,8 +114,8 @@ def test_a_shop_down_for_fifteen_minutes_mails_the_owner_once_and_a_later_outage
     assert alert.idempotency_key == f"alert:shop_unreachable:{began.isoformat()}"
     [mail] = world.mail()
     assert recipients([mail]) == [OWNER]
-    # Signed from the settings (MAIL_FROM "Sklep"): no order was read yet, so no shop identity is stored.
-    assert mail["Subject"] == "Sklep: mostek e-mail nie ma dostępu do sklepu"
+    # Signed with the shop's name, which the first run recorded before any order arrived.
+    assert mail["Subject"] == "Pracownia Ceramiki Złota Łąka: mostek e-mail nie ma dostępu do sklepu"
     assert mail["Auto-Submitted"] == "auto-generated"
     text = " ".join(text_of(mail).split())
     assert "Od 27 listopada 2026 10:01 mostek e-mail nie może odczytać danych sklepu" in text
