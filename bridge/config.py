@@ -282,6 +282,16 @@ def parse_status_emails(raw: str) -> dict[int, str | None]:
     return mapping
 
 
+def parse_image_type(raw: str) -> str:
+    """An image type name as in Design → Image Settings (`small_default`), or `none`."""
+    value = raw.strip()
+    if value.lower() == "none":
+        return ""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+        raise Invalid(f"must be an image type name such as small_default, or none, got {raw!r}")
+    return value
+
+
 def parse_secret(raw: str) -> Secret:
     if any(ord(char) < 32 or ord(char) == 127 for char in raw):
         raise Invalid("must not contain control characters or line breaks", echo=False)
@@ -433,6 +443,13 @@ ALERT_AFTER = Setting(
     parse_duration(timedelta(minutes=1), timedelta(days=1)),
     "How long the shop may stay unreachable before ADMIN_EMAIL is told (a sending pause is told at once).",
 )
+PRODUCT_IMAGES = Setting(
+    "PRODUCT_IMAGES",
+    "small_default",
+    parse_image_type,
+    "The shop's image type shown next to each product in order emails (small_default, home_default, …);"
+    " `none` for no images.",
+)
 STATE_DIR = Setting(
     "STATE_DIR",
     "./state",
@@ -525,6 +542,7 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     MAIL_REPLY_TO,
     ADMIN_EMAIL,
     ALERT_AFTER,
+    PRODUCT_IMAGES,
     STATE_DIR,
     DATABASE_URL,
     POLL_INTERVAL,
@@ -683,6 +701,7 @@ class Settings:
     status_emails: dict[int, str | None] = dataclasses.field(default_factory=dict)
     unknown_policy: Literal["hold", "resend"] = "hold"
     alert_after: timedelta = timedelta(minutes=15)
+    product_images: str = "small_default"  # "" = no product images
     bank_account_owner: str = ""
     bank_account_number: str = ""
     bank_name: str = ""
@@ -736,6 +755,7 @@ class Settings:
         mail_reply_to = reader.read(MAIL_REPLY_TO)
         admin_email = reader.read(ADMIN_EMAIL)
         alert_after = reader.read(ALERT_AFTER)
+        product_images = reader.read(PRODUCT_IMAGES)
         state_dir = reader.read(STATE_DIR)
         database_url = reader.read(DATABASE_URL)
         poll_interval = reader.read(POLL_INTERVAL)
@@ -854,6 +874,7 @@ class Settings:
             status_emails=status_emails or {},
             unknown_policy=cast(Literal["hold", "resend"], unknown_policy or "hold"),
             alert_after=alert_after or timedelta(minutes=15),
+            product_images="small_default" if product_images is None else product_images,
             **bank,
             warnings=tuple(reader.scrub(warning) for warning in warnings),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -35,6 +35,13 @@ class OrderFacts:
     payments: Sequence[OrderPayment]
     tracking_number: str
     discounts: Sequence[tuple[str, Decimal]]  # (cart rule name, amount tax incl)
+    images: Mapping[int, str] = field(default_factory=dict)  # product id → public image URL
+
+
+def product_image_url(front_url: str, id_image: int, image_type: str) -> str:
+    """PrestaShop's public image URL (no key needed): /img/p/1/2/12-small_default.jpg for image 12."""
+    folders = "/".join(str(id_image))
+    return f"{front_url.rstrip('/')}/img/p/{folders}/{id_image}-{image_type}.jpg"
 
 
 def money(amount: Decimal, currency: str) -> dict[str, str]:
@@ -149,7 +156,7 @@ def confirmation_context(facts: OrderFacts, front_url: str, *, paid: bool) -> di
                 "quantity": row.quantity,
                 "unit_price": money(row.unit_price_tax_incl, currency),
                 "total": money(row.unit_price_tax_incl * row.quantity, currency),
-                "image_url": "",
+                "image_url": facts.images.get(row.product_id, ""),
             }
             for row in order.rows
         ],

@@ -77,7 +77,7 @@ def preview_order(
     renderer = renderer or get_renderer(settings.templates_dir)
     order = find_order(client, order_id_or_reference)
     profile = load_profile(client, settings)
-    facts = gather_facts(client, profile, [order])[order.id]
+    facts = gather_facts(client, profile, [order], image_type=settings.product_images)[order.id]
     histories = client.order_histories(order_ids=[order.id])
     settings_for_rules = rule_settings(settings)
     label = order.reference or str(order.id)

@@ -25,7 +25,7 @@ from bridge import outbox
 from bridge.budget import budget_for
 from bridge.clock import Clock
 from bridge.config import Settings
-from bridge.contexts import OrderFacts
+from bridge.contexts import OrderFacts, product_image_url
 from bridge.deliver import SHOP_IDENTITY, DeliveryResult, deliver_due
 from bridge.detect import Change, NewOrder, PaymentAdded, StateChanged, TrackingChanged, detect_changes
 from bridge.errors import ShopPermissionError, ShopRequestError
@@ -158,7 +158,7 @@ def poll(
     if changes:
         profile = load_profile(client, settings)
         facts_orders = [orders[oid] for oid in sorted(needing) if oid in orders]
-        facts = gather_facts(client, profile, facts_orders, tracking)
+        facts = gather_facts(client, profile, facts_orders, tracking, image_type=settings.product_images)
         tracking.update((order_id, f.tracking_number) for order_id, f in facts.items())
         with store.read() as conn:
             already = outbox.kinds_sent_for_orders(conn, needing)
@@ -338,6 +338,8 @@ def gather_facts(
     profile: ShopProfile,
     orders: Sequence[Order],
     tracking: Mapping[int, str] | None = None,
+    *,
+    image_type: str | None = None,
 ) -> dict[int, OrderFacts]:
     """Customers, addresses, countries, carriers, payments and tracking numbers of these orders: a few
     batched requests. `tracking`: numbers already read (the watch), the others are read here."""
@@ -354,6 +356,7 @@ def gather_facts(
     for payment in client.order_payments(references={o.reference for o in orders}):
         payments.setdefault(payment.order_reference, []).append(payment)
     discounts = _discounts(client, [o for o in orders if o.total_discounts_tax_incl > 0])
+    images = _images(client, profile, orders, image_type) if image_type else {}
     currencies = {c.id: c.iso_code for c in profile.currencies.values()}
     return {
         order.id: OrderFacts(
@@ -368,9 +371,33 @@ def gather_facts(
             payments=tuple(payments.get(order.reference, ())),
             tracking_number=tracking.get(order.id, order.shipping_number.strip()),
             discounts=tuple(discounts.get(order.id, ())),
+            images={row.product_id: images[row.product_id] for row in order.rows if row.product_id in images},
         )
         for order in orders
     }
+
+
+def _images(
+    client: ShopClient, profile: ShopProfile, orders: Sequence[Order], image_type: str
+) -> dict[int, str]:
+    """Each product's default image as a public URL; none when the key may not read products."""
+    product_ids = {row.product_id for order in orders for row in order.rows if row.product_id}
+    if not product_ids or not profile.front_url:
+        return {}
+    try:
+        rows = client.get_by_ids("products", product_ids, query=Query(display=("id", "id_default_image")))
+    except (ShopPermissionError, ShopRequestError) as error:
+        log.debug("no product images (%s)", error)
+        return {}
+    images: dict[int, str] = {}
+    for row in rows:
+        try:
+            product_id, id_image = int(row.get("id") or 0), int(row.get("id_default_image") or 0)
+        except (TypeError, ValueError):
+            continue
+        if product_id and id_image > 0:
+            images[product_id] = product_image_url(profile.front_url, id_image, image_type)
+    return images
 
 
 def _discounts(client: ShopClient, orders: Sequence[Order]) -> dict[int, list[tuple[str, Decimal]]]:

@@ -334,3 +334,20 @@ def test_an_order_placed_in_payment_error_gets_the_error_email_and_no_confirmati
     assert rows["order_confirmation"].status is Status.SKIPPED
     assert "failed state" in (rows["order_confirmation"].skip_reason or "")
     assert len(world.mail()) == 1
+
+
+def test_the_confirmation_shows_each_products_image_from_the_shops_public_url(world: World) -> None:
+    shop = started(world).shop
+    order(shop, customer(shop), "przelewy24")
+    world.sync()
+    html = html_of(world.mail()[0])
+    assert 'src="https://zlota-laka.example/img/p/1/1-small_default.jpg"' in html  # the mug
+    assert 'src="https://zlota-laka.example/img/p/2/2-small_default.jpg"' in html  # the bowl
+
+
+def test_product_images_can_be_turned_off(world: World) -> None:
+    world.settings = dataclasses.replace(world.settings, product_images="")
+    shop = started(world).shop
+    order(shop, customer(shop), "przelewy24")
+    world.sync()
+    assert "/img/p/" not in html_of(world.mail()[0])

@@ -507,6 +507,8 @@ def _catalogue(shop: Shop, when: datetime) -> None:
                 weight=product.weight,
                 wholesale_price=(Decimal(product.gross) * Decimal("0.35")).quantize(Decimal("0.01")),
             )
+            # One photo per product (image id = product id), served at the public /img/p/ URL.
+            shop.state.update("products", product_id, id_default_image=product_id)
             for index, (pl_group, pl_value, en_group, en_value, impact) in enumerate(product.combinations, 1):
                 shop.add_combination(
                     product_id,
