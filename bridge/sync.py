@@ -118,9 +118,10 @@ def poll(
     # 2. Which orders are involved, and everything their emails need.
     orders = {order.id: order for order in new_orders}
     references = {payment.order_reference for payment in payments}
+    seen = dict(watched)
     with store.read() as conn:
-        known_ids = {o.id for o in new_orders} | {h.id_order for h in histories} | set(watched)
-        seen = get_seen_orders(conn, known_ids)
+        seen.update(get_seen_orders(conn, {o.id for o in new_orders} | {h.id_order for h in histories}))
+    looked_up = set(seen) | {o.id for o in new_orders} | {h.id_order for h in histories}
     by_reference = _order_ids_by_reference([*orders.values()], seen.values())
     unknown_references = references - set(by_reference)
     if unknown_references:
@@ -135,8 +136,9 @@ def poll(
     missing = sorted(involved - set(orders))
     if missing:
         orders.update((order.id, order) for order in client.orders(ids=missing))
-    with store.read() as conn:
-        seen = get_seen_orders(conn, set(orders) | set(watched))
+    if set(orders) - looked_up:  # orders found through a payment's reference or a tracking number
+        with store.read() as conn:
+            seen.update(get_seen_orders(conn, set(orders) - looked_up))
 
     new_order_ids = {o.id for o in new_orders if o.id > baseline_order_id and o.id not in seen}
     first_history_ids = _first_history_ids(histories, new_order_ids)
@@ -165,7 +167,6 @@ def poll(
         decisions = decide(
             changes, facts=facts, profile=profile, settings=rule_settings(settings), already_sent=already
         )
-        final_states = [sid for sid, kind in profile.state_kinds.items() if kind in FINAL_KINDS]
 
     if confirm is not None:
         confirm(decisions)
@@ -196,19 +197,15 @@ def poll(
             set_cursor(conn, BASELINE_ORDER, str(baseline_order_id), now=now)
             set_cursor(conn, BASELINE_AT, cursors.get(BASELINE_AT) or now.isoformat(), now=now)
         if profile is not None:
-            set_cursor(conn, FINAL_STATES, ",".join(str(s) for s in sorted(final_states)), now=now)
-            set_cursor(conn, SHOP_IDENTITY, json.dumps(identity_snapshot(profile)), now=now)
+            _remember_profile(conn, profile, now=now)
     return result
 
 
 # --- baseline and catching up ---------------------------------------------------------------------------
 
 
-def _last_id(client: ShopClient, resource: str, query: Query | None = None) -> int:
-    base = query or Query()
-    rows = list(
-        client.list_raw(resource, Query(display=("id",), filters=base.filters, sort=("id_DESC",)), limit=1)
-    )
+def _last_id(client: ShopClient, resource: str) -> int:
+    rows = list(client.list_raw(resource, Query(display=("id",), sort=("id_DESC",)), limit=1))
     return int(rows[0]["id"]) if rows else 0
 
 
@@ -248,9 +245,7 @@ def _record_baseline(client: ShopClient, store: Store, settings: Settings, *, no
             set_cursor(conn, f"{name}.window", ",".join(map(str, ids)), now=now)
         set_cursor(conn, BASELINE_ORDER, str(positions[ORDERS]), now=now)
         set_cursor(conn, BASELINE_AT, now.isoformat(), now=now)
-        set_cursor(conn, SHOP_IDENTITY, json.dumps(identity_snapshot(profile)), now=now)
-        final = [sid for sid, kind in profile.state_kinds.items() if kind in FINAL_KINDS]
-        set_cursor(conn, FINAL_STATES, ",".join(str(s) for s in sorted(final)), now=now)
+        _remember_profile(conn, profile, now=now)
     log.info(
         "first run: baseline recorded (orders up to #%s, histories up to #%s); nothing sent",
         positions[ORDERS],
@@ -486,6 +481,14 @@ def _remember_orders(
             ),
             now=now,
         )
+
+
+def _remember_profile(conn: Connection, profile: ShopProfile, *, now: datetime) -> None:
+    """What later polls and deliveries need without asking the shop: the identity emails are signed
+    with, and the states after which an order's tracking number is no longer watched."""
+    final = sorted(sid for sid, kind in profile.state_kinds.items() if kind in FINAL_KINDS)
+    set_cursor(conn, FINAL_STATES, ",".join(map(str, final)), now=now)
+    set_cursor(conn, SHOP_IDENTITY, json.dumps(identity_snapshot(profile)), now=now)
 
 
 def _window(cursors: Mapping[str, str], name: str) -> set[int]:
