@@ -230,10 +230,12 @@ def deliver_due(
     budget: Budget | None = None,
     login_retry: timedelta = CREDENTIALS_PAUSE,
     rng: Callable[[], float] = random.random,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DeliveryResult:
     """Send the due emails (up to `limit`, and as far as `budget` allows), one at a time, recording each
     outcome at once. Never waits: what cannot go now stays queued for the next cycle, and the result says
-    why and until when (`paused`, `resume_at`). `budget=None` sends without limits (the file transport)."""
+    why and until when (`paused`, `resume_at`). `budget=None` sends without limits (the file transport).
+    `should_stop` is asked before each email (SIGTERM: the email in flight is finished and recorded)."""
     owner = owner or owner_name()
     result = DeliveryResult()
     now = clock.now()
@@ -247,6 +249,8 @@ def deliver_due(
     shop = identity or stored_identity(store)
     tried: set[int] = set()
     while limit is None or result.sent + result.failed + result.retry + result.unknown < limit:
+        if should_stop is not None and should_stop():
+            break
         now = clock.now()
         # Transactional mail has the most room: if it may not go, nothing may, and nothing is claimed.
         hold = budget.hold(store, "transactional", now) if budget is not None else None

@@ -39,7 +39,7 @@ from bridge.app import Bridge
 from bridge.budget import budget_for
 from bridge.clock import SystemClock
 from bridge.config import format_duration
-from bridge.deliver import DeliveryResult, deliver_due
+from bridge.deliver import deliver_due
 from bridge.errors import BridgeError
 from bridge.rules import Decision
 from bridge.status import record_poll
@@ -113,33 +113,28 @@ class Service:
             self._wake_delivery(timedelta(0))
 
     def deliver(self) -> None:
-        """Send due emails one by one until none is due, the budget or a pause says wait, or a stop is
-        requested. One email per `deliver_due` call: the stop flag is looked at between emails."""
+        """Send due emails until none is due, the budget or a pause says wait, or a stop is requested
+        (the stop flag is looked at between emails)."""
         b = self.bridge
         resume_at: datetime | None = None
-        result: DeliveryResult | None = None
+        if self.stop_requested.is_set():
+            return
         with self._delivering:
-            while not self.stop_requested.is_set():
-                result = deliver_due(
-                    b.store,
-                    b.transport,
-                    b.renderer,
-                    b.clock,
-                    identity=alerts.sender_identity(b.store, b.settings),
-                    unknown_policy=b.settings.unknown_policy,
-                    limit=1,
-                    budget=self.budget,
-                    login_retry=b.settings.smtp_login_retry,
-                )
-                if result.paused:
-                    log.debug("delivery waits: %s", result.paused)
-                    resume_at = result.resume_at
-                    break
-                # Nothing due, or a transient failure (the server is struggling): wait for the next due.
-                if result.retry or not result.sent + result.failed + result.unknown:
-                    break
-            if result is not None:  # how the run ended: paused, or not (bridge.alerts)
-                alerts.after_delivery(b.store, b.settings, now=b.clock.now(), result=result)
+            result = deliver_due(
+                b.store,
+                b.transport,
+                b.renderer,
+                b.clock,
+                identity=alerts.sender_identity(b.store, b.settings),
+                unknown_policy=b.settings.unknown_policy,
+                budget=self.budget,
+                login_retry=b.settings.smtp_login_retry,
+                should_stop=self.stop_requested.is_set,
+            )
+            if result.paused:
+                log.debug("delivery waits: %s", result.paused)
+                resume_at = result.resume_at
+            alerts.after_delivery(b.store, b.settings, now=b.clock.now(), result=result)  # paused, or not
         if not self.stop_requested.is_set():
             now = b.clock.now()
             wait = resume_at - now if resume_at is not None else self._next_due(now)
