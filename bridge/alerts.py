@@ -209,10 +209,8 @@ def _context(
 
 
 def sender_identity(store: Store, settings: Settings) -> ShopIdentity:
-    """Who signs an owner alert: the shop as the last poll recorded it. A poll records it only once it read
-    an order (not at the baseline), so before that the identity comes from the settings (MAIL_FROM,
-    MAIL_REPLY_TO), as for `bridge test-email`: an outage in the bridge's first quiet days still reaches the
-    owner."""
+    """Who signs an owner alert: the shop as the first run (and every poll that read it since) recorded
+    it; with no state yet, the settings (MAIL_FROM, MAIL_REPLY_TO), as for `bridge test-email`."""
     return stored_identity(store) or identity_for_test(settings)
 
 
