@@ -245,6 +245,85 @@ class Cart:
 
 
 @dataclass(frozen=True, slots=True)
+class CartProduct:
+    """A product as a cart reminder shows it, priced by the shop for the cart's currency.
+
+    `prices` maps a combination id (0 = the product without one, or its default combination) to the unit
+    price tax included, computed by PrestaShop itself (`price[...]` virtual fields): only the combinations
+    that were asked for. A combination the product no longer has is priced 0 by PrestaShop.
+    """
+
+    id: int
+    name: Multilingual
+    link_rewrite: Multilingual
+    id_default_image: int
+    active: bool
+    prices: Mapping[int, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class CartRuleSpec:
+    """A discount code the bridge asks the shop to create (`POST cart_rules`).
+
+    Every field is sent: the webservice stores a field left out of the body as 0, not as the class default
+    (a rule posted without `quantity` could never be used). Datetimes must be timezone-aware; the client
+    writes them in the shop's time zone. Exactly one of `reduction_percent` / `reduction_amount` is set
+    (or neither, with `free_shipping`); an amount needs its `reduction_currency`.
+    """
+
+    code: str
+    names: Mapping[int, str]  # language id -> name shown in the cart and on the invoice
+    date_from: datetime
+    date_to: datetime
+    id_customer: int = 0  # 0 = anyone may use the code
+    reduction_percent: Decimal | None = None
+    reduction_amount: Decimal | None = None
+    reduction_currency: int = 0
+    reduction_tax: bool = True  # the amount includes tax
+    free_shipping: bool = False
+    quantity: int = 1  # uses left in total
+    quantity_per_user: int = 1
+    minimum_amount: Decimal | None = None
+    minimum_amount_currency: int = 0
+    minimum_amount_tax: bool = True
+    minimum_amount_shipping: bool = False
+    highlight: bool = False  # shown in the cart to customers who may use it
+    partial_use: bool = False  # False: an amount larger than the order is lost, not kept as a new code
+    active: bool = True
+    priority: int = 1
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        problems = _cart_rule_problems(self)
+        if problems:
+            raise ValueError("invalid cart rule: " + "; ".join(problems))
+
+
+def _cart_rule_problems(spec: CartRuleSpec) -> list[str]:
+    problems: list[str] = []
+    if not spec.code or len(spec.code) > 254 or re.search(r"[\s<>]", spec.code):
+        problems.append("the code must be 1-254 characters without spaces or < >")
+    if not spec.names or any(not name.strip() or len(name) > 254 for name in spec.names.values()):
+        problems.append("every name must be 1-254 characters, in at least one language")
+    if spec.date_from.tzinfo is None or spec.date_to.tzinfo is None:
+        problems.append("date_from and date_to must be timezone-aware")
+    elif spec.date_to <= spec.date_from:
+        problems.append("date_to must come after date_from")
+    reductions = [r for r in (spec.reduction_percent, spec.reduction_amount) if r is not None]
+    if len(reductions) > 1 or (not reductions and not spec.free_shipping):
+        problems.append("set exactly one of reduction_percent and reduction_amount (or free_shipping)")
+    if spec.reduction_percent is not None and not ZERO < spec.reduction_percent <= 100:
+        problems.append("reduction_percent must be above 0 and at most 100")
+    if spec.reduction_amount is not None and (spec.reduction_amount <= 0 or spec.reduction_currency <= 0):
+        problems.append("reduction_amount must be positive and name its reduction_currency")
+    if spec.minimum_amount is not None and (spec.minimum_amount < 0 or spec.minimum_amount_currency <= 0):
+        problems.append("minimum_amount must not be negative and must name its minimum_amount_currency")
+    if spec.quantity < 1 or spec.quantity_per_user < 1 or spec.priority < 0 or spec.id_customer < 0:
+        problems.append("quantity and quantity_per_user must be at least 1, priority and id_customer >= 0")
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
 class Customer:
     id: int
     id_lang: int
@@ -771,6 +850,19 @@ def _product(r: _Reader) -> Product:
     )
 
 
+def _cart_product(r: _Reader, price_fields: Mapping[str, int]) -> CartProduct:
+    return CartProduct(
+        id=r.id,
+        name=r.multilingual("name"),
+        link_rewrite=r.multilingual("link_rewrite"),
+        id_default_image=r.integer("id_default_image"),
+        active=r.flag("active"),
+        prices={
+            attribute: r.money(alias) for alias, attribute in price_fields.items() if r.raw(alias) is not None
+        },
+    )
+
+
 def parse_order(raw: object, *, tz: ZoneInfo, language: int | None = None) -> Order:
     """One raw `orders` object → `Order`; `language`: that of collapsed i18n strings."""
     return _order(_Reader("orders", raw, tz, language))
@@ -841,6 +933,16 @@ def parse_product(raw: object, *, tz: ZoneInfo, language: int | None = None) -> 
     return _product(_Reader("products", raw, tz, language))
 
 
+def parse_cart_product(
+    raw: object, *, tz: ZoneInfo, language: int | None = None, price_fields: Mapping[str, int]
+) -> CartProduct:
+    """One raw `products` object read with price aliases → `CartProduct`.
+
+    `price_fields` maps each price alias (the output key, lower case) to the combination id it priced.
+    """
+    return _cart_product(_Reader("products", raw, tz, language), price_fields)
+
+
 PARSERS: Final[Mapping[str, Callable[..., object]]] = {
     "orders": parse_order,
     "order_details": parse_order_detail,
@@ -869,7 +971,9 @@ __all__: Sequence[str] = (
     "Address",
     "Carrier",
     "Cart",
+    "CartProduct",
     "CartRow",
+    "CartRuleSpec",
     "Country",
     "Currency",
     "Customer",
@@ -886,6 +990,7 @@ __all__: Sequence[str] = (
     "parse_address",
     "parse_carrier",
     "parse_cart",
+    "parse_cart_product",
     "parse_country",
     "parse_currency",
     "parse_customer",

@@ -9,6 +9,7 @@ for the shop owner. Parsing of each object is `bridge.records`' job.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
@@ -41,6 +42,8 @@ from bridge.records import (
     Address,
     Carrier,
     Cart,
+    CartProduct,
+    CartRuleSpec,
     Country,
     Currency,
     Customer,
@@ -55,6 +58,7 @@ from bridge.records import (
     parse_address,
     parse_carrier,
     parse_cart,
+    parse_cart_product,
     parse_country,
     parse_currency,
     parse_customer,
@@ -76,6 +80,8 @@ PAGE_SIZE: Final = 100
 ID_CHUNK: Final = 100
 # Keeps every URL far below the 8 KB many servers (Apache's LimitRequestLine) accept.
 MAX_FILTER_CHARS: Final = 4000
+# The whole query string of a priced product read (ids, display and `price[...]` parameters).
+MAX_QUERY_CHARS: Final = 6000
 FAR_FUTURE: Final = "9999-12-31 23:59:59"
 _DATE_FIELDS: Final = frozenset({"date_add", "date_upd"})
 _SNIPPET_CHARS: Final = 80
@@ -85,12 +91,18 @@ _REQUEST_CODES: Final = frozenset({23, 41, 78, 79, 80, 81, 86, 101, *range(27, 4
 _AUTH_CODES: Final = frozenset({16, 17, 18, 20, 21})
 _PHP_CODES: Final = frozenset(range(2, 16))
 
+# What a cart reminder shows of a product (the `price[...]` aliases are added to it).
+_CART_PRODUCT_FIELDS: Final = ("id", "name", "link_rewrite", "id_default_image", "active")
+_CART_FIELDS_LIGHT: Final = ("id", "id_customer", "id_currency", "id_lang", "date_add", "date_upd")
+_PLACED_ORDER_FIELDS: Final = ("id", "id_cart", "id_customer", "date_add")
+
 # JSON node names that are not simply "resource" (list) and "resource minus s" (one object).
 _LIST_KEYS: Final[Mapping[str, str]] = {"order_slip": "order_slips"}
 _SINGLE_KEYS: Final[Mapping[str, str]] = {
     "addresses": "address",
     "carriers": "carrier",
     "carts": "cart",
+    "cart_rules": "cart_rule",
     "configurations": "configuration",
     "countries": "country",
     "currencies": "currency",
@@ -176,8 +188,17 @@ def _strip_tags(text: str) -> str:
     return re.sub(r"<[^>]*>", " ", text)
 
 
+def is_filterable(text: str) -> bool:
+    """Whether `text` can be sent as a filter value: PrestaShop's grammar has no escape for `[]|,%`, and
+    a control character would be mangled on the way. An order reference edited in the database can hold
+    them; such a value cannot be looked up, only read with its row."""
+    return not (
+        any(ch in text for ch in "[]|,%") or any(unicodedata.category(ch).startswith("C") for ch in text)
+    )
+
+
 def _check_filter_text(text: str) -> str:
-    if any(ch in text for ch in "[]|,%") or any(unicodedata.category(ch).startswith("C") for ch in text):
+    if not is_filterable(text):
         raise ValueError(
             f"filter value {text!r} contains characters PrestaShop's filter grammar cannot carry"
         )
@@ -273,7 +294,8 @@ def _root_causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 class ShopClient:
-    """A read-only PrestaShop webservice client. Reuses one HTTP session; close it (or use `with`)."""
+    """A PrestaShop webservice client: reads, and the one write the bridge makes (a discount code, never
+    retried). Reuses one HTTP session; close it (or use `with`)."""
 
     def __init__(
         self,
@@ -319,6 +341,26 @@ class ShopClient:
     def __enter__(self) -> ShopClient:
         return self
 
+    def copy(self) -> ShopClient:
+        """Another client for the same shop and key, with its own HTTP session (a session is not shared
+        between threads). What this one learned (URL form, time zone, version) is carried over."""
+        auth = self._session.auth
+        assert isinstance(auth, tuple)
+        twin = ShopClient(
+            self._root,
+            Secret(str(auth[0])),
+            timeout=self._timeout,
+            retries=self._retries,
+            backoff=self._backoff,
+            sleep=self._sleep,
+            verify=self._verify,
+            user_agent=str(self._session.headers["User-Agent"]),
+            timezone=self._timezone,
+        )
+        twin._form = self._form
+        twin._version = self._version
+        return twin
+
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
@@ -348,20 +390,29 @@ class ShopClient:
         return f"{self._root}/webservice/dispatcher.php", [("url", path)]
 
     def _exchange(
-        self, method: str, form: Form, path: str, params: Sequence[tuple[str, str]], resource: str
+        self,
+        method: str,
+        form: Form,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        resource: str,
+        body: bytes | None = None,
     ) -> requests.Response:
         url, prefix = self._url(form, path)
         failure: ShopError | None = None
         transient = False
         try:
             # `verify` per request: requests lets REQUESTS_CA_BUNDLE override a session-level CA path.
+            # A write is never redirected: requests would turn the POST into a GET and drop the body.
             response = self._session.request(
                 method,
                 url,
                 params=[*prefix, *params],
+                data=body,
+                headers={"Content-Type": "text/xml; charset=utf-8"} if body is not None else None,
                 timeout=self._timeout,
                 verify=self._verify,
-                allow_redirects=True,
+                allow_redirects=method in ("GET", "HEAD"),
             )
         except requests.RequestException as exc:
             failure, transient = self._transport_error(exc, resource)
@@ -376,20 +427,25 @@ class ShopClient:
         return response
 
     def _attempt(
-        self, method: str, path: str, params: Sequence[tuple[str, str]], resource: str
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        resource: str,
+        body: bytes | None = None,
     ) -> requests.Response:
         """One try: finds the URL form on first use (rewritten `/api/` first, then dispatcher.php)."""
         if self._form is not None:
-            response = self._exchange(method, self._form, path, params, resource)
+            response = self._exchange(method, self._form, path, params, resource, body)
         else:
-            response = self._exchange(method, "api", path, params, resource)
+            response = self._exchange(method, "api", path, params, resource, body)
             if _is_webservice(response):
                 self._form = "api"
             elif response.status_code < 500:
                 # A web server's 404, or the shop front's page: no rewriting here, try the dispatcher.
                 # (A bare 5xx is PHP dying inside the webservice, as real 8.x shops do: not a reason.)
                 response.close()
-                fallback = self._exchange(method, "dispatcher", path, params, resource)
+                fallback = self._exchange(method, "dispatcher", path, params, resource, body)
                 if _is_webservice(fallback):
                     self._form = "dispatcher"
                     response = fallback
@@ -407,8 +463,15 @@ class ShopClient:
         return response
 
     def _request(
-        self, path: str, params: Sequence[tuple[str, str]], resource: str, *, method: str = "GET"
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        resource: str,
+        *,
+        method: str = "GET",
+        body: bytes | None = None,
     ) -> requests.Response:
+        """One request, retried on transient failures only if it reads (GET/HEAD): a write runs once."""
         retrying = Retrying(
             stop=stop_after_attempt(self._retries + 1 if method in ("GET", "HEAD") else 1),
             wait=wait_exponential(multiplier=self._backoff, max=60),
@@ -425,7 +488,7 @@ class ShopClient:
         )
         error: ShopError | None = None
         try:
-            return retrying(self._attempt, method, path, params, resource)
+            return retrying(self._attempt, method, path, params, resource, body)
         except _Transient as exhausted:
             error = exhausted.error
         assert error is not None
@@ -435,6 +498,14 @@ class ShopClient:
         status = response.status_code
         if status < 300 or (status == 404 and _is_webservice(response)):
             return
+        if 300 <= status < 400 and method not in ("GET", "HEAD"):
+            target = _sanitize(response.headers.get("Location", "") or "another address", 120)
+            raise ShopRequestError(
+                f"the shop redirected the {method} on `{resource}` (HTTP {status}) to {target}: set "
+                "PRESTASHOP_URL to the address the shop redirects to",
+                resource=resource,
+                status=status,
+            )
         errors = _ps_errors(response)
         codes = {code for code, _ in errors}
         first = _sanitize(errors[0][1]) if errors else ""
@@ -503,7 +574,8 @@ class ShopClient:
                 detail = _sanitize(response.text) or "empty answer"
             raise _Transient(
                 ShopServerError(
-                    f"the shop failed while reading `{resource}` (HTTP {status}, {detail})",
+                    f"the shop failed while {'reading' if method in ('GET', 'HEAD') else 'writing'} "
+                    f"`{resource}` (HTTP {status}, {detail})",
                     resource=resource,
                     status=status,
                 )
@@ -1111,6 +1183,184 @@ class ShopClient:
         rows = self._select("products", query, ids=ids, after_id=after_id, limit=limit)
         return self._parse(rows, parse_product, language)
 
+    # -- carts and what they hold ------------------------------------------------------------------
+
+    def carts_changed(self, since: datetime, until: datetime | None = None) -> list[Cart]:
+        """Carts of known customers (`id_customer` > 0) whose `date_upd` is in [since, until], oldest change
+        first (then by id), paged. Light records: ids, language, currency and dates; no rows."""
+        query = Query(display=_CART_FIELDS_LIGHT, filters={"id_customer": greater_than(0)})
+        rows = self._changed_since("carts", query, "date_upd", since, until, None)
+        return self._parse(rows, parse_cart)
+
+    def orders_placed_by(self, customer_ids: Iterable[int], since: datetime) -> list[Order]:
+        """Orders these customers placed at or after `since` (a reminder stops once the customer ordered,
+        from any cart). Only `id`, `id_cart`, `id_customer` and `date_add` are read; the rest of each record
+        holds zero values. Batched as `filter[id_customer]=[1|2|...]`, in id order."""
+        query = Query(
+            display=_PLACED_ORDER_FIELDS,
+            filters={"date_add": between(since, FAR_FUTURE)},
+        )
+        rows = self.get_by_ids("orders", customer_ids, query=query, field_name="id_customer")
+        return sorted(self._parse(rows, parse_order), key=lambda order: order.id)
+
+    def cart_products(self, lines: Iterable[tuple[int, int]], *, currency_id: int) -> dict[int, CartProduct]:
+        """Products of cart lines `(product_id, combination_id)`, priced by the shop tax included in
+        `currency_id`, by product id. Products the shop no longer has are absent.
+
+        The prices are PrestaShop's own (`price[pN][...]` virtual fields, one alias per distinct combination
+        id, 6 decimals), so tax rules and currency rates are the shop's. Up to 100 products per request,
+        fewer when the aliases would make the URL too long.
+        """
+        wanted = sorted(
+            {(int(product), max(0, int(attribute))) for product, attribute in lines if product > 0}
+        )
+        found: dict[int, CartProduct] = {}
+        for batch in self._price_batches(wanted, currency_id):
+            aliases = {f"p{attribute}": attribute for attribute in sorted({a for _, a in batch})}
+            asked: dict[int, set[int]] = {}
+            for product, attribute in batch:
+                asked.setdefault(product, set()).add(attribute)
+            params = self._priced_params(sorted(asked), aliases, currency_id)
+            for row in self._list_page("products", params):
+                product_id = _raw_id("products", row)
+                fields = {alias: a for alias, a in aliases.items() if a in asked.get(product_id, set())}
+                # No date is read here, so the shop's time zone (one more request) is not needed.
+                record = parse_cart_product(row, tz=ZoneInfo("UTC"), price_fields=fields)
+                earlier = found.get(product_id)
+                if earlier is not None:
+                    record = dataclasses.replace(record, prices={**earlier.prices, **record.prices})
+                found[product_id] = record
+        return found
+
+    def _priced_params(
+        self, product_ids: Sequence[int], aliases: Mapping[str, int], currency_id: int
+    ) -> list[tuple[str, str]]:
+        query = Query(display=(*_CART_PRODUCT_FIELDS, *aliases), filters={"id": one_of(product_ids)})
+        params = self._params(query)
+        for alias, attribute in aliases.items():
+            # decimals is sent: its default is PS_PRICE_ROUND_MODE (2 on most shops), not 6.
+            params.append((f"price[{alias}][use_tax]", "1"))
+            params.append((f"price[{alias}][currency]", str(int(currency_id))))
+            params.append((f"price[{alias}][decimals]", "6"))
+            if attribute:
+                params.append((f"price[{alias}][product_attribute]", str(attribute)))
+        return params
+
+    def _price_batches(
+        self, lines: Sequence[tuple[int, int]], currency_id: int
+    ) -> Iterator[list[tuple[int, int]]]:
+        """Groups of lines whose priced read fits in one URL: at most ID_CHUNK products, MAX_QUERY_CHARS."""
+        batch: list[tuple[int, int]] = []
+        for line in lines:
+            candidate = [*batch, line]
+            products = sorted({product for product, _ in candidate})
+            aliases = {f"p{a}": a for a in sorted({a for _, a in candidate})}
+            size = len(urlencode(self._priced_params(products, aliases, currency_id)))
+            if batch and (len(products) > ID_CHUNK or size > MAX_QUERY_CHARS):
+                yield batch
+                candidate = [line]
+            batch = candidate
+        if batch:
+            yield batch
+
+    # -- discount codes (the one write) ---------------------------------------------------------------
+
+    def can_create_cart_rules(self) -> bool:
+        """Whether the key may POST `cart_rules` (read from the API root, as `bridge check` reads it)."""
+        return "POST" in self.permissions().get("cart_rules", set())
+
+    def find_cart_rule(self, code: str) -> int | None:
+        """The id of the cart rule with this exact code, if the shop has one (e.g. after a lost answer)."""
+        query = Query(display=("id", "code"), filters={"code": equals(code)})
+        rows = self._list_page("cart_rules", self._params(query))
+        ids = [_raw_id("cart_rules", row) for row in rows if row.get("code") == code]
+        return min(ids) if ids else None
+
+    def create_cart_rule(self, spec: CartRuleSpec) -> int:
+        """Create a discount code in the shop (`POST /api/cart_rules`, an XML body) and return its id.
+
+        **Never retried**: when the shop fails (5xx) or does not answer in time, it may have created the code
+        all the same, and a second POST would create a second one. `find_cart_rule(spec.code)` tells.
+
+        Raises ShopPermissionError when the key may not POST cart_rules (the message says where to tick it),
+        ShopAuthError / ShopDisabled as every read does, and ShopRequestError for everything else: the shop
+        refused the rule (validation codes 41/84/85), failed, timed out or sent an unreadable answer.
+        """
+        if self._form is None:
+            self.permissions()  # learn the URL form with a GET, so the POST is sent only once
+        body = self._cart_rule_xml(spec)
+        failure: ShopError | None = None
+        try:
+            response = self._request("cart_rules", [], "cart_rules", method="POST", body=body)
+        except ShopError as error:
+            failure = error
+        # Raised outside the `except` block, like every read's errors: nothing of the exchange is chained.
+        if failure is not None:
+            raise _creation_error(failure)
+        created = _created_id(response)
+        if created is None:
+            raise ShopRequestError(
+                f"the shop answered the new discount code with HTTP {response.status_code} but no id "
+                f"({_sanitize(response.text)!r}); the code may exist: look for {spec.code!r} under Catalog → "
+                "Discounts",
+                resource="cart_rules",
+                status=response.status_code,
+            )
+        log.info("created cart rule #%s", created)
+        return created
+
+    def _cart_rule_xml(self, spec: CartRuleSpec) -> bytes:
+        """The POST body: every field of the rule, since the webservice stores a left-out field as 0."""
+        tz = self.shop_timezone()
+
+        def flag(value: bool) -> str:
+            return "1" if value else "0"
+
+        def amount(value: Decimal | None) -> str:
+            return "0" if value is None else f"{value:f}"
+
+        fields: list[tuple[str, str]] = [
+            ("id_customer", str(spec.id_customer)),
+            ("date_from", spec.date_from.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")),
+            ("date_to", spec.date_to.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")),
+            ("description", spec.description),
+            ("quantity", str(spec.quantity)),
+            ("quantity_per_user", str(spec.quantity_per_user)),
+            ("priority", str(spec.priority)),
+            ("partial_use", flag(spec.partial_use)),
+            ("code", spec.code),
+            ("minimum_amount", amount(spec.minimum_amount)),
+            ("minimum_amount_tax", flag(spec.minimum_amount_tax)),
+            ("minimum_amount_currency", str(spec.minimum_amount_currency)),
+            ("minimum_amount_shipping", flag(spec.minimum_amount_shipping)),
+            ("country_restriction", "0"),
+            ("carrier_restriction", "0"),
+            ("group_restriction", "0"),
+            ("cart_rule_restriction", "0"),
+            ("product_restriction", "0"),
+            ("shop_restriction", "0"),
+            ("free_shipping", flag(spec.free_shipping)),
+            ("reduction_percent", amount(spec.reduction_percent)),
+            ("reduction_amount", amount(spec.reduction_amount)),
+            ("reduction_tax", flag(spec.reduction_tax)),
+            ("reduction_currency", str(spec.reduction_currency)),
+            ("reduction_product", "0"),
+            ("reduction_exclude_special", "0"),
+            ("gift_product", "0"),
+            ("gift_product_attribute", "0"),
+            ("highlight", flag(spec.highlight)),
+            ("active", flag(spec.active)),
+        ]
+        root = ElementTree.Element("prestashop")
+        rule = ElementTree.SubElement(root, "cart_rule")
+        for name, text in fields:
+            ElementTree.SubElement(rule, name).text = text
+        names = ElementTree.SubElement(rule, "name")
+        for language_id, text in spec.names.items():
+            ElementTree.SubElement(names, "language", id=str(int(language_id))).text = text
+        document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+        return document
+
 
 # ----------------------------------------------------------------------------------------------------
 # Module helpers
@@ -1166,6 +1416,50 @@ def _raw_id(resource: str, row: Mapping[str, Any]) -> int:
             f"the shop sent a {resource} object without a valid id: {_sanitize(repr(value))}",
             resource=resource,
         ) from None
+
+
+def _creation_error(failure: ShopError) -> ShopError:
+    """What a failed `POST cart_rules` becomes for the caller (see `ShopClient.create_cart_rule`)."""
+    if isinstance(failure, ShopPermissionError):
+        return ShopPermissionError(
+            f"the API key may not create discount codes (POST on `cart_rules`, HTTP {failure.status}): in "
+            "the back office open Advanced Parameters → Webservice → edit the key → tick POST for "
+            "`cart_rules`, or use a shared code instead of one per customer",
+            resource="cart_rules",
+            status=failure.status,
+        )
+    if isinstance(failure, ShopAuthError | ShopDisabled | ShopRequestError):
+        return failure
+    return ShopRequestError(
+        "creating the discount code failed and was not retried, because the shop may have created it "
+        f"anyway: {failure}",
+        resource="cart_rules",
+        status=failure.status,
+    )
+
+
+def _created_id(response: requests.Response) -> int | None:
+    """The id in a POST's answer: `<prestashop><cart_rule><id>` (XML) or `{"cart_rule":{"id":N}}` (JSON)."""
+    body = response.content.strip()
+    value: object = None
+    if body.startswith(b"{"):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return None
+        single = document.get("cart_rule") if isinstance(document, dict) else None
+        value = single.get("id") if isinstance(single, dict) else None
+    else:
+        root = _parse_xml(body)
+        found = root.find("./cart_rule/id") if root is not None else None
+        value = (found.text or "").strip() if found is not None else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        created = int(value)
+    except ValueError:
+        return None
+    return created if created > 0 else None
 
 
 def _batches(values: Sequence[T], chunk: int) -> Iterator[list[T]]:

@@ -5,7 +5,9 @@ tracking number...). What each one touches was recorded on a real PrestaShop 8.1
 (`prestashop/real-responses/timeline/` and FINDINGS §1 and §4); the bridge's change detection is only as
 good as this fidelity, so the surprising parts are deliberate:
 
-- checkout does not touch the cart's `date_upd`;
+- checkout does not touch the cart's `date_upd` (neither do the vouchers it uses);
+- a voucher used at checkout leaves one `order_cart_rules` row and takes one use off the rule (its
+  `date_upd` moves);
 - a back-office payment moves `orders.date_upd` but adds no `order_histories` row and keeps the state;
 - moving an unpaid order to a paid state creates a payment for the rest, none when it is already paid;
 - a tracking number moves no timestamp anywhere;
@@ -621,6 +623,15 @@ class Shop:
             rows = self._cart_rows(items, cart["id_address_delivery"])
             self.state.update("carts", cart_id, associations={"cart_rows": rows}, date_upd=self.now())
 
+    def empty_cart(self, cart_id: int) -> None:
+        """The visitor removes every product: `Cart::deleteProduct()` ends with `update()`, so date_upd moves.
+
+        The cart then has no `cart_rows` at all (no `associations` key in JSON, a self-closed virtual
+        entity in XML)."""
+        with self.state.lock:
+            self.state.get("carts", cart_id)
+            self.state.update("carts", cart_id, associations={"cart_rows": []}, date_upd=self.now())
+
     def attach_cart(self, cart_id: int, customer_id: int, *, address_id: int | None = None) -> None:
         """An anonymous visitor logs in (or registers): the cart gets the customer, address and carrier."""
         with self.state.lock:
@@ -692,12 +703,17 @@ class Shop:
         comment: str | None = None,
         transaction_id: str | None = None,
         discount: Decimal | str | int | None = None,
+        vouchers: Sequence[str] = (),
     ) -> int:
         """Checkout (`PaymentModule::validateOrder`). Returns the order id.
 
         Creates the order, its lines, its order_carrier and the first history row (employee 0) in the
         module's initial state, with everything that state implies (invoice, payment). The cart is left
-        untouched. `discount` is a voucher amount, tax included.
+        untouched. `discount` is a voucher amount, tax included, with no cart rule behind it. `vouchers` are
+        cart rule codes (created in the back office or through `POST cart_rules`), checked as the front
+        office checks them (ValueError with PrestaShop's message when one may not be used), each recorded in
+        `order_cart_rules` and one use taken off the rule. Partial use of an amount is not modelled: what the
+        order does not use of it is lost.
         """
         module = PAYMENT_MODULES[payment] if isinstance(payment, str) else payment
         now = self.now()
@@ -733,6 +749,20 @@ class Shop:
             shipping_excl = money(shipping_excl)
             discount_incl = min(money(Decimal(discount)), products_incl) if discount else ZERO
             discount_excl = money(discount_incl * products_excl / products_incl) if discount_incl else ZERO
+            used: list[tuple[Row, Decimal, Decimal]] = []
+            for code in vouchers:
+                rule = self._usable_rule(code, customer, products_incl, shipping_incl, conversion, now)
+                value_incl, value_excl = self._rule_value(
+                    rule,
+                    products_incl - discount_incl,
+                    products_excl - discount_excl,
+                    shipping_incl,
+                    shipping_excl,
+                    conversion,
+                )
+                used.append((rule, value_incl, value_excl))
+                discount_incl += value_incl
+                discount_excl += value_excl
             paid_incl = products_incl + shipping_incl - discount_incl
             paid_excl = products_excl + shipping_excl - discount_excl
             initial_state = self.state_id(module.initial_state)
@@ -845,6 +875,24 @@ class Shop:
                     "date_add": now,
                 },
             )
+            for rule, value_incl, value_excl in used:
+                self.state.insert(
+                    "order_cart_rules",
+                    {
+                        "id_order": order_id,
+                        "id_cart_rule": rule["id"],
+                        "id_order_invoice": 0,
+                        "name": rule["name"].get(lang_id) or next(iter(rule["name"].values()), ""),
+                        "value": value_incl,
+                        "value_tax_excl": value_excl,
+                        "free_shipping": rule["free_shipping"],
+                        "deleted": False,
+                    },
+                )
+                # validateOrder: `$rule->quantity = max(0, $rule->quantity - 1); $rule->update();`
+                self.state.update(
+                    "cart_rules", rule["id"], quantity=max(0, int(rule["quantity"]) - 1), date_upd=now
+                )
             if comment:
                 self._checkout_comment(order_id, cart, customer, comment)
             self._change_state(order_id, initial_state, employee_id=0, now=now)
@@ -856,6 +904,83 @@ class Shop:
                     transaction_id=transaction_id or f"P24-{self._token(10).upper()}",
                 )
             return order_id
+
+    def _usable_rule(
+        self,
+        code: str,
+        customer: Row,
+        products_incl: Decimal,
+        shipping_incl: Decimal,
+        conversion: Decimal,
+        now: datetime,
+    ) -> Row:
+        """The cart rule behind a code, if this customer may use it now (`CartRule::checkValidity`)."""
+        wanted = code.strip().casefold()
+        matches = [row for row in self.state.rows("cart_rules") if str(row["code"]).casefold() == wanted]
+        if not code.strip() or not matches:
+            raise ValueError(f"This voucher does not exist ({code!r}).")
+        rule = matches[0]
+        if not rule["active"]:
+            raise ValueError("This voucher is disabled")
+        if int(rule["quantity"]) <= 0:
+            raise ValueError("This voucher has already been used")
+        if rule["date_from"] is not None and rule["date_from"] > now:
+            raise ValueError("This voucher is not valid yet")
+        if rule["date_to"] is not None and rule["date_to"] < now:
+            raise ValueError("This voucher has expired")
+        if rule["id_customer"] and int(rule["id_customer"]) != int(customer["id"]):
+            raise ValueError("You cannot use this voucher")
+        error_state = self.state_id("PS_OS_ERROR")
+        uses = sum(
+            1
+            for usage in self.state.rows("order_cart_rules")
+            if usage["id_cart_rule"] == rule["id"]
+            and (order := self.state.find("orders", int(usage["id_order"]))) is not None
+            and order["id_customer"] == customer["id"]
+            and order["current_state"] != error_state
+        )
+        if uses >= int(rule["quantity_per_user"]):
+            raise ValueError("You cannot use this voucher anymore (usage limit reached)")
+        minimum = Decimal(rule["minimum_amount"])
+        if minimum > 0:
+            rate = self._currency_rate(int(rule["minimum_amount_currency"]))
+            total = products_incl + (shipping_incl if rule["minimum_amount_shipping"] else ZERO)
+            if total < money(minimum / rate * conversion):
+                raise ValueError("The minimum amount to benefit from this promo code is not reached.")
+        return rule
+
+    def _rule_value(
+        self,
+        rule: Row,
+        products_incl: Decimal,
+        products_excl: Decimal,
+        shipping_incl: Decimal,
+        shipping_excl: Decimal,
+        conversion: Decimal,
+    ) -> tuple[Decimal, Decimal]:
+        """What a cart rule takes off the order (tax included, tax excluded), never more than is left."""
+        incl = excl = ZERO
+        percent = Decimal(rule["reduction_percent"])
+        amount = Decimal(rule["reduction_amount"])
+        if percent > 0:
+            incl = money(products_incl * percent / 100)
+            excl = money(products_excl * percent / 100)
+        elif amount > 0 and products_incl > 0:
+            converted = amount / self._currency_rate(int(rule["reduction_currency"])) * conversion
+            if rule["reduction_tax"]:
+                incl = min(money(converted), products_incl)
+                excl = money(incl * products_excl / products_incl)
+            else:
+                excl = min(money(converted), products_excl)
+                incl = money(excl * products_incl / products_excl) if products_excl else ZERO
+        if rule["free_shipping"]:
+            incl += shipping_incl
+            excl += shipping_excl
+        return incl, excl
+
+    def _currency_rate(self, currency_id: int) -> Decimal:
+        row = self.state.find("currencies", currency_id) if currency_id else None
+        return Decimal(row["conversion_rate"]) if row is not None and row["conversion_rate"] else Decimal(1)
 
     def _checkout_comment(self, order_id: int, cart: Row, customer: Row, text: str) -> None:
         """validateOrder copies the checkout comment into a legacy message and a customer thread."""
@@ -964,6 +1089,8 @@ class Shop:
             self.state.update("order_details", detail_id, id_order_invoice=invoice_id)
         for carrier_row_id in self.state.ids_where("order_carriers", "id_order", order["id"]):
             self.state.update("order_carriers", carrier_row_id, id_order_invoice=invoice_id)
+        for rule_row_id in self.state.ids_where("order_cart_rules", "id_order", order["id"]):
+            self.state.update("order_cart_rules", rule_row_id, id_order_invoice=invoice_id)
         return invoice_id, number
 
     def _next_delivery_number(self) -> int:

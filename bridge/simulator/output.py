@@ -196,10 +196,14 @@ def i18n_json(values: Mapping[int, str], languages: LanguageSelection) -> Any:
 
 @dataclass(frozen=True)
 class Display:
-    """Which fields and associations an entity shows. `associations` maps name -> sub-fields (None = all)."""
+    """Which fields and associations an entity shows. `associations` maps name -> sub-fields (None = all).
+
+    `virtual`: the `price[alias]` names to show, as the query wrote them (see `bridge.simulator.prices`).
+    """
 
     fields: tuple[Field, ...]
     associations: Mapping[str, tuple[str, ...] | None]
+    virtual: tuple[str, ...] = ()
 
 
 def entity_json(
@@ -208,14 +212,24 @@ def entity_json(
     display: Display,
     languages: LanguageSelection,
     flavour: Flavour,
+    virtual: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One entity; `virtual` maps alias -> computed text (an alias named like a field replaces its value)."""
+    computed = virtual or {}
     entity: dict[str, Any] = {}
     for field in display.fields:
         value = row.get(field.name)
-        if field.kind == "i18n":
+        if field.name in computed:
+            entity[field.name] = computed[field.name]
+        elif field.kind == "i18n":
             entity[field.name] = i18n_json(value or {}, languages)
         else:
             entity[field.name] = json_value(field, value, flavour, top_level_id=field.name == "id")
+    names = {field.name for field in display.fields}
+    for alias in display.virtual:
+        if alias in computed and alias not in names:
+            # PrestaShop keys the output by the lower-cased alias (the field's `sqlId`).
+            entity[alias.lower()] = computed[alias]
     associations: dict[str, Any] = {}
     stored = row.get("associations") or {}
     for association in resource.associations:
@@ -255,6 +269,48 @@ def single_json(resource: Resource, entity: dict[str, Any], flavour: Flavour) ->
     if flavour.strip_falsy_single:
         entity = {key: value for key, value in entity.items() if not php_falsy(value)}
     return php_json({resource.singular: entity})
+
+
+def created_json(
+    resource: Resource, echo: Mapping[str, Any], languages: LanguageSelection, flavour: Flavour
+) -> bytes:
+    """The answer to a POST: the new object as PHP holds it after `add()`, not as the database stores it.
+
+    `echo` maps field -> what the object holds: the text the XML body gave, None for a field the body left
+    out (the webservice nulls those), or what `add()` set itself (the id, the dates, a default currency).
+    """
+    entity: dict[str, Any] = {}
+    for field in resource.fields:
+        value = echo.get(field.name)
+        if field.kind == "i18n":
+            entity[field.name] = i18n_json(value if isinstance(value, Mapping) else {}, languages)
+        elif field.name == "id":
+            entity["id"] = int(str(value))
+        elif value is None and field.name.startswith("id_"):
+            entity[field.name] = ""  # WebserviceOutputBuilder turns a NULL id_* into ""
+        else:
+            entity[field.name] = value
+    return single_json(resource, entity, flavour)
+
+
+def created_xml(
+    resource: Resource, echo: Mapping[str, Any], languages: LanguageSelection, api_url: str
+) -> bytes:
+    """`created_json` in XML: every field, each value as the object holds it."""
+    lines = [f"<{resource.singular}>\n"]
+    for field in resource.fields:
+        value = echo.get(field.name)
+        if field.kind == "i18n":
+            lines.append(
+                _xml_field(field, value if isinstance(value, Mapping) else {}, api_url, languages, "\t")
+            )
+            continue
+        text = "" if value is None else str(value)
+        target = XLINKS.get(field.name)
+        link = f' xlink:href="{api_url}{target}/{text}"' if target and text not in ("", "0") else ""
+        lines.append(f"\t<{field.name}{link}>{cdata(text)}</{field.name}>\n")
+    lines.append(f"</{resource.singular}>\n")
+    return single_xml("".join(lines))
 
 
 def errors_json(errors: Sequence[tuple[int, str]], content: Mapping[str, Any] | None = None) -> bytes:
@@ -317,10 +373,19 @@ def entity_xml(
     display: Display,
     languages: LanguageSelection,
     api_url: str,
+    virtual: Mapping[str, str] | None = None,
 ) -> str:
+    computed = virtual or {}
     lines = [f"<{resource.singular}>\n"]
     for field in display.fields:
-        lines.append(_xml_field(field, row.get(field.name), api_url, languages, "\t"))
+        if field.name in computed:
+            lines.append(f"\t<{field.name}>{cdata(computed[field.name])}</{field.name}>\n")
+        else:
+            lines.append(_xml_field(field, row.get(field.name), api_url, languages, "\t"))
+    names = {field.name for field in display.fields}
+    for alias in display.virtual:
+        if alias in computed and alias not in names:
+            lines.append(f"\t<{alias.lower()}>{cdata(computed[alias])}</{alias.lower()}>\n")
     shown = [a for a in resource.associations if a.name in display.associations]
     if shown:
         stored = row.get("associations") or {}

@@ -132,6 +132,7 @@ class ParsedQuery:
     filters: list[Filter] = field(default_factory=list)
     sort: list[tuple[Field, bool]] = field(default_factory=list)  # (field, descending)
     limit: tuple[int, int | None] | None = None  # (offset, count); count None = no limit
+    price: Any = None  # the raw `price[alias][param]` parameter (see `bridge.simulator.prices`)
 
 
 def visible_fields(resource: Resource, flavour: Flavour) -> tuple[Field, ...]:
@@ -204,7 +205,9 @@ def parse_query(
     else:
         available = [name for name in available if name not in ("date_add", "date_upd")]
 
-    parsed = ParsedQuery(display=None, display_given="display" in params, languages=languages)
+    price = params.get("price")
+    aliases = tuple(price) if isinstance(price, Mapping) else ()
+    parsed = ParsedQuery(display=None, display_given="display" in params, languages=languages, price=price)
 
     filters = params.get("filter")
     if isinstance(filters, dict):
@@ -239,9 +242,9 @@ def parse_query(
     display = params.get("display")
     all_names = ", ".join(f.name for f in fields)
     if display is None:
-        parsed.display = _full_display(resource, fields) if single else None
+        parsed.display = _full_display(resource, fields, aliases) if single else None
     elif display == "full":
-        parsed.display = _full_display(resource, fields)
+        parsed.display = _full_display(resource, fields, aliases)
     else:
         match = re.match(r"^\[(.*)\]$", display, re.S) if isinstance(display, str) else None
         if not match:
@@ -250,7 +253,7 @@ def parse_query(
                 f"These are available: {all_names}"
             )
             raise WebserviceError(400, [(36, message)], php_warnings=True)
-        parsed.display = _parse_display(resource, fields, match.group(1), all_names)
+        parsed.display = _parse_display(resource, fields, match.group(1), all_names, aliases)
 
     sort = params.get("sort")
     if sort is not None:
@@ -296,8 +299,8 @@ def parse_query(
     return parsed
 
 
-def _full_display(resource: Resource, fields: tuple[Field, ...]) -> Display:
-    return Display(fields, {association.name: None for association in resource.associations})
+def _full_display(resource: Resource, fields: tuple[Field, ...], aliases: tuple[str, ...] = ()) -> Display:
+    return Display(fields, {association.name: None for association in resource.associations}, aliases)
 
 
 def _split_display(text: str) -> list[str]:
@@ -319,7 +322,10 @@ def _split_display(text: str) -> list[str]:
     return items
 
 
-def _parse_display(resource: Resource, fields: tuple[Field, ...], inner: str, all_names: str) -> Display:
+def _parse_display(
+    resource: Resource, fields: tuple[Field, ...], inner: str, all_names: str, aliases: tuple[str, ...] = ()
+) -> Display:
+    """`display=[...]`: known fields, associations with sub-fields, and `price[...]` aliases (exact case)."""
     wanted: set[str] = set()
     associations: dict[str, tuple[str, ...] | None] = {}
     known_associations = {a.name: a for a in resource.associations}
@@ -337,11 +343,12 @@ def _parse_display(resource: Resource, fields: tuple[Field, ...], inner: str, al
                     raise WebserviceError(400, [(35, message)], php_warnings=True)
             associations[association.name] = subfields or None
             continue
-        if item not in names:
+        if item not in names and item not in aliases:
             message = f'Unable to display this field "{item}". However, these are available: {all_names}'
             raise WebserviceError(400, [(35, message)], php_warnings=True)
         wanted.add(item)
-    return Display(tuple(f for f in fields if f.name in wanted), associations)
+    virtual = tuple(alias for alias in aliases if alias in wanted)
+    return Display(tuple(f for f in fields if f.name in wanted), associations, virtual)
 
 
 # -- filters ----------------------------------------------------------------------------------------------

@@ -4,6 +4,10 @@
 `/api/<resource>[/<id>]` (when URL rewriting is on, as with PrestaShop's .htaccess) or
 `/webservice/dispatcher.php?url=<resource>/<id>` (always). Product images are public at
 `/img/p/<digits>/<id>-<type>.jpg`.
+
+Everything is read-only except `POST cart_rules` (`bridge.simulator.writes`); `products` answer the
+`price[...]` virtual fields (`bridge.simulator.prices`). `response_delay` makes every answer as slow as a
+real shop's.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import format_datetime
@@ -27,7 +31,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
-from xml.etree import ElementTree
 
 from bridge.simulator import faults as fault_pages
 from bridge.simulator.faults import FaultKind, FaultPlan
@@ -36,6 +39,8 @@ from bridge.simulator.output import (
     METHODS,
     Flavour,
     api_root_xml,
+    created_json,
+    created_xml,
     entity_json,
     entity_xml,
     errors_json,
@@ -50,17 +55,20 @@ from bridge.simulator.output import (
     single_json,
     single_xml,
 )
+from bridge.simulator.prices import computed_prices
 from bridge.simulator.query import (
     ParsedQuery,
     PhpFatal,
     WebserviceError,
     closest,
+    parse_languages,
     parse_php_query,
     parse_query,
     select_ids,
 )
 from bridge.simulator.schema import ALL_RESOURCE_NAMES, RESOURCES, Resource
 from bridge.simulator.state import ShopState
+from bridge.simulator.writes import CART_RULES, post_cart_rules, xml_error
 
 DEMO_API_KEY = "DEMOKEY0DEMOKEY0DEMOKEY0DEMOKEY0"
 REALM = (
@@ -84,6 +92,7 @@ APACHE_404 = (
 )
 _REASONS = {
     200: "OK",
+    201: "Created",
     304: "Not Modified",
     400: "Bad Request",
     401: "Unauthorized",
@@ -148,6 +157,9 @@ class Simulator:
         self.faults = FaultPlan()
         self.requests: list[RequestRecord] = []
         self.record_bodies = True  # benchmarks may switch this off to keep memory flat
+        # Seconds every webservice answer waits, as a real shop's PHP takes its time (benchmarks only).
+        # The wait is on `faults.release`, so stop() cuts it short.
+        self.response_delay: float = 0.0
         self.base_path = base_path.rstrip("/")
         if self.base_path and not self.base_path.startswith("/"):
             self.base_path = "/" + self.base_path
@@ -354,9 +366,11 @@ class Simulator:
         if method not in allowed:
             message = f"Method {method} is not allowed for the resource {resource_name} with this authentication key"  # noqa: E501
             return error(405, [(25, message)])
+        if method == "POST" and resource_name == "cart_rules":
+            return self._create_cart_rules(params, body, as_json, started, error)
         if method != "GET" and method != "HEAD":
-            # The bridge only reads; writes stop at PrestaShop's first check of the XML body.
-            problem = None if method == "DELETE" else self._xml_error(body)
+            # Other writes stop at PrestaShop's first check of the XML body.
+            problem = None if method == "DELETE" else xml_error(body)
             if problem is not None:
                 return error(500, [(127, problem)])
             unsupported = (
@@ -402,6 +416,33 @@ class Simulator:
             local_sha1=lowered.get("local-content-sha1"),
         )
 
+    # -- writing --------------------------------------------------------------------------------------------
+
+    def _create_cart_rules(
+        self,
+        params: dict[str, Any],
+        body: bytes,
+        as_json: bool,
+        started: float,
+        error: Callable[[int, list[tuple[int, str]]], _Response],
+    ) -> _Response:
+        """`POST /api/cart_rules`: 201 and the new rule (see `bridge.simulator.writes`)."""
+        try:
+            languages = parse_languages(params, self.state, self.rules)
+            created = post_cart_rules(self.state, body)
+        except WebserviceError as problem:
+            status, errors = problem.for_flavour(self.rules)
+            return error(status, errors)
+        if not created:
+            # An empty <prestashop/>: nothing created, an empty document.
+            payload = b"[]" if as_json else single_xml("")
+        elif as_json:
+            # The singular key is written once per object: the last one wins.
+            payload = created_json(CART_RULES, created[-1], languages, self.rules)
+        else:
+            payload = created_xml(CART_RULES, created[-1], languages, self.api_url)
+        return self._ws_response(201, payload, as_json, started, resource="cart_rules")
+
     # -- reading --------------------------------------------------------------------------------------------
 
     def _read(
@@ -423,13 +464,22 @@ class Simulator:
                     return minimal_list_json(schema, ids)
                 return minimal_list_xml(schema, ids, api_url)
             rows = [self._with_getters(schema, table[row_id]) for row_id in ids]
+            prices: list[dict[str, str]] = [{} for _ in rows]
+            if schema.name == "products" and parsed.price is not None:
+                prices = computed_prices(state, parsed.price, rows)
         display = parsed.display
         if as_json:
-            entities = [entity_json(schema, row, display, parsed.languages, rules) for row in rows]
+            entities = [
+                entity_json(schema, row, display, parsed.languages, rules, virtual)
+                for row, virtual in zip(rows, prices, strict=True)
+            ]
             if single_id is not None and not parsed.display_given:
                 return single_json(schema, entities[0], rules)
             return list_json(schema, entities)
-        parts = [entity_xml(schema, row, display, parsed.languages, api_url) for row in rows]
+        parts = [
+            entity_xml(schema, row, display, parsed.languages, api_url, virtual)
+            for row, virtual in zip(rows, prices, strict=True)
+        ]
         if single_id is not None and not parsed.display_given:
             return single_xml(parts[0])
         return list_xml(schema, parts)
@@ -602,21 +652,6 @@ class Simulator:
             return ws_key
         return None
 
-    @staticmethod
-    def _xml_error(body: bytes) -> str | None:
-        """`simplexml_load_string` failing: PrestaShop's code 127 message; None for a well-formed body."""
-        text = body.decode("utf-8", "replace")
-        if text.strip():
-            try:
-                ElementTree.fromstring(text)  # noqa: S314 - test server parsing its own tests' input
-            except ElementTree.ParseError:
-                pass
-            else:
-                return None
-        return (
-            f"XML error : String could not be parsed as XML\nXML length : {len(body)}\nOriginal XML : {text}"
-        )
-
     # -- faults -------------------------------------------------------------------------------------------
 
     def apply_fault(self, kind: FaultKind, response: _Response) -> _Response | None:
@@ -781,6 +816,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         fault: FaultKind | None = None
         if response.resource is not None or self._is_webservice(self.path):
+            if simulator.response_delay > 0:
+                simulator.faults.release.wait(simulator.response_delay)
             fault = simulator.faults.take(response.resource, self.path)
         if fault is not None:
             changed = simulator.apply_fault(fault, response)
