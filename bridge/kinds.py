@@ -14,15 +14,18 @@ The samples here feed `bridge templates lint`, previews, the test email and the 
 
 Adding a kind: add its context TypedDict and an entry to KINDS here, add `<kind>.subject.txt`, `<kind>.txt`
 and `<kind>.html` under every language in `templates/`, then let tests/test_templates.py pick it up.
-Marketing kinds (cart reminders, review requests) will need consent, an unsubscribe link and
-List-Unsubscribe headers; `render.py` refuses them until that exists.
+
+Marketing kinds (cart reminders, review requests) go only to customers who agreed to them. `render.py`
+renders them only with unsubscribe links (`SAMPLE_UNSUBSCRIBE` here for samples): it writes the RFC 8058
+List-Unsubscribe headers and gives the templates `unsubscribe_url`, which the shared layout shows in the
+footer. Their contexts carry no unsubscribe data: the links are made at send time, per recipient.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from typing import Any, Final, Literal, TypedDict
 
 Category = Literal["transactional", "marketing"]
 
@@ -179,6 +182,56 @@ class SmtpTestContext(TypedDict):
     smtp: SmtpSummary
     sent_at: str  # ISO instant
     bridge_version: str
+
+
+class CartItem(TypedDict):
+    name: str  # in the cart's language, attributes included: "Kurtka (Rozmiar: M - Kolor: Granatowy)"
+    quantity: int
+    unit_price: Money  # tax included, as the shop computes it for this cart
+    total: Money  # unit_price × quantity, tax included
+    url: str  # the product page, "" when none
+    image_url: str  # absolute https URL of the product image, "" when none
+
+
+class Cart(TypedDict):
+    items: list[CartItem]  # templates read it as cart["items"]: cart.items is the dict's own method
+    total: Money  # the products, tax included (no shipping: the customer has not chosen a carrier)
+    url: str  # where the button goes
+    # True: `url` is PrestaShop's recovery link, which signs the customer in and refills the cart;
+    # False: `url` is the cart page, where the customer may have to sign in first.
+    restores_session: bool
+
+
+class DiscountCode(TypedDict):
+    """A cart rule code offered with a reminder (CART_DISCOUNT)."""
+
+    code: str  # what the customer types at checkout
+    percent: str  # decimal string ("10", "7.5"), "" when the code takes off an amount or gives something else
+    amount: Money | None  # the amount taken off, None when the code is a percentage (or neither)
+    valid_until: str  # ISO instant the code stops working, "" when it does not expire
+
+
+class CartReminderContext(TypedDict):
+    """Marketing: a signed-in customer left products in a cart and ordered nothing since."""
+
+    customer: Customer
+    step: Literal[1, 2, 3]  # 1 a gentle "you left something", 2 a nudge, 3 the last reminder
+    cart: Cart
+    discount: DiscountCode | None
+
+
+class ReviewProduct(TypedDict):
+    name: str  # as frozen on the order
+    url: str  # the product page, where the review form is; "" when none
+    image_url: str  # absolute https URL, "" when none
+
+
+class ReviewRequestContext(TypedDict):
+    """Marketing: some days after delivery, one "write a review" link per product of the order."""
+
+    customer: Customer
+    order: OrderSummary
+    products: list[ReviewProduct]
 
 
 class OwnerAlertContext(TypedDict):
@@ -372,6 +425,153 @@ _OWNER_ALERT_QUOTA: OwnerAlertContext = {
 }
 
 
+_JACKET_URL = "https://sklep.example.pl/kurtki/1-kurtka-przeciwdeszczowa.html"
+_MUG_URL = "https://sklep.example.pl/kubki/2-kubek-lodz-330-ml.html"
+_SOCKS_URL = "https://sklep.example.pl/skarpetki/3-skarpetki-welniane.html"
+
+_CART_REMINDER: CartReminderContext = {
+    "customer": _CUSTOMER,
+    "step": 1,
+    "cart": {
+        "items": [
+            {
+                "name": "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
+                "quantity": 1,
+                "unit_price": _pln("499.00"),
+                "total": _pln("499.00"),
+                "url": _JACKET_URL,
+                "image_url": "https://sklep.example.pl/img/p/1/1-home_default.jpg",
+            },
+            {
+                "name": "Kubek „Łódź” 330 ml",
+                "quantity": 2,
+                "unit_price": _pln("59.99"),
+                "total": _pln("119.98"),
+                "url": _MUG_URL,
+                "image_url": "https://sklep.example.pl/img/p/2/2-home_default.jpg",
+            },
+            {
+                "name": "Skarpetki wełniane (Rozmiar: 39-42)",
+                "quantity": 3,
+                "unit_price": _pln("49.99"),
+                "total": _pln("149.97"),
+                "url": _SOCKS_URL,
+                "image_url": "https://sklep.example.pl/img/p/3/3-home_default.jpg",
+            },
+        ],
+        "total": _pln("768.95"),
+        "url": (
+            "https://sklep.example.pl/index.php?controller=order&recover_cart=731"
+            "&token_cart=8f14e45fceea167a5a36dedd4bea2543"
+        ),
+        "restores_session": True,
+    },
+    "discount": None,
+}
+
+# The last reminder: a plain cart link (the customer signs in), a percentage code that expires, and a
+# product with neither page nor picture.
+_CART_REMINDER_LAST: CartReminderContext = {
+    "customer": _CUSTOMER,
+    "step": 3,
+    "cart": {
+        "items": [
+            {
+                "name": "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
+                "quantity": 1,
+                "unit_price": _pln("499.00"),
+                "total": _pln("499.00"),
+                "url": _JACKET_URL,
+                "image_url": "https://sklep.example.pl/img/p/1/1-home_default.jpg",
+            },
+            {
+                "name": "Karta podarunkowa 50 zł",
+                "quantity": 1,
+                "unit_price": _pln("50.00"),
+                "total": _pln("50.00"),
+                "url": "",
+                "image_url": "",
+            },
+        ],
+        "total": _pln("549.00"),
+        "url": "https://sklep.example.pl/index.php?controller=cart&action=show",
+        "restores_session": False,
+    },
+    "discount": {
+        "code": "WRACAJ-7KQ2M",
+        "percent": "10",
+        "amount": None,
+        "valid_until": "2026-12-04T22:59:00+00:00",
+    },
+}
+
+# The second reminder, one product (one picture, so no column of empty thumbnails), an amount off that
+# never expires.
+_CART_REMINDER_AMOUNT: CartReminderContext = {
+    "customer": {**_CUSTOMER, "first_name": ""},
+    "step": 2,
+    "cart": {
+        "items": [
+            {
+                "name": "Kubek „Łódź” 330 ml",
+                "quantity": 1,
+                "unit_price": _pln("59.99"),
+                "total": _pln("59.99"),
+                "url": _MUG_URL,
+                "image_url": "",
+            }
+        ],
+        "total": _pln("59.99"),
+        "url": "https://sklep.example.pl/index.php?controller=cart&action=show",
+        "restores_session": False,
+    },
+    "discount": {"code": "KOSZYK20", "percent": "", "amount": _pln("20.00"), "valid_until": ""},
+}
+
+_REVIEW_REQUEST: ReviewRequestContext = {
+    "customer": _CUSTOMER,
+    "order": _ORDER,
+    "products": [
+        {
+            "name": "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
+            "url": _JACKET_URL,
+            "image_url": "https://sklep.example.pl/img/p/1/1-home_default.jpg",
+        },
+        {"name": "Kubek „Łódź” 330 ml", "url": _MUG_URL, "image_url": ""},
+        {
+            "name": "Skarpetki wełniane (Rozmiar: 39-42)",
+            "url": _SOCKS_URL,
+            "image_url": "https://sklep.example.pl/img/p/3/3-home_default.jpg",
+        },
+    ],
+}
+
+# A guest's order of one product the shop no longer shows: nothing to link, a reply is the way to answer.
+_REVIEW_REQUEST_GUEST: ReviewRequestContext = {
+    "customer": _CUSTOMER,
+    "order": {
+        **_ORDER,
+        "guest": True,
+        "url": "https://sklep.example.pl/index.php?controller=guest-tracking&order_reference=XKBKNABJK",
+    },
+    "products": [{"name": "Pocztówka", "url": "", "image_url": ""}],
+}
+
+
+@dataclass(frozen=True)
+class SampleUnsubscribe:
+    """Unsubscribe links for samples (lint, previews, tests, tools), shaped like bridge.unsubscribe's."""
+
+    url: str
+    mailto: str
+
+
+SAMPLE_UNSUBSCRIBE: Final = SampleUnsubscribe(
+    url="https://sklep.example.pl/unsubscribe?t=MTA0Mi56b2ZpYUBleGFtcGxlLmNvbQ.q3Vx8TtN0yq1b8kH&l=pl",
+    mailto="mailto:sklep@example.pl?subject=unsubscribe%20MTA0Mi56b2ZpYUBleGFtcGxlLmNvbQ.q3Vx8TtN0yq1b8kH",
+)
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -492,6 +692,23 @@ KINDS: dict[str, Kind] = {
                 "sent_at": "2026-11-27T09:05:00+00:00",
                 "bridge_version": "0.1.0",
             },
+        ),
+        _kind(
+            "cart_reminder",
+            "Marketing: products left in a cart, up to three reminders, perhaps with a discount code.",
+            CartReminderContext,
+            _CART_REMINDER,
+            _CART_REMINDER_LAST,
+            _CART_REMINDER_AMOUNT,
+            category="marketing",
+        ),
+        _kind(
+            "review_request",
+            "Marketing: after delivery, asks for a review of each product of the order.",
+            ReviewRequestContext,
+            _REVIEW_REQUEST,
+            _REVIEW_REQUEST_GUEST,
+            category="marketing",
         ),
         _kind(
             "owner_alert",

@@ -22,7 +22,7 @@ from bridge.config import Settings
 from bridge.contexts import OrderFacts
 from bridge.detect import Change, NewOrder, StateChanged
 from bridge.errors import BridgeError
-from bridge.kinds import KINDS
+from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 from bridge.profile import STATUS_KINDS, ShopProfile, load_profile
 from bridge.records import Order, OrderHistory
 from bridge.render import RenderedEmail, Renderer, get_renderer, make_address
@@ -235,6 +235,7 @@ def render_decision(
         message_id=message_id,
         recipient=make_address(decision.recipient_name, decision.recipient_email),
         now=now,
+        unsubscribe=SAMPLE_UNSUBSCRIBE if get_kind(kind).category == "marketing" else None,
     )
 
 

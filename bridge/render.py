@@ -7,6 +7,9 @@ encoded-word openers before it reaches a header (Python 3.11.7 emits an injected
 `=?UTF-8?Q?=0A?=`, CVE-2024-6923), and never compiled as a template. The environment is sandboxed because
 owners edit templates, and strict because a blank where a tracking number should be is worse than a
 failed render that the owner sees.
+
+Marketing kinds render only with unsubscribe links: the message gets RFC 8058 one-click List-Unsubscribe
+headers and the body must show the same link (the layout's footer does, from `unsubscribe_url`).
 """
 
 from __future__ import annotations
@@ -20,15 +23,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, make_msgid
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import css_inline
+from babel.numbers import format_percent
 from jinja2 import (
     ChoiceLoader,
     FileSystemLoader,
@@ -49,7 +55,7 @@ from bridge.kinds import get_kind
 
 PARTS: Final = ("subject.txt", "txt", "html")
 # Names the renderer puts into every template context; a stored context must not use them.
-RESERVED_KEYS: Final = frozenset({"shop", "lang", "locale", "timezone", "subject"})
+RESERVED_KEYS: Final = frozenset({"shop", "lang", "locale", "timezone", "subject", "unsubscribe_url"})
 
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators: none belongs in a header.
 _HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -75,6 +81,8 @@ _HEADERS_WE_WRITE: Final = frozenset(
         "message-id",
         "auto-submitted",
         "x-auto-response-suppress",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
         "content-language",
         "mime-version",
         "content-type",
@@ -126,7 +134,13 @@ def make_address(display_name: str, addr_spec: str) -> Address:
     if _HEADER_UNSAFE.search(addr_spec) or _BIDI_CONTROLS.search(addr_spec) or "=?" in addr_spec:
         raise ValueError(f"refusing an email address with control characters: {addr_spec!r}")
     name = shorten(clean_header_text(display_name), DISPLAY_NAME_LIMIT)
-    return Address(display_name=name, addr_spec=addr_spec.strip())
+    spec = addr_spec.strip()
+    local, at, domain = spec.rpartition("@")
+    if at and not local.isascii():
+        # RFC 6531: a UTF-8 local part travels as it is (with SMTPUTF8); parsing it as an addr-spec would
+        # flag it as a defect, so it is built from its parts.
+        return Address(display_name=name, username=local, domain=domain)
+    return Address(display_name=name, addr_spec=spec)
 
 
 def clean_body_value(value: object) -> object:
@@ -135,6 +149,108 @@ def clean_body_value(value: object) -> object:
     if isinstance(value, str) and not isinstance(value, Markup):
         return _BODY_UNSAFE.sub(" ", _BIDI_CONTROLS.sub("", value))
     return value
+
+
+# --- Unsubscribe links (marketing kinds) ----------------------------------------------------------
+
+
+class UnsubscribeLinks(Protocol):
+    """One recipient's way out of marketing mail (bridge.unsubscribe makes them; anything with these two)."""
+
+    @property
+    def url(self) -> str: ...  # https: the one-click endpoint (POST) and the page the footer links (GET)
+
+    @property
+    def mailto(self) -> str: ...  # `mailto:…?subject=…`, or "" for none
+
+
+# A URI is never broken across lines, so it must fit on one (RFC 5322: 998 octets) after the header name.
+UNSUBSCRIBE_URI_LIMIT: Final = 900
+_URI_UNSAFE = re.compile(r"[\s<>\x00-\x1f\x7f]")  # would end the <URI> early, or the header
+_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+ONE_CLICK: Final = "List-Unsubscribe=One-Click"  # RFC 8058 §3.1, the only value there is
+
+
+def unsubscribe_uris(links: UnsubscribeLinks) -> tuple[str, str]:
+    """`(url, mailto)` of `links`, each one header-safe token; RenderError when either cannot be sent.
+
+    RFC 8058 wants an https URL (http is let through for loopback hosts only: a demo on one machine).
+    Nothing is repaired: a URL with a space or a bracket would be cut short by every client reading it.
+    Errors never quote the links: they hold the recipient's token.
+    """
+    url, mailto = links.url, links.mailto
+    for label, uri in (("URL", url), ("mailto", mailto)):
+        if not isinstance(uri, str):
+            raise RenderError(f"the unsubscribe {label} is not text: {type(uri).__name__}")
+        if not uri.isascii() or _URI_UNSAFE.search(uri):
+            raise RenderError(
+                f"the unsubscribe {label} has spaces, controls, brackets or non-ASCII letters; "
+                "percent-encode them"
+            )
+        if len(uri) > UNSUBSCRIBE_URI_LIMIT:
+            raise RenderError(
+                f"the unsubscribe {label} is {len(uri)} characters, over {UNSUBSCRIBE_URI_LIMIT}"
+            )
+    try:
+        parsed = urlsplit(url)
+        scheme, host = parsed.scheme, parsed.hostname
+    except ValueError:  # "https://[bad/": an IPv6 literal that never closes
+        scheme, host = "", None
+    secure = scheme == "https" or (scheme == "http" and host in _LOOPBACK_HOSTS)
+    if not (host and secure):
+        raise RenderError(
+            "the unsubscribe URL is not an https URL with a host name: one-click unsubscribe "
+            "(RFC 8058) needs https"
+        )
+    if mailto and not (mailto[:7].lower() == "mailto:" and "@" in mailto.split("?", 1)[0]):
+        raise RenderError("the unsubscribe mailto is not a mailto: address")
+    return url, mailto
+
+
+class _UriListHeader(UnstructuredHeader, BaseHeader):
+    """List-Unsubscribe as written: folded only between its `<URI>`s, each whole on one line.
+
+    Python 3.11 folds an unstructured header longer than 78 characters by turning all of it into RFC 2047
+    encoded words (`=?utf-8?q?=3Chttps=3A//…?=`); Python reads that back, but a mail client does not
+    decode encoded words in List-Unsubscribe (RFC 2047 §5 allows them in text and phrases only), so Gmail
+    would find no link. A URI longer than a line stays unbroken: RFC 5322 allows lines of 998 octets.
+    """
+
+    max_count = 1
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        kwds["parse_tree"] = cls.value_parser(value)
+        kwds["decoded"] = value  # as given: "=?" in a URI is not an encoded word
+
+    def fold(self, *, policy: Policy) -> str:
+        limit = policy.max_line_length or 78
+        items = re.split(r"(?<=>), (?=<)", str(self))
+        lines = [f"{self.name}: {items[0]}"]
+        for item in items[1:]:
+            if len(lines[-1]) + 2 + len(item) <= limit:
+                lines[-1] += ", " + item
+            else:
+                lines[-1] += ","
+                lines.append(" " + item)  # unfolding (removing the CRLF) gives back ", "
+        return policy.linesep.join(lines) + policy.linesep
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.update(value for name, value in attrs if name == "href" and value)
+
+
+def _links_in(html: str) -> set[str]:
+    parser = _Links()
+    parser.feed(html)
+    parser.close()
+    return parser.hrefs
 
 
 # --- Where templates live -------------------------------------------------------------------------
@@ -329,17 +445,28 @@ def _money_filter(context: Context, value: Mapping[str, Any]) -> str:
 
 @pass_context
 def _date_filter(context: Context, value: str) -> str:
+    if value == "":
+        return ""  # unknown (a zero date in the shop)
     return formatting.format_local_date(value, _zone_of(context), _locale_of(context))
 
 
 @pass_context
 def _datetime_filter(context: Context, value: str) -> str:
+    if value == "":
+        return ""  # unknown (a zero date in the shop)
     return formatting.format_local_datetime(value, _zone_of(context), _locale_of(context))
 
 
 @pass_context
 def _plural_filter(context: Context, count: object, **forms: str) -> str:
     return formatting.choose_plural(count, forms, _locale_of(context))
+
+
+@pass_context
+def _percent_filter(context: Context, value: object) -> str:
+    """`"10"` → `10%`, `"7.5"` → `7,5%` (pl) / `7.5%` (en): as many decimals as the shop gave."""
+    number = formatting.to_decimal(value) / 100
+    return str(format_percent(number, locale=_locale_of(context), decimal_quantization=False))
 
 
 def _url_filter(value: str) -> str:
@@ -353,6 +480,7 @@ _FILTERS: Final[dict[str, Callable[..., Any]]] = {
     "date": _date_filter,
     "datetime": _datetime_filter,
     "plural": _plural_filter,
+    "percent": _percent_filter,
     "url": _url_filter,
 }
 
@@ -444,9 +572,19 @@ class Renderer:
         raise RenderError(f"no templates for {kind!r} in {language!r}, {default_language!r} or 'en'")
 
     def render_parts(
-        self, kind: str, language: str, context: Mapping[str, Any], *, shop: ShopIdentity, locale: str
+        self,
+        kind: str,
+        language: str,
+        context: Mapping[str, Any],
+        *,
+        shop: ShopIdentity,
+        locale: str,
+        unsubscribe_url: str = "",
     ) -> RenderedParts:
-        """Subject, text and inlined HTML of `kind` in `language` (which must have all three templates)."""
+        """Subject, text and inlined HTML of `kind` in `language` (which must have all three templates).
+
+        `unsubscribe_url` is what the layout's footer links to; "" (transactional mail) shows no such line.
+        """
         clash = RESERVED_KEYS & set(context)
         if clash:
             raise RenderError(f"the context of {kind!r} must not set {', '.join(sorted(clash))}")
@@ -456,6 +594,7 @@ class Renderer:
             "lang": language,
             "locale": locale,
             "timezone": shop.timezone,
+            "unsubscribe_url": unsubscribe_url,
         }
         subject = shorten(
             clean_header_text(self._render(f"{language}/{kind}.subject.txt", values)), SUBJECT_LIMIT
@@ -489,12 +628,22 @@ class Renderer:
         message_id: str,
         recipient: Address,
         now: datetime,
+        unsubscribe: UnsubscribeLinks | None = None,
     ) -> RenderedEmail:
-        """The complete message for one outbox row. RenderError (a permanent failure) on any problem."""
+        """The complete message for one outbox row. RenderError (a permanent failure) on any problem.
+
+        A marketing kind needs `unsubscribe` (the recipient's links): they become the List-Unsubscribe
+        headers and the footer's link. A transactional kind ignores it and gets neither.
+        """
         spec = get_kind(kind)
-        if spec.category != "transactional":
-            # Marketing mail needs consent, an unsubscribe link and RFC 8058 headers; not built yet.
-            raise RenderError(f"{kind!r} is a {spec.category} kind, and marketing mail is not supported yet")
+        links: tuple[str, str] | None = None
+        if spec.category == "marketing":
+            if unsubscribe is None:
+                raise RenderError(
+                    f"marketing email needs an unsubscribe link: {kind!r} was rendered without one "
+                    "(is UNSUBSCRIBE_URL set?)"
+                )
+            links = unsubscribe_uris(unsubscribe)
         missing = spec.required_keys - set(context)
         if missing:
             raise RenderError(f"the context of {kind!r} lacks {', '.join(sorted(missing))}")
@@ -503,11 +652,38 @@ class Renderer:
         if not _MESSAGE_ID.fullmatch(message_id):
             raise RenderError(f"not a Message-ID: {message_id!r}")
         used, fell_back = self.choose_language(kind, language, shop.default_language)
-        parts = self.render_parts(kind, used, context, shop=shop, locale=_formatting_locale(language, used))
+        parts = self.render_parts(
+            kind,
+            used,
+            context,
+            shop=shop,
+            locale=_formatting_locale(language, used),
+            unsubscribe_url=links[0] if links else "",
+        )
+        if links is not None:
+            self.check_unsubscribe_shown(kind, used, parts, links[0])
         message = assemble_message(
-            parts, shop=shop, recipient=recipient, message_id=message_id, now=now, language=used
+            parts,
+            shop=shop,
+            recipient=recipient,
+            message_id=message_id,
+            now=now,
+            language=used,
+            unsubscribe=links,
         )
         return RenderedEmail(message, parts.subject, parts.text, parts.html, used, fell_back)
+
+    def check_unsubscribe_shown(self, kind: str, language: str, parts: RenderedParts, url: str) -> None:
+        """The law and Gmail want the way out visible in the body, not only in a header: an owner's layout
+        that lost the footer line fails here instead of sending marketing mail without it (lint can ask
+        the same of parts rendered with a sample `unsubscribe_url`)."""
+        for part, shown in (("txt", url in parts.text), ("html", url in _links_in(parts.html))):
+            if not shown:
+                raise RenderError(
+                    f"the {part} part of {kind!r} shows no unsubscribe link: marketing mail must (the "
+                    "shipped layout's footer shows `unsubscribe_url` when it is set)",
+                    file=self.template_path(f"{language}/{kind}.{part}"),
+                )
 
 
 def _formatting_locale(requested: str, used: str) -> str:
@@ -529,8 +705,10 @@ def assemble_message(
     message_id: str,
     now: datetime,
     language: str,
+    unsubscribe: tuple[str, str] | None = None,
 ) -> EmailMessage:
-    """multipart/alternative (text, then HTML) with the headers a transactional email needs."""
+    """multipart/alternative (text, then HTML) with the headers a transactional email needs, and with
+    `unsubscribe` (url, mailto: see unsubscribe_uris) the RFC 8058 one-click headers of marketing mail."""
     message = EmailMessage(policy=policy.SMTP)
     set_address(message, "From", make_address(shop.from_name or shop.name, shop.from_email))
     set_address(message, "To", make_address(recipient.display_name, recipient.addr_spec))
@@ -542,10 +720,16 @@ def assemble_message(
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to transactional mail
     message["X-Auto-Response-Suppress"] = "OOF, AutoReply"  # the same for Exchange/Outlook
+    list_unsubscribe = None
+    if unsubscribe is not None:
+        url, mailto = unsubscribe
+        list_unsubscribe = f"<{url}>" + (f", <{mailto}>" if mailto else "")
+        message["List-Unsubscribe"] = _UriListHeader("List-Unsubscribe", list_unsubscribe)
+        message["List-Unsubscribe-Post"] = ONE_CLICK
     message.set_content(parts.text)
     message.add_alternative(parts.html, subtype="html")
     message["Content-Language"] = language  # after set_content, which clears every Content-* header
-    _verify_headers(message, parts.subject)
+    _verify_headers(message, parts.subject, list_unsubscribe)
     return message
 
 
@@ -579,14 +763,16 @@ def set_address(message: EmailMessage, header: str, address: Address) -> None:
 
 
 def _reads_back(message: EmailMessage, header: str, address: Address) -> bool:
-    folded = message.policy.fold_binary(header, message[header])
+    utf8 = not address.addr_spec.isascii()
+    folded = (policy.SMTPUTF8 if utf8 else message.policy).fold_binary(header, message[header])
     parsed = email.message_from_bytes(folded + b"\r\n", policy=policy.default)[header]
     found = [(re.sub(r"\s+", "", a.display_name), a.addr_spec) for a in getattr(parsed, "addresses", ())]
     return found == [(re.sub(r"\s+", "", address.display_name), address.addr_spec)]
 
 
-def _verify_headers(message: EmailMessage, subject: str) -> None:
-    """Belt and braces for unpatched Pythons: the serialised header block holds exactly our headers."""
+def _verify_headers(message: EmailMessage, subject: str, list_unsubscribe: str | None = None) -> None:
+    """Belt and braces for unpatched Pythons: the serialised header block holds exactly our headers, and
+    List-Unsubscribe, unfolded as a client unfolds it, is exactly what we wrote."""
     if str(message["Subject"]) != subject:
         raise RenderError("the subject changed when it was encoded; refusing to send it")
     raw = message.as_bytes()
@@ -599,6 +785,11 @@ def _verify_headers(message: EmailMessage, subject: str) -> None:
         name = line.split(b":", 1)[0].decode("ascii", "replace").lower()
         if name not in _HEADERS_WE_WRITE:
             raise RenderError(f"unexpected header {name!r} in the message; refusing to send it")
+    if list_unsubscribe is not None:
+        unfolded = head.replace(b"\r\n ", b" ").replace(b"\r\n\t", b"\t").split(b"\r\n")
+        written = [line for line in unfolded if line.lower().startswith(b"list-unsubscribe:")]
+        if written != [b"List-Unsubscribe: " + list_unsubscribe.encode("ascii")]:
+            raise RenderError("the List-Unsubscribe header changed when it was folded; refusing to send it")
 
 
 @functools.lru_cache(maxsize=8)
@@ -617,8 +808,16 @@ def render_email(
     recipient: Address,
     now: datetime,
     templates_dir: Path | None = None,
+    unsubscribe: UnsubscribeLinks | None = None,
 ) -> RenderedEmail:
     """Render `kind` for the order's `language` from a stored context. See Renderer.render."""
     return get_renderer(templates_dir).render(
-        kind, language, context, shop=shop, message_id=message_id, recipient=recipient, now=now
+        kind,
+        language,
+        context,
+        shop=shop,
+        message_id=message_id,
+        recipient=recipient,
+        now=now,
+        unsubscribe=unsubscribe,
     )

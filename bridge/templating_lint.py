@@ -17,7 +17,7 @@ from typing import Final
 
 from jinja2 import TemplateSyntaxError
 
-from bridge.kinds import KINDS, get_kind
+from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 from bridge.render import (
     PARTS,
     RenderedEmail,
@@ -116,9 +116,15 @@ def lint_templates(
                 listed = ", ".join(missing)
                 problems.add(Problem(str(expected), None, f"missing translation: {language} has no {listed}"))
                 continue
+            marketing = kind.category == "marketing"
+            url = SAMPLE_UNSUBSCRIBE.url if marketing else ""
             for sample in kind.samples:
                 try:
-                    parts = renderer.render_parts(kind.name, language, sample, shop=shop, locale=language)
+                    parts = renderer.render_parts(
+                        kind.name, language, sample, shop=shop, locale=language, unsubscribe_url=url
+                    )
+                    if marketing:
+                        renderer.check_unsubscribe_shown(kind.name, language, parts, url)
                 except RenderError as error:
                     if isinstance(error.__cause__, TemplateSyntaxError):
                         continue  # already reported by _syntax_problems, with its line
@@ -293,4 +299,5 @@ def preview_email(
         message_id=f"<preview.{kind}.{language}@{shop.domain}>",
         recipient=recipient,
         now=now,
+        unsubscribe=SAMPLE_UNSUBSCRIBE,
     )

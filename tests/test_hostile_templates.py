@@ -4,7 +4,9 @@ Every free-text value a shop can hand the bridge (customer, address and company 
 customisations, carrier, payment method, bank details, discount names, the order reference that makes the
 subject) and the shop's own name, address and phone are set to one payload at a time: markup, CR/LF header
 injection, RFC 2047 encoded-word injection, a 10 000-character word, right-to-left text with bidi controls,
-emoji. The assertions read the raw bytes that would go to the SMTP server, then parse them back.
+emoji. Marketing kinds (a cart's products and discount code, the products to review) get the same, with
+the sample unsubscribe links. The assertions read the raw bytes that would go to the SMTP server, then
+parse them back.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bridge.kinds import KINDS, get_kind
+from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 from bridge.render import (
     DISPLAY_NAME_LIMIT,
     SUBJECT_LIMIT,
@@ -50,6 +52,7 @@ PAYLOADS: dict[str, str] = {
 # Values that are not free text: the renderer formats or filters them (money, ISO dates, http(s) URLs).
 NOT_TEXT = frozenset(
     {"amount", "currency", "date", "sent_at", "email", "security", "url", "image_url", "tracking_url"}
+    | {"percent", "valid_until"}
 )
 EXPECTED_HEADERS = Counter(
     [
@@ -66,6 +69,7 @@ EXPECTED_HEADERS = Counter(
         "Content-Language",
     ]
 )
+MARKETING_HEADERS = EXPECTED_HEADERS + Counter(["List-Unsubscribe", "List-Unsubscribe-Post"])
 # Every tag the shipped templates write (and <tbody>, which the CSS inliner's HTML5 parser adds); data must
 # never add another (a <b>, a <script>, an <iframe>).
 TEMPLATE_TAGS = frozenset(
@@ -110,6 +114,7 @@ def render_hostile(kind: str, language: str, payload: str) -> RenderedEmail:
         message_id="<hostile.1@zolta-lodka.pl>",
         recipient=make_address(payload, RECIPIENT),
         now=NOW,
+        unsubscribe=SAMPLE_UNSUBSCRIBE,  # marketing kinds need it; transactional ones ignore it
     )
 
 
@@ -148,7 +153,8 @@ def test_hostile_data_leaves_exactly_our_headers_and_no_live_markup(
     assert b"\r" not in raw.replace(b"\r\n", b"") and b"\n" not in raw.replace(b"\r\n", b"")
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998  # RFC 5322 §2.1.1
     names = [line.split(b":", 1)[0].decode() for line in head.split(b"\r\n") if line[:1] not in (b" ", b"\t")]
-    assert Counter(names) == EXPECTED_HEADERS
+    marketing = get_kind(kind).category == "marketing"
+    assert Counter(names) == (MARKETING_HEADERS if marketing else EXPECTED_HEADERS)
     assert not re.search(rb"^(bcc|cc|x-evil)\s*:", head, re.IGNORECASE | re.MULTILINE)
 
     parsed, text, html = parts(raw)
@@ -160,6 +166,9 @@ def test_hostile_data_leaves_exactly_our_headers_and_no_live_markup(
         assert "\r" not in value and "\n" not in value
         assert not BIDI_CONTROLS.search(value)
     assert "Bcc: victim" not in parsed["To"].addresses[0].addr_spec
+    if marketing:  # the shop's data never reaches the unsubscribe headers
+        assert parsed["List-Unsubscribe"] == f"<{SAMPLE_UNSUBSCRIBE.url}>, <{SAMPLE_UNSUBSCRIBE.mailto}>"
+        assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
     for tag, attrs in tags_of(html):
         assert tag in TEMPLATE_TAGS, f"data made a <{tag}>"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bridge.errors import ConfigError
-from bridge.kinds import KINDS, Kind, StatusContext, get_kind
+from bridge.kinds import get_kind
 from bridge.render import (
     RenderedEmail,
     RenderError,
@@ -188,14 +188,6 @@ def test_a_context_may_not_override_the_shop() -> None:
 
     with pytest.raises(RenderError, match="must not set shop"):
         render("processing", context=context)
-
-
-def test_marketing_kinds_are_refused_until_unsubscribe_exists(monkeypatch: pytest.MonkeyPatch) -> None:
-    reminder = Kind("cart_reminder", "marketing", "A cart was left behind.", StatusContext, ({},))
-    monkeypatch.setitem(KINDS, "cart_reminder", reminder)
-
-    with pytest.raises(RenderError, match="marketing"):
-        render("cart_reminder", context={})
 
 
 def test_a_naive_now_is_a_bug() -> None:

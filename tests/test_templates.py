@@ -1,5 +1,6 @@
 """Every kind in every shipped language, rendered from its sample: what a customer and an owner would check.
-Also `bridge templates lint`: clean on the shipped set, precise (file:line) on an owner's mistakes."""
+Also `bridge templates lint`: clean on the shipped set, precise (file:line) on an owner's mistakes.
+Marketing kinds are rendered with the sample unsubscribe links, as delivery renders them with real ones."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ from typing import Any
 
 import pytest
 
-from bridge.kinds import KINDS, get_kind
+from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 from bridge.render import RenderedEmail, make_address, render_email
 from bridge.templating_lint import SAMPLE_SHOP, Problem, lint_templates, preview_email
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MESSAGE_ID = "<order-1042.status-5531@zolta-lodka.pl>"
 LANGUAGES = ("pl", "en")
-# Kinds about an order (not test_email, not owner_alert): their subject and body name the order.
-ORDER_KINDS = sorted(name for name, kind in KINDS.items() if "order" in kind.required_keys)
+# Transactional kinds about an order (not test_email, not owner_alert, not the review request): their
+# subject and body name the order and its total.
+ORDER_KINDS = sorted(
+    name for name, kind in KINDS.items() if "order" in kind.required_keys and kind.category == "transactional"
+)
 TOTAL = {"pl": "1 234,56 zł", "en": "PLN1,234.56"}  # Babel's CLDR output, no-break spaces shown as spaces
 
 # What the customer must read in both parts (text, and the visible text of the HTML).
@@ -141,6 +145,47 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "zażółć gęślą jaźń",
     ],
     ("test_email", "en"): ["SMTP settings are right", "smtp.gmail.com", "587", "STARTTLS", "0.1.0"],
+    ("cart_reminder", "pl"): [
+        "Wygląda na to, że zakupy w sklepie Żółta Łódka zostały przerwane",
+        "W koszyku: 6 produktów",
+        "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
+        "2 szt. × 59,99 zł",
+        "119,98 zł",
+        "Wartość produktów",
+        "768,95 zł",
+        "Wróć do koszyka",
+        "nie przekazuj tej wiadomości innym osobom",
+        "ponieważ wyrażasz zgodę na otrzymywanie informacji od sklepu Żółta Łódka",
+        "Wypisz się",
+        "Ta wiadomość została wysłana na adres zofia@example.com",
+    ],
+    ("cart_reminder", "en"): [
+        "It looks like your shopping at Żółta Łódka was interrupted",
+        "In your cart: 6 items",
+        "Kubek „Łódź” 330 ml",
+        "2 × PLN59.99",
+        "PLN768.95",
+        "Return to your cart",
+        "please do not forward this email",
+        "because you agreed to receive news from Żółta Łódka",
+        "Unsubscribe",
+        "This email was sent to zofia@example.com",
+    ],
+    ("review_request", "pl"): [
+        "zamówienie XKBKNABJK z 27 listopada 2026 dotarło do Ciebie",
+        "kilka słów o zamówionych produktach",
+        "Skarpetki wełniane (Rozmiar: 39-42)",
+        "Napisz opinię",
+        "czytamy każdą wiadomość",
+        "Wypisz się",
+    ],
+    ("review_request", "en"): [
+        "your order XKBKNABJK of November 27, 2026 reached you",
+        "what you think of the products",
+        "Write a review",
+        "we read every answer",
+        "Unsubscribe",
+    ],
     ("owner_alert", "pl"): [
         "Sklep nie odpowiada",
         "27 listopada 2026 10:05",
@@ -209,6 +254,7 @@ def render(kind: str, language: str, context: dict[str, Any] | None = None) -> R
         message_id=MESSAGE_ID,
         recipient=make_address("Zofia Żółkiewska", "zofia@example.com"),
         now=NOW,
+        unsubscribe=SAMPLE_UNSUBSCRIBE if get_kind(kind).category == "marketing" else None,
     )
 
 
@@ -302,7 +348,7 @@ def test_the_message_is_multipart_alternative_with_text_then_html(kind: str, lan
 
 
 @every_kind_and_language
-def test_the_headers_are_those_of_a_transactional_email(kind: str, language: str) -> None:
+def test_the_headers_are_those_of_an_automated_email_from_the_shop(kind: str, language: str) -> None:
     rendered = render(kind, language)
     raw_head = rendered.message.as_bytes().split(b"\r\n\r\n", 1)[0]
     parsed = parse(rendered.message)

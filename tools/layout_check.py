@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bridge.kinds import KINDS
+from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE
 from bridge.render import Renderer, make_address
 from bridge.templating_lint import SAMPLE_SHOP, SHIPPED_LANGUAGES
 
@@ -45,6 +45,7 @@ SHOT_HEIGHT = 4000  # px: the viewport's height, and the most a screenshot shows
 # Fields whose values are not free text from the shop (the renderer formats or filters them).
 NOT_TEXT = frozenset(
     {"amount", "currency", "date", "sent_at", "email", "security", "url", "image_url", "tracking_url"}
+    | {"percent", "valid_until"}
 )
 MEASURE = """(() => {
   const width = window.innerWidth;
@@ -104,6 +105,7 @@ def pages(languages: tuple[str, ...], templates: Path | None) -> Iterator[Page]:
                     message_id=f"<layout.{kind.name}.{language}@{SAMPLE_SHOP.domain}>",
                     recipient=recipient,
                     now=NOW,
+                    unsubscribe=SAMPLE_UNSUBSCRIBE,  # marketing kinds need it; transactional ones ignore it
                 )
                 yield Page(f"{kind.name}-{language}-{label}", rendered.html)
 

@@ -3,8 +3,9 @@
 
     .venv/bin/python tools/spam_score.py [--keep DIR] [--spamassassin PATH]
 
-Each kind is rendered from its sample data exactly as the bridge sends it (text + HTML, Date, Message-ID,
-Reply-To, Auto-Submitted; From is the sample shop's Gmail address) into an `.eml` file and scored with
+Each sample of each kind is rendered exactly as the bridge sends it (text + HTML, Date, Message-ID,
+Reply-To, Auto-Submitted, and List-Unsubscribe on marketing kinds with sample links; From is the sample
+shop's Gmail address) into an `.eml` file and scored with
 
     spamassassin -x -L -t --cf="use_bayes 0"
 
@@ -41,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bridge.kinds import KINDS
+from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE
 from bridge.render import Renderer, make_address
 from bridge.templating_lint import SAMPLE_SHOP, SHIPPED_LANGUAGES
 
@@ -114,24 +115,28 @@ class Score:
 def render_all(
     folder: Path, languages: tuple[str, ...], templates: Path | None
 ) -> list[tuple[str, str, Path]]:
-    """Every kind × language from its main sample, written as the bridge would hand it to Gmail."""
+    """Every sample of every kind × language, written as the bridge would hand it to Gmail. A sample after
+    the main one is named `kind#n`: the optional branches (a discount code, a guest order) score too."""
     renderer = Renderer(templates)
     recipient = make_address("Zofia Żółkiewska", "zofia.zolkiewska@example.com")
     written = []
-    for kind in KINDS:
-        for language in languages:
-            rendered = renderer.render(
-                kind,
-                language,
-                KINDS[kind].sample(),
-                shop=SAMPLE_SHOP,
-                message_id=message_id_of(kind, language),
-                recipient=recipient,
-                now=NOW,
-            )
-            path = folder / f"{kind}-{language}.eml"
-            path.write_bytes(rendered.message.as_bytes())
-            written.append((kind, language, path))
+    for kind in KINDS.values():
+        for index in range(len(kind.samples)):
+            name = kind.name if index == 0 else f"{kind.name}#{index}"
+            for language in languages:
+                rendered = renderer.render(
+                    kind.name,
+                    language,
+                    kind.sample(index),
+                    shop=SAMPLE_SHOP,
+                    message_id=message_id_of(name, language),
+                    recipient=recipient,
+                    now=NOW,
+                    unsubscribe=SAMPLE_UNSUBSCRIBE,  # marketing kinds need it; transactional ones ignore it
+                )
+                path = folder / f"{name.replace('#', '-')}-{language}.eml"
+                path.write_bytes(rendered.message.as_bytes())
+                written.append((name, language, path))
     return written
 
 
