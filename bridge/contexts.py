@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -48,8 +48,13 @@ def money(amount: Decimal, currency: str) -> dict[str, str]:
     return {"amount": str(amount.quantize(CENT, rounding=ROUND_HALF_UP)), "currency": currency}
 
 
-def instant(value: datetime | None) -> str:
-    return (value or datetime.fromtimestamp(0, UTC)).isoformat()
+def instant(*candidates: datetime | None) -> str:
+    """The first known instant as ISO 8601; "" when none is known (a `0000-00-00` date in the shop): the
+    templates then leave the date out rather than show 1 January 1970."""
+    for value in candidates:
+        if value is not None:
+            return value.isoformat()
+    return ""
 
 
 def customer_context(customer: Customer) -> dict[str, str]:
@@ -104,7 +109,7 @@ def order_summary(facts: OrderFacts, front_url: str) -> dict[str, Any]:
     url, guest = order_url(front_url, order, facts.customer)
     return {
         "reference": order.reference,
-        "date": instant(order.date_add),
+        "date": instant(order.date_add, order.date_upd),
         "url": url,
         "guest": guest,
         "total": money(order.total_paid_tax_incl, facts.currency),
@@ -219,7 +224,7 @@ def payment_context(
         "method": chosen.payment_method or facts.order.payment,
         "amount": money(chosen.amount, currencies.get(chosen.id_currency, facts.currency)),
         "transaction_id": chosen.transaction_id,
-        "date": instant(chosen.date_add),
+        "date": instant(chosen.date_add, facts.order.date_upd),
     }
 
 
