@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bridge.clock import Clock, ManualClock, SystemClock
 from bridge.config import Settings
 from bridge.errors import ConfigError
+from bridge.marketing import MarketingGate
 from bridge.render import Renderer, get_renderer
 from bridge.secret import Secret
 from bridge.shop import ShopClient
@@ -89,6 +90,7 @@ class Bridge:
     store: Store
     transport: Transport
     renderer: Renderer
+    marketing: MarketingGate | None = None  # None while marketing mail is off (no UNSUBSCRIBE_URL)
 
 
 @contextmanager
@@ -99,4 +101,10 @@ def open_bridge(settings: Settings, clock: Clock, *, demo: DemoShop | None = Non
         client = stack.enter_context(open_shop(settings, demo=demo))
         transport = build_transport(settings)
         stack.callback(transport.close)
-        yield Bridge(settings, clock, client, store, transport, get_renderer(settings.templates_dir))
+        marketing = None
+        if settings.marketing_enabled:
+            # Its own client: delivery runs in another thread than the poll in `bridge run`.
+            marketing = MarketingGate(settings, store, stack.enter_context(client.copy()))
+        yield Bridge(
+            settings, clock, client, store, transport, get_renderer(settings.templates_dir), marketing
+        )

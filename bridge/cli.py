@@ -20,7 +20,7 @@ from bridge.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopReport, che
 from bridge.clock import Clock, SystemClock
 from bridge.config import Settings, load_settings
 from bridge.deliver import resume_after_login_in
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, ConfigError
 from bridge.logs import setup_logging
 from bridge.outbox import OutboxRow, Status
 from bridge.rules import Decision
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     test_email.set_defaults(run=cmd_test_email)
     add_outbox_commands(commands)
     add_explain_commands(commands)
+    add_suppress_commands(commands)
     add_template_commands(commands)
     return parser
 
@@ -137,12 +138,40 @@ def add_outbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     cancel.set_defaults(run=cmd_outbox_cancel)
 
 
+def add_suppress_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    suppress = commands.add_parser(
+        "suppress",
+        help="stop marketing mail to an address (an unsubscribe request that reached you by email)",
+    )
+    suppress.add_argument(
+        "address",
+        nargs="?",
+        metavar="ADDRESS",
+        help="the customer's email address, or the subject of their unsubscribe email ('unsubscribe 1.…')",
+    )
+    suppress.add_argument("--list", action="store_true", help="list every unsubscribed address")
+    suppress.set_defaults(run=cmd_suppress)
+    unsuppress = commands.add_parser(
+        "unsuppress", help="allow marketing mail to an address again (the customer asked you)"
+    )
+    unsuppress.add_argument("address", metavar="ADDRESS")
+    unsuppress.set_defaults(run=cmd_unsuppress)
+
+
 def add_explain_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     explain = commands.add_parser("explain", help="why the bridge sent, or did not send, each email")
     subjects = explain.add_subparsers(dest="subject", required=True, metavar="WHAT")
     order = subjects.add_parser("order", help="every email of one order: sent, pending or skipped, and why")
     order.add_argument("order", metavar="ID", help="the order's id (42) or reference (NIKDKIOIE)")
     order.set_defaults(run=cmd_explain_order)
+    cart = subjects.add_parser("cart", help="a cart's reminders: sent, waiting or skipped, and why")
+    cart.add_argument("cart", type=email_id, metavar="ID", help="the cart's id")
+    cart.set_defaults(run=cmd_explain_cart)
+    address = subjects.add_parser(
+        "address", help="every email to an address, and whether it unsubscribed from marketing mail"
+    )
+    address.add_argument("address", metavar="EMAIL")
+    address.set_defaults(run=cmd_explain_address)
 
 
 def add_template_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -472,6 +501,60 @@ def cmd_outbox_cancel(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_suppress(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import cart_watch, unsubscribe
+
+    clock: Clock = args.clock
+    if args.list:
+        with open_state(settings) as store, store.read() as conn:
+            rows = unsubscribe.list_unsubscribed(conn)
+        for row in rows:
+            print(f"{row.created_at:%Y-%m-%d %H:%M} UTC  {row.source:<9}  {row.email}")
+        print(f"{len(rows)} address(es) get no marketing mail.")
+        return 0
+    if not args.address:
+        raise ConfigError("give the address to suppress (or --list)")
+    given: str = args.address.strip()
+    token = None if "@" in given and " " not in given else unsubscribe.token_from_mailto_subject(given)
+    source: unsubscribe.Source = "cli"
+    email = given
+    if token is not None:
+        signer = unsubscribe.Signer(unsubscribe.load_key(settings.state_dir, settings.unsubscribe_secret))
+        try:
+            email = signer.verify(token)
+        except unsubscribe.InvalidToken:
+            raise ConfigError(
+                "that unsubscribe subject was not signed by this bridge (or lost characters on the way):"
+                " suppress the sender's address instead"
+            ) from None
+        source = "mailto"
+    local, _, domain = email.rpartition("@")
+    if not local or "." not in domain or any(ch.isspace() for ch in email):
+        raise ConfigError(f"not an email address: {email!r}")
+    now = clock.now()
+    with open_state(settings) as store, store.transaction() as conn:
+        new = unsubscribe.unsubscribe(conn, email, source, now=now)
+        cancelled = cart_watch.stop_for_address(conn, email, "not sent: the address unsubscribed", now=now)
+    what = "now gets" if new else "already got"
+    print(f"{unsubscribe.normalise_email(email)} {what} no marketing mail (order emails still go).")
+    if cancelled:
+        print(f"{len(cancelled)} waiting marketing email(s) cancelled.")
+    return 0
+
+
+def cmd_unsuppress(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import unsubscribe
+
+    with open_state(settings) as store, store.transaction() as conn:
+        found = unsubscribe.resubscribe(conn, args.address)
+    email = unsubscribe.normalise_email(args.address)
+    if not found:
+        print(f"{email} had not unsubscribed.")
+        return 0
+    print(f"{email} may get marketing mail again (if the shop records their consent).")
+    return 0
+
+
 def cmd_explain_order(args: argparse.Namespace, settings: Settings) -> int:
     from bridge import explain
     from bridge.render import get_renderer
@@ -487,6 +570,42 @@ def cmd_explain_order(args: argparse.Namespace, settings: Settings) -> int:
     for line in explain.order_story_lines(story, zone, language_of):
         print(line)
     return 0 if story.found else explain.NotFoundError.exit_code
+
+
+def cmd_explain_cart(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import explain
+    from bridge.render import get_renderer
+
+    renderer = get_renderer(settings.templates_dir)
+    with open_state(settings) as store:
+        zone = display_zone(settings, store, args.clock)
+        lines = explain.cart_story_lines(
+            store,
+            args.cart,
+            zone,
+            lambda row: explain.template_language(renderer, row, settings.default_language),
+        )
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_explain_address(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import explain
+    from bridge.render import get_renderer
+
+    renderer = get_renderer(settings.templates_dir)
+    with open_state(settings) as store:
+        zone = display_zone(settings, store, args.clock)
+        lines = explain.address_story_lines(
+            store,
+            args.address,
+            zone,
+            lambda row: explain.template_language(renderer, row, settings.default_language),
+        )
+    for line in lines:
+        print(line)
+    return 0
 
 
 def cmd_templates_lint(args: argparse.Namespace, settings: Settings) -> int:

@@ -21,9 +21,10 @@ import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from email.headerregistry import Address, HeaderRegistry
 from pathlib import Path
-from typing import Final, Generic, Literal, TypeVar, cast
+from typing import Any, Final, Generic, Literal, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -292,6 +293,71 @@ def parse_image_type(raw: str) -> str:
     return value
 
 
+def parse_public_url(raw: str) -> str:
+    """A public https URL (http only for this machine, for tests and demos); a query is kept."""
+    parse_str(raw)
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise Invalid("must be an address starting with https://, like https://shop.example.com/unsubscribe")
+    if parts.scheme.lower() == "http" and not is_loopback(parts.hostname):
+        raise Invalid("must use https:// (mail providers refuse one-click unsubscribe links over http)")
+    if "@" in parts.netloc or parts.fragment or any(ch.isspace() or ch in '<>"' for ch in raw):
+        raise Invalid('must be a plain URL without a user name, #fragment, spaces or <>"')
+    return raw
+
+
+def parse_listen(raw: str) -> tuple[str, int]:
+    """`host:port` (`[::1]:8787` for IPv6)."""
+    host, _, port = raw.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise Invalid("must be host:port, like 127.0.0.1:8787")
+    return host, int(port)
+
+
+def parse_step_delays(raw: str) -> tuple[timedelta | None, ...]:
+    """Up to three increasing delays after the cart's last change (`1h,24h,72h`); `off` for a step or for
+    all of them."""
+    text = raw.strip().lower()
+    if text in {"off", "none", "no", "0"}:
+        return ()
+    parse = parse_duration(timedelta(minutes=15), timedelta(days=30))
+    delays: list[timedelta | None] = []
+    for piece in (p.strip() for p in text.split(",")):
+        delays.append(None if piece == "off" else parse(piece))
+    if len(delays) > 3:
+        raise Invalid("at most three reminders (like 1h,24h,72h)")
+    given = [d for d in delays if d is not None]
+    if given != sorted(set(given)):
+        raise Invalid("each reminder must come later than the one before (like 1h,24h,72h)")
+    return tuple(delays)
+
+
+def parse_consent_fields(raw: str) -> frozenset[str]:
+    """Which customer fields count as consent to marketing mail: newsletter, optin, or both."""
+    fields = frozenset(p.strip().lower() for p in raw.split(",") if p.strip())
+    if not fields or not fields <= {"newsletter", "optin"}:
+        raise Invalid("must be newsletter, optin, or newsletter,optin")
+    return fields
+
+
+def parse_percent(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip().rstrip("%"))
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not (Decimal(0) < value <= Decimal(100)) or value != value.quantize(Decimal("0.01")):
+        raise Invalid("must be a percentage between 0.01 and 100, like 10")
+    return value
+
+
+def parse_discount_code(raw: str) -> str:
+    code = raw.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,254}", code):
+        raise Invalid("must be a discount code of letters, digits, _ and - (as in Catalog → Discounts)")
+    return code
+
+
 def parse_secret(raw: str) -> Secret:
     if any(ord(char) < 32 or ord(char) == 127 for char in raw):
         raise Invalid("must not contain control characters or line breaks", echo=False)
@@ -521,6 +587,131 @@ BANK_ADDRESS = Setting(
 )
 BANK_SETTINGS: Final = (BANK_ACCOUNT_OWNER, BANK_ACCOUNT_NUMBER, BANK_NAME, BANK_BIC, BANK_ADDRESS)
 
+UNSUBSCRIBE_URL = Setting(
+    "UNSUBSCRIBE_URL",
+    "",
+    parse_public_url,
+    "Marketing mail (cart reminders, review requests): the public https address your web server"
+    " forwards to the bridge's unsubscribe endpoint. Empty: no marketing mail is sent at all.",
+)
+UNSUBSCRIBE_LISTEN = Setting(
+    "UNSUBSCRIBE_LISTEN",
+    "127.0.0.1:8787",
+    parse_listen,
+    "Where `bridge run` serves the unsubscribe endpoint (host:port) for your web server to forward to.",
+)
+UNSUBSCRIBE_SECRET = Setting(
+    "UNSUBSCRIBE_SECRET",
+    "",
+    parse_secret,
+    "Signs unsubscribe links. Empty: a random key kept in STATE_DIR/unsubscribe.key.",
+    secret=True,
+)
+UNSUBSCRIBE_MAILTO = Setting(
+    "UNSUBSCRIBE_MAILTO",
+    "",
+    parse_address,
+    "The mailbox unsubscribe requests by email go to (List-Unsubscribe mailto). Empty: the shop's address.",
+)
+MARKETING_CONSENT = Setting(
+    "MARKETING_CONSENT",
+    "newsletter,optin",
+    parse_consent_fields,
+    "Which customer fields count as consent to marketing mail: newsletter, optin, or both.",
+)
+CART_REMINDERS = Setting(
+    "CART_REMINDERS",
+    "1h,24h,72h",
+    parse_step_delays,
+    "Abandoned-cart reminders: up to three delays after the cart's last change; off for a step or all.",
+)
+CART_REMINDER_LATE_LIMIT = Setting(
+    "CART_REMINDER_LATE_LIMIT",
+    "12h",
+    parse_duration(timedelta(minutes=15), timedelta(days=7)),
+    "How late a reminder may still go out (the bridge was down, sending was paused); later, it expires.",
+)
+CART_REMINDER_FIRST_TO_ALL = Setting(
+    "CART_REMINDER_FIRST_TO_ALL",
+    "false",
+    parse_bool,
+    "Send the first cart reminder also to customers who gave no marketing consent.",
+)
+CART_POLL_INTERVAL = Setting(
+    "CART_POLL_INTERVAL",
+    "5m",
+    parse_duration(timedelta(minutes=1), timedelta(hours=6)),
+    "How often carts are checked for reminders (less often than orders: a reminder is never urgent).",
+)
+SHOP_COOKIE_KEY = Setting(
+    "SHOP_COOKIE_KEY",
+    "",
+    parse_secret,
+    "The shop's _COOKIE_KEY_, for PrestaShop's own cart recovery links (they sign the customer in).",
+    secret=True,
+)
+CART_DISCOUNT = Setting(
+    "CART_DISCOUNT",
+    "none",
+    parse_choice("none", "shared", "unique"),
+    "A discount code in cart reminders: none, one shared code, or a single-use code per customer.",
+)
+CART_DISCOUNT_CODE = Setting(
+    "CART_DISCOUNT_CODE",
+    "",
+    parse_discount_code,
+    "CART_DISCOUNT=shared: the code, created by you in Catalog → Discounts.",
+)
+CART_DISCOUNT_PERCENT = Setting(
+    "CART_DISCOUNT_PERCENT",
+    "10",
+    parse_percent,
+    "CART_DISCOUNT=unique: the discount the bridge's codes give, in percent.",
+)
+CART_DISCOUNT_VALID_DAYS = Setting(
+    "CART_DISCOUNT_VALID_DAYS",
+    "7",
+    parse_int(1, 365),
+    "CART_DISCOUNT=unique: how many days a created code stays valid.",
+)
+CART_DISCOUNT_STEP = Setting(
+    "CART_DISCOUNT_STEP",
+    "2",
+    parse_int(1, 3),
+    "The first reminder (1, 2 or 3) that carries the discount code.",
+)
+REVIEW_REQUEST_DAYS = Setting(
+    "REVIEW_REQUEST_DAYS",
+    "14",
+    parse_int(0, 365),
+    "Days after delivery to ask for a review; 0: no review requests.",
+)
+REVIEW_REQUEST_FALLBACK_DAYS = Setting(
+    "REVIEW_REQUEST_FALLBACK_DAYS",
+    "21",
+    parse_int(0, 365),
+    "Days after shipping to ask for a review when the order is never marked delivered; 0: wait for delivery.",
+)
+MARKETING_SETTINGS: Final = (
+    UNSUBSCRIBE_URL,
+    UNSUBSCRIBE_LISTEN,
+    UNSUBSCRIBE_SECRET,
+    UNSUBSCRIBE_MAILTO,
+    MARKETING_CONSENT,
+    CART_REMINDERS,
+    CART_REMINDER_LATE_LIMIT,
+    CART_REMINDER_FIRST_TO_ALL,
+    CART_POLL_INTERVAL,
+    SHOP_COOKIE_KEY,
+    CART_DISCOUNT,
+    CART_DISCOUNT_CODE,
+    CART_DISCOUNT_PERCENT,
+    CART_DISCOUNT_VALID_DAYS,
+    CART_DISCOUNT_STEP,
+    REVIEW_REQUEST_DAYS,
+    REVIEW_REQUEST_FALLBACK_DAYS,
+)
+
 SETTINGS: Final[tuple[Setting[object], ...]] = (
     PRESTASHOP_URL,
     PRESTASHOP_API_KEY,
@@ -558,6 +749,7 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     BANK_NAME,
     BANK_BIC,
     BANK_ADDRESS,
+    *MARKETING_SETTINGS,
 )
 
 
@@ -707,7 +899,29 @@ class Settings:
     bank_name: str = ""
     bank_bic: str = ""
     bank_address: str = ""
+    unsubscribe_url: str = ""  # "": marketing mail is off
+    unsubscribe_listen: tuple[str, int] = ("127.0.0.1", 8787)
+    unsubscribe_secret: Secret | None = None
+    unsubscribe_mailto: Address | None = None
+    marketing_consent: frozenset[str] = frozenset({"newsletter", "optin"})
+    cart_reminders: tuple[timedelta | None, ...] = tuple(timedelta(hours=h) for h in (1, 24, 72))
+    cart_reminder_late_limit: timedelta = timedelta(hours=12)
+    cart_reminder_first_to_all: bool = False
+    cart_poll_interval: timedelta = timedelta(minutes=5)
+    shop_cookie_key: Secret | None = None
+    cart_discount: Literal["none", "shared", "unique"] = "none"
+    cart_discount_code: str = ""
+    cart_discount_percent: Decimal = Decimal(10)
+    cart_discount_valid_days: int = 7
+    cart_discount_step: int = 2
+    review_request_days: int = 14
+    review_request_fallback_days: int = 21
     warnings: tuple[str, ...] = ()
+
+    @property
+    def marketing_enabled(self) -> bool:
+        """Marketing mail needs a working unsubscribe link: without UNSUBSCRIBE_URL none is sent."""
+        return bool(self.unsubscribe_url)
 
     @property
     def smtp_is_gmail(self) -> bool:
@@ -715,7 +929,7 @@ class Settings:
 
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret value in these settings, for the log filter (`bridge.logs.setup_logging`)."""
-        found = [self.prestashop_api_key, self.smtp_password]
+        found = [self.prestashop_api_key, self.smtp_password, self.unsubscribe_secret, self.shop_cookie_key]
         password = urlsplit(self.database_url).password
         if password:
             found.append(Secret(password))
@@ -766,7 +980,14 @@ class Settings:
         send_rate_per_minute = reader.read(SEND_RATE_PER_MINUTE)
         status_emails = reader.read(STATUS_EMAILS)
         unknown_policy = reader.read(UNKNOWN_POLICY)
-        bank = {row.attribute: reader.read(row) or "" for row in BANK_SETTINGS}
+        bank: dict[str, Any] = {row.attribute: reader.read(row) or "" for row in BANK_SETTINGS}
+        marketing: dict[str, Any] = {row.attribute: reader.read(row) for row in MARKETING_SETTINGS}
+        if (
+            marketing["cart_discount"] == "shared"
+            and not marketing["cart_discount_code"]
+            and CART_DISCOUNT_CODE.name not in reader.failed
+        ):
+            reader.problem(CART_DISCOUNT_CODE.name, "required when CART_DISCOUNT=shared")
 
         # The shop.
         demo = PRESTASHOP_URL.name not in reader.given
@@ -876,6 +1097,7 @@ class Settings:
             alert_after=alert_after or timedelta(minutes=15),
             product_images="small_default" if product_images is None else product_images,
             **bank,
+            **{name: value for name, value in marketing.items() if value is not None},
             warnings=tuple(reader.scrub(warning) for warning in warnings),
         )
 

@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.errors import MessageError
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
@@ -46,6 +47,10 @@ from bridge.render import Renderer, RenderError, ShopIdentity, make_address
 from bridge.smtp import Outcome, SendResult
 from bridge.store import Store, get_cursor, open_store, sender_state, upsert
 from bridge.transports import Transport
+
+if TYPE_CHECKING:
+    from bridge.marketing import MarketingGate
+    from bridge.unsubscribe import UnsubscribeLinks
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +236,7 @@ def deliver_due(
     login_retry: timedelta = CREDENTIALS_PAUSE,
     rng: Callable[[], float] = random.random,
     should_stop: Callable[[], bool] | None = None,
+    marketing: MarketingGate | None = None,
 ) -> DeliveryResult:
     """Send the due emails (up to `limit`, and as far as `budget` allows), one at a time, recording each
     outcome at once. Never waits: what cannot go now stays queued for the next cycle, and the result says
@@ -281,7 +287,28 @@ def deliver_due(
                 result.deferred += 1
                 _stop_for(result, hold)
                 break
-        sent = _send_one(store, transport, renderer, shop, row, owner, clock)
+        unsubscribe: UnsubscribeLinks | None = None
+        if row.category == "marketing":
+            verdict = marketing.check(row, now) if marketing is not None else None
+            if verdict is None or verdict.action == "cancel":
+                why = (
+                    verdict.reason
+                    if verdict is not None
+                    else "marketing mail is off (UNSUBSCRIBE_URL is empty)"
+                )
+                outbox.mark_cancelled(store, row.id, owner=owner, now=now, reason=why)
+                log.info("%s: not sent: %s", _label(row), why)
+                continue
+            if verdict.action == "wait":
+                until = verdict.until or now + timedelta(minutes=5)
+                outbox.mark_deferred(
+                    store, row.id, owner=owner, now=now, not_before=until, reason=verdict.reason
+                )
+                result.deferred += 1
+                continue
+            assert marketing is not None
+            unsubscribe = marketing.links(row, shop.reply_to_email or shop.email)
+        sent = _send_one(store, transport, renderer, shop, row, owner, clock, unsubscribe)
         if sent is None:  # suppressed or not renderable: failed, and said why
             result.failed += 1
             continue
@@ -310,6 +337,7 @@ def _send_one(
     row: outbox.OutboxRow,
     owner: str,
     clock: Clock,
+    unsubscribe: UnsubscribeLinks | None = None,
 ) -> SendResult | None:
     """Render and send one claimed row; None when it failed before reaching the server (recorded)."""
     now = clock.now()
@@ -328,8 +356,9 @@ def _send_one(
             message_id=row.message_id,
             recipient=make_address(row.recipient_name or "", row.recipient_email),
             now=now,
+            unsubscribe=unsubscribe,
         )
-    except (RenderError, ValueError, IndexError) as error:
+    except (RenderError, ValueError, IndexError, MessageError) as error:
         # A template or data problem of this one email: permanent, and the owner can read why.
         outbox.mark_failed(store, row.id, owner=owner, now=now, error=f"could not render: {error}")
         log.error("%s: could not render: %s", _label(row), error)

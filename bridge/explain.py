@@ -550,3 +550,70 @@ def _facts(facts: Iterable[tuple[str, str]], pad: str) -> list[str]:
     listed = list(facts)
     width = max(len(label) for label, _ in listed)
     return [f"{pad}{label.ljust(width)}  {value}" for label, value in listed]
+
+
+# --- marketing: a cart's reminders, an address's mail ------------------------------------------------------
+
+
+def cart_story_lines(store: Store, cart_id: int, zone: tzinfo, language_of: LanguageOf) -> list[str]:
+    """`bridge explain cart ID`: the cart's reminder series and every reminder sent, waiting or skipped."""
+    from bridge.cart_watch import series_of
+
+    series = series_of(store, cart_id)
+    rows = sorted(outbox.list_rows(store, cart_id=cart_id, limit=ORDER_EMAILS_LIMIT), key=lambda r: r.id)
+    if series is None and not rows:
+        return [
+            f"The bridge has no reminder series for cart #{cart_id}: it never saw the cart change while"
+            " cart reminders were on (anonymous carts and carts left before the first run get none)."
+        ]
+    lines = [f"Cart #{cart_id}"]
+    if series is not None:
+        state = {"open": "reminders continue", "done": "every reminder was handled", "stopped": "stopped"}
+        lines.append(
+            f"  customer #{series.customer_id}, last changed {when(series.cart_updated_at, zone)};"
+            f" {series.steps_done} reminder(s) handled; {state.get(series.status, series.status)}"
+            + (
+                f": {printable(series.stop_reason)}"
+                if series.status == "stopped" and series.stop_reason
+                else ""
+            )
+        )
+    lines.append(f"{len(rows)} reminder(s), oldest first (times in {zone_name(zone)}):")
+    for row in rows:
+        detail = outbox.get_row(store, row.id)
+        if detail is not None:
+            lines.append("")
+            lines += _email_story(detail, zone, language_of(row), show_order=False)
+            if row.consent and row.status is not Status.SKIPPED:
+                lines.append(f"      consent  {printable(row.consent)}")
+    return lines
+
+
+def address_story_lines(store: Store, email: str, zone: tzinfo, language_of: LanguageOf) -> list[str]:
+    """`bridge explain address EMAIL`: whether marketing mail may go to it, and every email to it."""
+    from bridge.unsubscribe import unsubscribed
+
+    address = email.strip().lower()
+    with store.read() as conn:
+        gone = unsubscribed(conn, address)
+        bounced = outbox.is_suppressed(conn, address)
+    rows = sorted(
+        outbox.list_rows(store, recipient_email=address, limit=ORDER_EMAILS_LIMIT), key=lambda r: r.id
+    )
+    lines = [f"Emails to {printable(address)}"]
+    if gone is not None:
+        lines.append(
+            f"  unsubscribed from marketing mail {when(gone.created_at, zone)} ({gone.source}):"
+            " cart reminders and review requests are not sent; order emails still are"
+        )
+    else:
+        lines.append("  not unsubscribed: marketing mail goes when the customer's consent allows it")
+    if bounced is not None:
+        lines.append(f"  suppressed after a permanent refusal: {printable(bounced)}")
+    lines.append(f"{len(rows)} email(s), oldest first (times in {zone_name(zone)}):")
+    for row in rows:
+        detail = outbox.get_row(store, row.id)
+        if detail is not None:
+            lines.append("")
+            lines += _email_story(detail, zone, language_of(row), show_order=row.order_id is not None)
+    return lines

@@ -94,12 +94,17 @@ class EmailIntent:
     expires_at: datetime | None = None  # time-sensitive mail is cancelled rather than sent late
     order_id: int | None = None
     order_reference: str | None = None
+    consent: str | None = None  # marketing: the consent it rests on ("newsletter=1 since …")
+    customer_id: int | None = None
+    cart_id: int | None = None
 
     def __post_init__(self) -> None:
         if not self.idempotency_key or not self.kind:
             raise ValueError("an email intent needs an idempotency_key and a kind")
         if self.category not in ("transactional", "marketing"):
             raise ValueError(f"category must be 'transactional' or 'marketing', got {self.category!r}")
+        if self.category == "marketing" and not self.consent:
+            raise ValueError("a marketing email must record the consent it rests on")
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise ValueError(f"priority must be an int, got {self.priority!r}")
         _aware(self.not_before, "not_before")
@@ -153,6 +158,9 @@ class OutboxRow:
     smtp_reply: str | None
     skip_reason: str | None
     updated_at: datetime
+    consent: str | None = None
+    customer_id: int | None = None
+    cart_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,9 @@ def _insert(
         attempts=0,
         skip_reason=skip_reason,
         updated_at=now,
+        consent=intent.consent,
+        customer_id=intent.customer_id,
+        cart_id=intent.cart_id,
     )
     result = conn.execute(statement.on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key]))
     return result.rowcount == 1
@@ -568,14 +579,24 @@ def _requeue(conn: Connection, row_id: int, now: datetime, allowed: tuple[Status
 
 
 def list_rows(
-    store: Store, *, status: Status | str | None = None, order_id: int | None = None, limit: int = 50
+    store: Store,
+    *,
+    status: Status | str | None = None,
+    order_id: int | None = None,
+    cart_id: int | None = None,
+    recipient_email: str | None = None,
+    limit: int = 50,
 ) -> list[OutboxRow]:
-    """The newest rows first, optionally only one status or one order's."""
+    """The newest rows first, optionally only one status's, one order's, one cart's or one address's."""
     query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
     if status is not None:
         query = query.where(outbox.c.status == Status(status).value)
     if order_id is not None:
         query = query.where(outbox.c.order_id == order_id)
+    if cart_id is not None:
+        query = query.where(outbox.c.cart_id == cart_id)
+    if recipient_email is not None:
+        query = query.where(func.lower(outbox.c.recipient_email) == recipient_email.strip().lower())
     with store.read() as conn:
         return [_row(row) for row in conn.execute(query)]
 
@@ -682,6 +703,13 @@ def mark_deferred(
     return _finish(store, row_id, owner, now, Status.QUEUED, changes, None, None, reason)
 
 
+def mark_cancelled(store: Store, row_id: int, *, owner: str, now: datetime, reason: str) -> bool:
+    """A claimed row turned out not to be wanted any more (the customer unsubscribed, the cart was
+    ordered): cancelled with the reason, and its attempt spent nothing."""
+    changes = {"skip_reason": _clean(reason), "attempts": outbox.c.attempts - 1}
+    return _finish(store, row_id, owner, now, Status.CANCELLED, changes, None, None, reason)
+
+
 def is_suppressed(conn: Connection, email: str) -> str | None:
     """Why mail to `email` is suppressed (a permanent bounce), or None."""
     return conn.execute(
@@ -700,3 +728,65 @@ def suppress(conn: Connection, email: str, reason: str, *, now: datetime) -> Non
 def unsuppress(conn: Connection, email: str) -> None:
     """The owner asked to write to this address again (`bridge outbox retry`)."""
     conn.execute(delete(suppressions).where(suppressions.c.email == email.strip().lower()))
+
+
+# --- marketing: series that stop, requests that move ----------------------------------------------------
+
+
+def cancel_waiting(
+    conn: Connection,
+    reason: str,
+    *,
+    now: datetime,
+    kind: str,
+    idempotency_key: str | None = None,
+    cart_id: int | None = None,
+    customer_id: int | None = None,
+    order_id: int | None = None,
+    recipient_email: str | None = None,
+) -> list[int]:
+    """Cancel the waiting (queued or retrying) rows of `kind` that match every given filter, with
+    `reason`; return their ids. Rows being sent, sent or unknown are left alone: they are history."""
+    where = [outbox.c.kind == kind, outbox.c.status.in_(DUE)]
+    if idempotency_key is not None:
+        where.append(outbox.c.idempotency_key == idempotency_key)
+    if cart_id is not None:
+        where.append(outbox.c.cart_id == cart_id)
+    if customer_id is not None:
+        where.append(outbox.c.customer_id == customer_id)
+    if order_id is not None:
+        where.append(outbox.c.order_id == order_id)
+    if recipient_email is not None:
+        where.append(func.lower(outbox.c.recipient_email) == recipient_email.strip().lower())
+    ids = list(conn.execute(select(outbox.c.id).where(*where)).scalars())
+    if ids:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids), outbox.c.status.in_(DUE))
+            .values(status=Status.CANCELLED.value, skip_reason=_clean(reason), updated_at=now)
+        )
+    return ids
+
+
+def reschedule(conn: Connection, idempotency_key: str, not_before: datetime, *, now: datetime) -> bool:
+    """Move a queued row to `not_before` (a review request that now waits for delivery, not shipping)."""
+    _aware(not_before, "not_before")
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.idempotency_key == idempotency_key, outbox.c.status == Status.QUEUED.value)
+        .values(not_before=not_before, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def last_marketing_to_customer(conn: Connection, customer_id: int, kind: str) -> datetime | None:
+    """When the customer's latest `kind` email was queued (any status but skipped and cancelled): the
+    per-customer cap counts what is on its way as well as what went out."""
+    live = [Status.QUEUED, Status.RETRY, Status.SENDING, Status.SENT, Status.UNKNOWN, Status.FAILED]
+    return conn.execute(
+        select(func.max(outbox.c.created_at)).where(
+            outbox.c.customer_id == customer_id,
+            outbox.c.kind == kind,
+            outbox.c.status.in_([s.value for s in live]),
+        )
+    ).scalar_one_or_none()

@@ -11,20 +11,31 @@ The rules, and why:
 - a payment typed in the back office on an order that is not in a paid state gets a payment
   confirmation; a later "Payment accepted" for that order is then skipped (the customer already knows);
 - a tracking number that arrives after the shipped email went out gets its own email; one that is
-  there in time rides in the shipped email.
+  there in time rides in the shipped email;
+- with marketing mail on, an order marked delivered gets one review request REVIEW_REQUEST_DAYS later;
+  one marked shipped gets it REVIEW_REQUEST_FALLBACK_DAYS after shipping unless delivery comes first (the
+  same key: the delivery moves the queued request). It needs the customer's consent like any marketing
+  mail. FINDINGS §4: the `delivery` flag is already set on "Processing in progress", so the Delivered
+  state (PS_OS_DELIVERED, or any state the owner maps to `delivered`) is what "delivered" means here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
+from bridge.addresses import address_problem
+from bridge.consent import consent_basis, no_consent_reason
 from bridge.contexts import (
     OrderFacts,
     bank_context,
     cheque_context,
     confirmation_context,
+    customer_context,
+    order_summary,
     payment_context,
     shipment_context,
     status_context,
@@ -53,6 +64,11 @@ class Decision:
     recipient_name: str = ""
     language: str = ""
     context: Mapping[str, Any] = field(default_factory=dict)
+    category: Literal["transactional", "marketing"] = "transactional"
+    not_before: datetime | None = None  # None: at once
+    consent: str | None = None  # marketing: the basis
+    customer_id: int | None = None
+    reschedule: bool = False  # already queued under this key: move it to `not_before`
 
     @property
     def sends(self) -> bool:
@@ -65,6 +81,9 @@ class RuleSettings:
     bank: Mapping[str, str] = field(
         default_factory=dict
     )  # BANK_* settings: owner, iban, bic, bank_name, address
+    review_days: int = 0  # 0: no review requests (marketing mail off, or REVIEW_REQUEST_DAYS=0)
+    review_fallback_days: int = 0
+    marketing_consent: frozenset[str] = frozenset({"newsletter", "optin"})
 
 
 def decide(
@@ -90,6 +109,10 @@ def decide(
         if decision is None:
             continue
         decisions.append(decision)
+        if isinstance(change, StateChanged) and decision.kind in ("delivered", "shipped"):
+            review = _review_request(change, decision.kind, facts, profile, settings)
+            if review is not None:
+                decisions.append(review)
         if decision.sends:
             sent.setdefault(decision.order_id, set()).add(decision.kind)
             if decision.kind in ("shipped", "tracking_added"):
@@ -249,8 +272,9 @@ def _cannot_write(facts: OrderFacts) -> str | None:
         return f"customer #{facts.order.id_customer} no longer exists in the shop"
     if customer.deleted:
         return f"customer #{customer.id} was deleted in the shop"
-    if not _plausible_address(customer.email):
-        return f"customer #{customer.id} has no valid email address"
+    problem = address_problem(customer.email)
+    if problem is not None:
+        return f"customer #{customer.id} has no valid email address ({problem})"
     if not facts.order.rows:
         return "the order has no products"
     if not facts.currency:
@@ -258,7 +282,81 @@ def _cannot_write(facts: OrderFacts) -> str | None:
     return None
 
 
-def _plausible_address(email: str) -> bool:
-    email = email.strip()
-    local, _, domain = email.rpartition("@")
-    return bool(local) and "." in domain and not any(ch.isspace() or ord(ch) < 32 for ch in email)
+REVIEW_KEY = "review_request:order:{order_id}"
+
+
+def review_key(order_id: int) -> str:
+    return REVIEW_KEY.format(order_id=order_id)
+
+
+def _review_request(
+    change: StateChanged,
+    kind: str,
+    facts: Mapping[int, OrderFacts],
+    profile: ShopProfile,
+    settings: RuleSettings,
+) -> Decision | None:
+    """The review request an order's delivery (or, failing that, its shipping) calls for."""
+    days = settings.review_days if kind == "delivered" else settings.review_fallback_days
+    if settings.review_days <= 0 or days <= 0:
+        return None
+    history = change.history
+    order_facts = facts.get(history.id_order)
+    if order_facts is None:
+        return None
+    when = history.date_add or order_facts.order.date_upd
+    if when is None:
+        return None
+    key = review_key(history.id_order)
+    order = order_facts.order
+    base = Decision(
+        key,
+        "review_request",
+        order.id,
+        order.reference,
+        category="marketing",
+        not_before=when + timedelta(days=days),
+        customer_id=order.id_customer or None,
+        reschedule=kind == "delivered",
+    )
+    reason = _cannot_write(order_facts)
+    customer = order_facts.customer
+    if reason is None and customer is not None and not customer.active:
+        reason = f"customer #{customer.id} is disabled in the shop"
+    if reason is not None:
+        return _replace(base, skip_reason=reason)
+    assert customer is not None
+    basis = consent_basis(customer, settings.marketing_consent)
+    if basis is None:
+        return _replace(base, skip_reason=no_consent_reason(customer, settings.marketing_consent))
+    front = profile.front_url.rstrip("/")
+    products: list[dict[str, str]] = []
+    seen: set[int] = set()
+    for row in order.rows:
+        if row.product_id in seen:
+            continue
+        seen.add(row.product_id)
+        url = (
+            f"{front}/index.php?controller=product&id_product={row.product_id}"
+            if front and row.product_id
+            else ""
+        )
+        products.append(
+            {"name": row.name, "url": url, "image_url": order_facts.images.get(row.product_id, "")}
+        )
+    return _replace(
+        base,
+        recipient_email=customer.email.strip(),
+        recipient_name=f"{customer.firstname} {customer.lastname}".strip(),
+        language=profile.language_iso(order_facts.language_id) or settings.default_language,
+        context={
+            "customer": customer_context(customer),
+            "order": order_summary(order_facts, profile.front_url),
+            "products": products,
+        },
+        consent=basis,
+    )
+
+
+def _replace(decision: Decision, **changes: Any) -> Decision:
+    return dataclasses.replace(decision, **changes)

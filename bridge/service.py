@@ -6,8 +6,10 @@
 
 They are separate jobs so a slow shop never delays mail and a long send never delays a poll; each runs
 one instance at a time (`max_instances=1`), and missed runs (a suspended machine) coalesce into one.
-The shop client belongs to `poll` and the SMTP connection to `deliver`: no object is shared by threads
-except the store, whose transactions serialise. There is no carts job: no cart rule exists yet.
+The shop client belongs to `poll` and the SMTP connection to `deliver` (with its own shop client for the
+last check of a cart reminder): no object is shared by threads except the store, whose transactions
+serialise. The abandoned-cart pass rides on `poll` and runs every CART_POLL_INTERVAL. With marketing mail
+on, the unsubscribe endpoint (UNSUBSCRIBE_LISTEN) runs for as long as the service does.
 
 SIGTERM/SIGINT: the email in flight is finished and its outcome committed; no further email is claimed,
 the jobs end, and `run()` returns (exit 0). A poll in flight is waited for: it is bounded by
@@ -32,9 +34,9 @@ from typing import Final
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
-from bridge import alerts, outbox
+from bridge import alerts, cart_watch, outbox
 from bridge.app import Bridge
 from bridge.budget import budget_for
 from bridge.clock import SystemClock
@@ -44,7 +46,8 @@ from bridge.errors import BridgeError
 from bridge.rules import Decision
 from bridge.status import record_poll
 from bridge.store import outbox as outbox_table
-from bridge.sync import SyncSummary, poll, sync_once
+from bridge.sync import SyncSummary, poll, sync_once, watch_carts_safely
+from bridge.unsubscribe import Signer, UnsubscribeServer, load_key
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,10 @@ class Service:
             return
         record_poll(b.store, started=started)
         alerts.after_poll(b.store, b.settings, now=started, error=None)
+        carts = watch_carts_safely(b.client, b.store, b.settings, now=b.clock.now())
+        if carts is not None and carts.queued:
+            log.info("carts: %s reminder(s) queued", carts.queued)
+            result.queued += carts.queued
         if result.changes or result.queued or result.skipped:
             log.info(
                 "poll: %s change(s), %s queued, %s skipped", result.changes, result.queued, result.skipped
@@ -130,6 +137,7 @@ class Service:
                 budget=self.budget,
                 login_retry=b.settings.smtp_login_retry,
                 should_stop=self.stop_requested.is_set,
+                marketing=b.marketing,
             )
             if result.paused:
                 log.debug("delivery waits: %s", result.paused)
@@ -139,6 +147,23 @@ class Service:
             now = b.clock.now()
             wait = resume_at - now if resume_at is not None else self._next_due(now)
             self._wake_delivery(max(wait, MIN_WAIT))
+
+    def unsubscribe_server(self) -> UnsubscribeServer | None:
+        """The endpoint UNSUBSCRIBE_URL forwards to, when marketing mail is on."""
+        b = self.bridge
+        if not b.settings.marketing_enabled:
+            return None
+        identity = alerts.sender_identity(b.store, b.settings)
+        host, port = b.settings.unsubscribe_listen
+        return UnsubscribeServer(
+            b.store,
+            Signer(load_key(b.settings.state_dir, b.settings.unsubscribe_secret)),
+            b.clock,
+            shop_name=identity.name if identity is not None else "",
+            host=host,
+            port=port,
+            after_unsubscribe=_cancel_marketing,
+        )
 
     def run(self) -> None:
         """Start the jobs and block until asked to stop; then let the jobs finish and return."""
@@ -157,9 +182,19 @@ class Service:
                 if settings.mail_transport == "smtp"
                 else "files",
             )
-            self.scheduler.start()
-            while not self.stop_requested.is_set():
-                self._idle.wait(TICK)
+            endpoint = self.unsubscribe_server()
+            if endpoint is not None:
+                endpoint.start()
+                log.info(
+                    "unsubscribe endpoint listening on %s for %s", endpoint.url, settings.unsubscribe_url
+                )
+            try:
+                self.scheduler.start()
+                while not self.stop_requested.is_set():
+                    self._idle.wait(TICK)
+            finally:
+                if endpoint is not None:
+                    endpoint.stop()
         finally:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
@@ -211,6 +246,11 @@ class Service:
                 job.modify(next_run_time=when)
 
 
+def _cancel_marketing(conn: Connection, email: str, now: datetime) -> None:
+    """An unsubscribe cancels the marketing mail still waiting for that address, in the same transaction."""
+    cart_watch.stop_for_address(conn, email, "not sent: the address unsubscribed", now=now)
+
+
 def sync_recorded(
     bridge: Bridge, *, since: datetime | None = None, confirm: Callable[[list[Decision]], None] | None = None
 ) -> SyncSummary:
@@ -219,7 +259,15 @@ def sync_recorded(
     started = b.clock.now()
     try:
         summary = sync_once(
-            b.client, b.store, b.transport, b.renderer, b.settings, b.clock, since=since, confirm=confirm
+            b.client,
+            b.store,
+            b.transport,
+            b.renderer,
+            b.settings,
+            b.clock,
+            since=since,
+            confirm=confirm,
+            marketing=b.marketing,
         )
     except BridgeError as error:
         record_poll(b.store, started=started, error=str(error))

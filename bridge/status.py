@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge.alerts import SHOP_UNREACHABLE, Incident, open_incidents
 from bridge.budget import Budget, Limits
 from bridge.config import Settings
 from bridge.deliver import paused
 from bridge.outbox import Status, counts_by_status
-from bridge.store import Store, cursors, outbox, set_cursor
+from bridge.store import Store, cart_series, cursors, outbox, set_cursor, unsubscribes
 
 # Cursors this module writes: every poll, from `bridge run` and `bridge sync` alike.
 POLL_AT: Final = "poll.last_at"
@@ -65,6 +65,16 @@ class RecentError:
 
 
 @dataclass(frozen=True)
+class Marketing:
+    """Cart reminders and review requests, as far as the store knows them."""
+
+    carts_checked_at: datetime | None
+    open_series: int
+    unsubscribed: int
+    review_requests_waiting: int
+
+
+@dataclass(frozen=True)
 class StatusReport:
     now: datetime
     running_pid: int | None
@@ -83,6 +93,7 @@ class StatusReport:
     incidents: tuple[Incident, ...] = field(default=())
     alerts_to: str | None = None  # ADMIN_EMAIL's address; None: incidents are not emailed
     problems: tuple[str, ...] = field(default=())
+    marketing: Marketing | None = None  # None: marketing mail is off (no UNSUBSCRIBE_URL)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON values: ISO 8601 times (UTC) and ages in whole seconds."""
@@ -142,6 +153,14 @@ class StatusReport:
                 for e in self.errors
             ],
             "problems": list(self.problems),
+            "marketing": None
+            if self.marketing is None
+            else {
+                "carts_checked_at": _iso(self.marketing.carts_checked_at),
+                "open_cart_series": self.marketing.open_series,
+                "unsubscribed": self.marketing.unsubscribed,
+                "review_requests_waiting": self.marketing.review_requests_waiting,
+            },
         }
 
     def lines(self) -> list[str]:
@@ -170,6 +189,15 @@ class StatusReport:
             out.append(f"Sending:     PAUSED until {_show(self.paused_until)}: {self.pause_reason}")
         else:
             out.append("Sending:     active")
+        if self.marketing is None:
+            out.append("Marketing:   off (UNSUBSCRIBE_URL is empty: no cart reminders, no review requests)")
+        else:
+            m = self.marketing
+            out.append(
+                f"Marketing:   carts checked {self._when(m.carts_checked_at)}; {m.open_series} cart(s) in a"
+                f" reminder series; {m.review_requests_waiting} review request(s) waiting;"
+                f" {m.unsubscribed} address(es) unsubscribed"
+            )
         for index, incident in enumerate(self.incidents):
             head = "Incidents:   " if index == 0 else " " * 13
             out.append(f"{head}{self.incident_line(incident)}")
@@ -270,8 +298,23 @@ def gather(
         errors=recent,
         incidents=incidents,
         alerts_to=settings.admin_email.addr_spec if settings.admin_email is not None else None,
+        marketing=_marketing(store, instant("carts.checked_at")) if settings.marketing_enabled else None,
     )
     return dataclasses.replace(report, problems=tuple(_problems(report)))
+
+
+def _marketing(store: Store, checked_at: datetime | None) -> Marketing:
+    with store.read() as conn:
+        series = conn.execute(
+            select(func.count()).select_from(cart_series).where(cart_series.c.status == "open")
+        ).scalar_one()
+        gone = conn.execute(select(func.count()).select_from(unsubscribes)).scalar_one()
+        reviews = conn.execute(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.kind == "review_request", outbox.c.status.in_(["queued", "retry"]))
+        ).scalar_one()
+    return Marketing(checked_at, series, gone, reviews)
 
 
 def _problems(report: StatusReport) -> list[str]:

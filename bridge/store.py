@@ -161,6 +161,11 @@ outbox = Table(
     Column("smtp_reply", Text),
     Column("skip_reason", Text),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Marketing mail: whose consent it rests on ("newsletter=1 since 2026-05-01…"), and what it is about,
+    # so an unsubscribe, an order or a per-customer cap can find it without parsing the context.
+    Column("consent", Text),
+    Column("customer_id", Integer, index=True),
+    Column("cart_id", Integer),
     CheckConstraint(f"status IN {_in(OUTBOX_STATUSES)}", name="status"),
     CheckConstraint(f"category IN {_in(CATEGORIES)}", name="category"),
     Index("ix_outbox_due", "status", "not_before"),
@@ -186,6 +191,44 @@ suppressions = Table(
     metadata,
     Column("email", String(320), primary_key=True),
     Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Addresses that asked for no more marketing mail (transactional mail still goes: an order confirmation
+# is not marketing). `source`: "one-click" (RFC 8058 POST), "link" (the page's button), "mailto", "cli".
+unsubscribes = Table(
+    "unsubscribes",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One abandoned-cart reminder series per cart. `cart_updated_at` is the cart's date_upd the series
+# answers: a changed cart starts a fresh series. No cart contents, no names: they are read when a
+# reminder is written.
+cart_series = Table(
+    "cart_series",
+    metadata,
+    Column("cart_id", Integer, primary_key=True, autoincrement=False),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("cart_updated_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("steps_done", Integer, nullable=False),  # reminders of this series queued (or skipped) so far
+    Column("stop_reason", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('open', 'stopped', 'done')", name="status"),
+)
+
+# Single-use discount codes the bridge created in the shop (`cart_rules`), one per customer.
+discount_codes = Table(
+    "discount_codes",
+    metadata,
+    Column("customer_id", Integer, primary_key=True, autoincrement=False),
+    Column("code", String(254), nullable=False),
+    Column("cart_rule_id", Integer, nullable=False),
+    Column("cart_id", Integer, nullable=False),  # the cart it was created for
+    Column("valid_until", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -320,7 +363,7 @@ if TYPE_CHECKING:
 # The newest migration in bridge/migrations/versions. A store already there opens without importing
 # Alembic at all (half a second of every `bridge sync` started by a timer); tests/test_store.py keeps
 # this in step with Alembic's own head.
-SCHEMA_REVISION: Final = "0002"
+SCHEMA_REVISION: Final = "0003"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

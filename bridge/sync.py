@@ -21,19 +21,20 @@ from typing import Any, Final
 
 from sqlalchemy import Connection
 
-from bridge import outbox
+from bridge import cart_watch, outbox
 from bridge.budget import budget_for
 from bridge.clock import Clock
 from bridge.config import Settings
 from bridge.contexts import OrderFacts, product_image_url
 from bridge.deliver import SHOP_IDENTITY, DeliveryResult, deliver_due
 from bridge.detect import Change, NewOrder, PaymentAdded, StateChanged, TrackingChanged, detect_changes
-from bridge.errors import ShopPermissionError, ShopRequestError
+from bridge.errors import ShopError, ShopPermissionError, ShopRequestError
+from bridge.marketing import MarketingGate
 from bridge.profile import ShopProfile, load_profile
 from bridge.records import Order, OrderCarrier, OrderHistory, OrderPayment
 from bridge.render import Renderer
-from bridge.rules import Decision, RuleSettings, decide
-from bridge.shop import FAR_FUTURE, Query, ShopClient, between
+from bridge.rules import Decision, RuleSettings, decide, review_key
+from bridge.shop import FAR_FUTURE, Query, ShopClient, between, is_filterable
 from bridge.store import (
     SeenOrder,
     Store,
@@ -72,6 +73,7 @@ class PollResult:
     queued: int = 0
     skipped: int = 0
     decisions: list[Decision] = field(default_factory=list)
+    carts: cart_watch.CartPass | None = None  # the abandoned-cart pass that followed, if one ran
 
 
 def poll(
@@ -123,7 +125,7 @@ def poll(
         seen.update(get_seen_orders(conn, {o.id for o in new_orders} | {h.id_order for h in histories}))
     looked_up = set(seen) | {o.id for o in new_orders} | {h.id_order for h in histories}
     by_reference = _order_ids_by_reference([*orders.values()], seen.values())
-    unknown_references = references - set(by_reference)
+    unknown_references = {r for r in references - set(by_reference) if is_filterable(r)}
     if unknown_references:
         for order in client.orders(references=unknown_references):
             orders.setdefault(order.id, order)
@@ -178,7 +180,10 @@ def poll(
         for decision in decisions:
             intent = _intent(decision, now)
             if decision.sends:
-                result.queued += outbox.enqueue(conn, intent, now=now, message_id_domain=domain)
+                queued = outbox.enqueue(conn, intent, now=now, message_id_domain=domain)
+                result.queued += queued
+                if not queued and decision.reschedule and decision.not_before is not None:
+                    outbox.reschedule(conn, decision.key, decision.not_before, now=now)
             else:
                 result.skipped += outbox.skip(conn, intent, decision.skip_reason or "", now=now)
                 log.info(
@@ -187,6 +192,10 @@ def poll(
                     decision.kind,
                     decision.skip_reason,
                 )
+        if profile is not None:
+            _cancel_review_requests(conn, changes, profile, now=now)
+        if settings.marketing_enabled:
+            cart_watch.stop_for_orders(conn, [o for o in new_orders if o.id in new_order_ids], now=now)
         # Only orders something happened to: the overlap re-reads older ones, which are not news.
         involved_orders = {oid: orders[oid] for oid in needing if oid in orders}
         _remember_orders(conn, involved_orders, seen, histories, tracking, now=now)
@@ -348,7 +357,11 @@ def gather_facts(
     countries = {c.id: c for c in client.countries({a.id_country for a in addresses.values()})}
     carriers = {c.id: c for c in client.carriers({o.id_carrier for o in orders})}
     payments: dict[str, list[OrderPayment]] = {}
-    for payment in client.order_payments(references={o.reference for o in orders}):
+    # A reference PrestaShop's filter cannot carry (edited in the database) has no payments to look up:
+    # its emails show what the order itself says about the payment.
+    for payment in client.order_payments(
+        references={o.reference for o in orders if is_filterable(o.reference)}
+    ):
         payments.setdefault(payment.order_reference, []).append(payment)
     discounts = _discounts(client, [o for o in orders if o.total_discounts_tax_incl > 0])
     images = _images(client, profile, orders, image_type) if image_type else {}
@@ -428,24 +441,51 @@ def rule_settings(settings: Settings) -> RuleSettings:
         "bank_name": settings.bank_name,
         "address": settings.bank_address,
     }
-    return RuleSettings(default_language=settings.default_language, bank={k: v for k, v in bank.items() if v})
+    marketing = settings.marketing_enabled
+    return RuleSettings(
+        default_language=settings.default_language,
+        bank={k: v for k, v in bank.items() if v},
+        review_days=settings.review_request_days if marketing else 0,
+        review_fallback_days=settings.review_request_fallback_days if marketing else 0,
+        marketing_consent=settings.marketing_consent,
+    )
 
 
 def _intent(decision: Decision, now: datetime) -> outbox.EmailIntent:
+    marketing = decision.category == "marketing"
     return outbox.EmailIntent(
         idempotency_key=decision.key,
         kind=decision.kind,
-        category="transactional",
-        priority=0,
+        category=decision.category,
+        priority=5 if marketing else 0,
         recipient_email=decision.recipient_email,
         recipient_name=decision.recipient_name,
         language=decision.language,
         context=dict(decision.context),
-        not_before=now,
+        not_before=decision.not_before or now,
         expires_at=None,
         order_id=decision.order_id or None,
         order_reference=decision.order_reference or None,
+        consent=(decision.consent or "none") if marketing else None,
+        customer_id=decision.customer_id,
     )
+
+
+def _cancel_review_requests(
+    conn: Connection, changes: Sequence[Change], profile: ShopProfile, *, now: datetime
+) -> None:
+    """A cancelled or refunded order is no occasion to ask for a review."""
+    for change in changes:
+        if isinstance(change, StateChanged):
+            kind = profile.kind_for_state(change.history.id_order_state)
+            if kind in ("cancelled", "refunded"):
+                outbox.cancel_waiting(
+                    conn,
+                    f"not sent: the order was {kind} before the review request went out",
+                    now=now,
+                    kind="review_request",
+                    idempotency_key=review_key(change.history.id_order),
+                )
 
 
 def _message_id_domain(profile: ShopProfile | None, settings: Settings) -> str:
@@ -542,6 +582,9 @@ class SyncSummary:
             head = (
                 f"{self.poll.changes} change(s) seen, {self.poll.queued} queued, {self.poll.skipped} skipped"
             )
+        carts = self.poll.carts
+        if carts is not None and carts.queued:
+            head += f", {carts.queued} cart reminder(s) queued"
         d = self.delivery
         tail = f"; {d.sent} sent, {d.retry} to retry, {d.failed} failed"
         if d.unknown:
@@ -561,9 +604,13 @@ def sync_once(
     *,
     since: datetime | None = None,
     confirm: Callable[[list[Decision]], None] | None = None,
+    marketing: MarketingGate | None = None,
 ) -> SyncSummary:
     """One cycle: poll the shop and enqueue, then deliver what is due. `bridge run` calls it on a schedule."""
     polled = poll(client, store, settings, now=clock.now(), since=since, confirm=confirm)
+    polled.carts = watch_carts_safely(client, store, settings, now=clock.now())
+    if marketing is None and settings.marketing_enabled:
+        marketing = MarketingGate(settings, store, client)
     delivered = deliver_due(
         store,
         transport,
@@ -572,5 +619,20 @@ def sync_once(
         unknown_policy=settings.unknown_policy,
         budget=budget_for(settings),
         login_retry=settings.smtp_login_retry,
+        marketing=marketing,
     )
     return SyncSummary(polled, delivered)
+
+
+def watch_carts_safely(
+    client: ShopClient, store: Store, settings: Settings, *, now: datetime
+) -> cart_watch.CartPass | None:
+    """The abandoned-cart pass; a shop error there is logged and left to the next pass, never allowed to
+    hold up order emails (the order poll reports the shop's health)."""
+    if not cart_watch.enabled(settings):
+        return None
+    try:
+        return cart_watch.watch_carts(client, store, settings, now=now)
+    except ShopError as error:
+        log.warning("cart reminders: this pass failed, the next one tries again: %s", error)
+        return None

@@ -21,6 +21,7 @@ from bridge.deliver import (
     retry_delay,
 )
 from bridge.kinds import get_kind
+from bridge.marketing import MarketingGate
 from bridge.outbox import Category, Status
 from bridge.render import ShopIdentity
 from tests.conftest import World
@@ -55,6 +56,7 @@ def queue(
         recipient_name="Zofia Wiśniewska",
         language="pl",
         context=get_kind("order_confirmation").sample(),
+        consent="newsletter=1" if category == "marketing" else None,
     )
     with world.store.transaction() as conn:
         assert outbox.enqueue(conn, intent, now=world.clock.now(), message_id_domain="sklep.example.pl")
@@ -156,9 +158,20 @@ def test_a_spent_budget_sends_order_mail_first_when_room_opens_and_marketing_wai
     assert held.resume_at == start + timedelta(hours=24, minutes=2)
 
     world.clock.set(start + timedelta(hours=24, minutes=2))  # 3 in the window: marketing may go
-    assert deliver(world, budget).sent == 1
+    marketing_on = dataclasses.replace(world.settings, unsubscribe_url="https://sklep.example.pl/wypisz")
+    gate = MarketingGate(marketing_on, world.store, None)
+    assert deliver(world, budget, marketing=gate).sent == 1
     assert row(world, promotion).status is Status.SENT
     assert world.mail()[-1]["To"].addresses[0].addr_spec == "promo@example.com"
+
+
+def test_marketing_mail_is_cancelled_with_a_reason_when_marketing_is_off(ready: World) -> None:
+    world = ready
+    promotion = queue(world, "promo@example.com", category="marketing")
+    assert deliver(world).sent == 0
+    assert row(world, promotion).status is Status.CANCELLED
+    assert "UNSUBSCRIBE_URL" in (row(world, promotion).skip_reason or "")
+    assert world.mail() == []
 
 
 # -- quota and credentials: pause the sender, spend nothing ----------------------------------------------

@@ -70,6 +70,8 @@ def intent(key: str = "order_confirmation:order:1042", **changes: Any) -> EmailI
         "order_reference": "XKBKNABJK",
     }
     values.update(changes)
+    if values["category"] == "marketing":
+        values.setdefault("consent", "newsletter=1")
     return EmailIntent(**values)
 
 
