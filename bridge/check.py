@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from bridge.config import Settings
+from bridge.config import Settings, format_duration
 from bridge.errors import ShopPermissionError
 from bridge.shop import ShopClient
 from bridge.smtp import LoginReport
@@ -64,13 +64,14 @@ class ShopReport:
     currencies: list[str] = field(default_factory=list)
     readable: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    marketing: str = ""  # one line on cart reminders and review requests, when the settings were given
 
     @property
     def warnings(self) -> list[str]:
         return [f.text for f in self.findings if f.level == "warning"]
 
 
-def check_shop(client: ShopClient) -> ShopReport:
+def check_shop(client: ShopClient, settings: Settings | None = None) -> ShopReport:
     """Reach the shop, read what the bridge needs, and say what would stop or surprise it.
 
     Raises ShopAuthError / ShopPermissionError / ShopUnreachable / … for what stops the bridge.
@@ -101,6 +102,11 @@ def check_shop(client: ShopClient) -> ShopReport:
                 )
             )
 
+    marketing = ""
+    if settings is not None:
+        marketing, extra = _marketing(settings, permissions)
+        findings += extra
+
     timezone = client.shop_timezone()
     languages = client.languages()
     currencies = client.currencies()
@@ -125,6 +131,7 @@ def check_shop(client: ShopClient) -> ShopReport:
             )
 
     return ShopReport(
+        marketing=marketing,
         base_url=client.base_url,
         version=client.version,
         url_form=client.url_form,
@@ -199,3 +206,25 @@ def smtp_findings(settings: Settings) -> list[Finding]:
             )
         )
     return findings
+
+
+def _marketing(settings: Settings, permissions: Mapping[str, set[str]]) -> tuple[str, list[Finding]]:
+    """What the owner's marketing settings will do with this key, and what stands in their way."""
+    if not settings.marketing_enabled:
+        return "off (set UNSUBSCRIBE_URL for cart reminders and review requests)", []
+    findings: list[Finding] = []
+    steps = [format_duration(d) for d in settings.cart_reminders if d is not None]
+    parts = [f"cart reminders after {', '.join(steps)}" if steps else "no cart reminders"]
+    if settings.review_request_days:
+        parts.append(f"review requests {settings.review_request_days} days after delivery")
+    line = "; ".join(parts) + f"; unsubscribe at {settings.unsubscribe_url}"
+    if settings.cart_discount == "unique" and "POST" not in permissions.get("cart_rules", set()):
+        findings.append(
+            Finding(
+                "warning",
+                "CART_DISCOUNT=unique, but the key may not create discount codes: Advanced Parameters →"
+                " Webservice → edit the key → tick POST for cart_rules (the only write the bridge makes),"
+                " or reminders go without a code",
+            )
+        )
+    return line, findings

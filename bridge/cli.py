@@ -222,6 +222,8 @@ def print_shop_report(report: ShopReport) -> None:
         f"Key reads:  the {len(needed)} resources the bridge needs"
         + (f", and {', '.join(optional)}" if optional else "")
     )
+    if report.marketing:
+        print(f"Marketing:  {report.marketing}")
 
 
 def print_warnings(warnings: list[str] | tuple[str, ...]) -> None:
@@ -235,7 +237,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Settings:   OK{' (no PRESTASHOP_URL: using the embedded demo shop)' if settings.demo else ''}")
     print_warnings(settings.warnings)
     with open_shop(settings) as client:
-        report = check_shop(client)
+        report = check_shop(client, settings)
     print_shop_report(report)
     print_warnings(report.warnings)
     smtp = check_smtp(settings)  # logs in without sending; DeliveryError (exit 75) explains a refusal

@@ -19,7 +19,7 @@ from bridge.clock import ManualClock, SystemClock
 from bridge.config import Settings
 from bridge.outbox import Status, list_rows
 from bridge.simulator.actions import PostalAddress
-from bridge.simulator.demo_shop import MUG, MUG_COBALT, PLATE, SHOP_EMAIL, SHOP_NAME, TEA, VASE
+from bridge.simulator.demo_shop import MUG, MUG_COBALT, PLATE, SHOP_DOMAIN, SHOP_EMAIL, SHOP_NAME, TEA, VASE
 from bridge.sync import sync_once
 
 Say = Callable[[str], None]
@@ -37,6 +37,8 @@ def run_demo(settings: Settings, output: Path, say: Say) -> int:
         state_dir=output / "state",
         database_url=f"sqlite:///{output / 'state' / 'bridge.sqlite3'}",
         mail_from=Address(SHOP_NAME, addr_spec=SHOP_EMAIL),
+        # Marketing mail on, as an owner turns it on; the demo's links point at the demo shop's domain.
+        unsubscribe_url=settings.unsubscribe_url or f"https://{SHOP_DOMAIN}/bridge-unsubscribe",
     )
     clock = ManualClock(SystemClock().now().replace(microsecond=0))
     with demo_shop(clock) as demo, open_bridge(settings, clock, demo=demo) as bridge:
@@ -53,11 +55,21 @@ def run_demo(settings: Settings, output: Path, say: Say) -> int:
         )
         sync("the bridge starts: first sync")
 
-        shop.advance(timedelta(hours=2))
+        shop.advance(timedelta(minutes=50))
+        marek = shop.register_customer(
+            "Marek",
+            "Nowak",
+            "marek.nowak@example.com",
+            newsletter=True,
+            address=PostalAddress("ul. Piotrkowska 120", "90-006", "Łódź", phone="+48 600 300 400"),
+        )
+        marek_cart = shop.create_cart(marek.customer_id, [(VASE, 1), (TEA, 2)], carrier_id=2)
+        shop.advance(timedelta(hours=1, minutes=10))
         zofia = shop.register_customer(
             "Zofia",
             "Wiśniewska",
             "zofia.wisniewska@example.com",
+            newsletter=True,
             address=PostalAddress("ul. Floriańska 3", "31-019", "Kraków", phone="+48 600 100 200"),
         )
         cart = shop.create_cart(zofia.customer_id, [(MUG, 2, MUG_COBALT), (PLATE, 4)], carrier_id=2)
@@ -73,7 +85,12 @@ def run_demo(settings: Settings, output: Path, say: Say) -> int:
         cart = shop.create_cart(emily.customer_id, [(VASE, 1), (TEA, 1)], currency="EUR", carrier_id=4)
         order_emily = shop.place_order(cart, "przelewy24")
         shop.advance(timedelta(minutes=1))
-        sync("Zofia pays by bank transfer, Emily by card")
+        sync("Zofia pays by bank transfer, Emily by card; Marek's cart waits")
+
+        shop.advance(timedelta(hours=3))
+        shop.place_order(marek_cart, "przelewy24")
+        shop.advance(timedelta(minutes=1))
+        sync("Marek comes back and orders: no more reminders")
 
         shop.advance(timedelta(hours=20))
         shop.change_state(order_zofia, 2)
@@ -103,9 +120,12 @@ def run_demo(settings: Settings, output: Path, say: Say) -> int:
         sync("both parcels delivered")
         sync("a sync with nothing new")
 
+        shop.advance(timedelta(days=14, minutes=5))
+        sync("two weeks later: review requests (Emily gave no consent)")
+
         rows = [row for row in list_rows(bridge.store, limit=500) if row.status is Status.SENT]
     say("")
     say(f"{len(rows)} emails written to {emails}/ — open {emails / 'index.html'} in a browser.")
-    for row in sorted(rows, key=lambda r: r.id):
+    for row in sorted(rows, key=lambda r: (r.sent_at, r.id)):
         say(f"  {row.order_reference or '':<10} {row.language}  {row.kind:<20} → {row.recipient_email}")
     return len(rows)

@@ -16,6 +16,7 @@ GOOD_KEY = "GOODKEY0GOODKEY0GOODKEY0GOODKEY0"
 WRONG_KEY = "WRONGKEYWRONGKEYWRONGKEYWRONGKEY"
 NO_ORDERS_KEY = "NOORDERS0NOORDERS0NOORDERS0NOORD"
 WRITER_KEY = "WRITERKEYWRITERKEYWRITERKEYWRITE"
+CODES_KEY = "CODESKEY0CODESKEY0CODESKEY0CODES"
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def shop() -> Iterator[Simulator]:
     simulator.add_key(GOOD_KEY, read_only)
     simulator.add_key(NO_ORDERS_KEY, {name: m for name, m in read_only.items() if name != "orders"})
     simulator.add_key(WRITER_KEY, {**read_only, "orders": ("GET", "PUT")})
+    simulator.add_key(CODES_KEY, {**read_only, "cart_rules": ("GET", "POST")})
     with simulator:
         yield simulator
 
@@ -38,11 +40,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def run_check(tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, key: str) -> tuple[int, str, str]:
+def run_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, key: str, extra: str = ""
+) -> tuple[int, str, str]:
     env = tmp_path / "shop.env"
     env.write_text(
         f"PRESTASHOP_URL={url}\nPRESTASHOP_API_KEY={key}\nPRESTASHOP_RETRIES=0\nMAIL_TRANSPORT=file\n"
-        "MAIL_FROM=Sklep <sklep@example.com>\n"
+        "MAIL_FROM=Sklep <sklep@example.com>\n" + extra
     )
     env.chmod(0o600)
     code = main(["--env-file", str(env), "check"])
@@ -142,3 +146,25 @@ def test_check_with_no_configuration_uses_the_demo_shop(capsys: pytest.CaptureFi
     assert code == 0, err
     assert "embedded demo shop" in out
     assert "Europe/Warsaw" in out
+
+
+def test_check_says_what_marketing_mail_will_do_and_that_it_is_off_without_an_unsubscribe_url(
+    shop: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _code, out, _err = run_check(tmp_path, capsys, shop.url, GOOD_KEY)
+    assert "Marketing:  off (set UNSUBSCRIBE_URL" in out
+    code, out, _err = run_check(
+        tmp_path, capsys, shop.url, GOOD_KEY, "UNSUBSCRIBE_URL=https://sklep.example.pl/wypisz\n"
+    )
+    assert code == 0
+    assert "Marketing:  cart reminders after 1h, 1d, 3d; review requests 14 days after delivery" in out
+
+
+def test_unique_discount_codes_need_a_key_that_may_create_cart_rules(
+    shop: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marketing = "UNSUBSCRIBE_URL=https://sklep.example.pl/wypisz\nCART_DISCOUNT=unique\n"
+    _code, out, _err = run_check(tmp_path, capsys, shop.url, GOOD_KEY, marketing)
+    assert "warning: CART_DISCOUNT=unique, but the key may not create discount codes" in out
+    _code, out, _err = run_check(tmp_path, capsys, shop.url, CODES_KEY, marketing)
+    assert "CART_DISCOUNT=unique" not in out

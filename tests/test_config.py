@@ -546,3 +546,63 @@ def test_the_example_placeholders_must_be_replaced(tmp_path: Path) -> None:
     assert caught.value.problems == [
         f"{name}: still the example value from config.example.env; put your own here" for name in placeholders
     ]
+
+
+# --- marketing mail ------------------------------------------------------------------------------------
+
+
+def test_marketing_mail_is_off_until_an_unsubscribe_url_is_set() -> None:
+    assert not Settings.from_mapping(SHOP).marketing_enabled
+    settings = Settings.from_mapping({**SHOP, "UNSUBSCRIBE_URL": "https://sklep.example.pl/wypisz"})
+    assert settings.marketing_enabled
+    assert settings.cart_reminders == (timedelta(hours=1), timedelta(hours=24), timedelta(hours=72))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1h,24h,72h", (timedelta(hours=1), timedelta(hours=24), timedelta(hours=72))),
+        ("1h,off,72h", (timedelta(hours=1), None, timedelta(hours=72))),
+        ("2h", (timedelta(hours=2),)),
+        ("off", ()),
+    ],
+)
+def test_cart_reminder_steps_can_be_moved_or_turned_off(
+    raw: str, expected: tuple[timedelta | None, ...]
+) -> None:
+    assert Settings.from_mapping({**SHOP, "CART_REMINDERS": raw}).cart_reminders == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "says"),
+    [
+        ("CART_REMINDERS", "24h,1h", "later than the one before"),
+        ("CART_REMINDERS", "1h,2h,3h,4h", "at most three"),
+        ("CART_REMINDERS", "5m", "between"),
+        ("UNSUBSCRIBE_URL", "http://sklep.example.pl/wypisz", "https"),
+        ("UNSUBSCRIBE_URL", "https://sklep.example.pl/wypisz#x", "fragment"),
+        ("UNSUBSCRIBE_LISTEN", "8787", "host:port"),
+        ("MARKETING_CONSENT", "everyone", "newsletter"),
+        ("CART_DISCOUNT", "half", "none"),
+        ("CART_DISCOUNT_PERCENT", "150", "percentage"),
+        ("CART_DISCOUNT_CODE", "WRÓĆ 10", "letters, digits"),
+    ],
+)
+def test_marketing_settings_that_make_no_sense_are_refused_by_name(name: str, raw: str, says: str) -> None:
+    [problem] = problems_of({**SHOP, name: raw})
+    assert problem.startswith(f"{name}: ") and says in problem
+
+
+def test_a_shared_discount_needs_its_code() -> None:
+    assert problems_of({**SHOP, "CART_DISCOUNT": "shared"}) == [
+        "CART_DISCOUNT_CODE: required when CART_DISCOUNT=shared"
+    ]
+
+
+def test_the_unsubscribe_secret_and_the_cookie_key_are_secrets_the_logs_redact() -> None:
+    settings = Settings.from_mapping(
+        {**SHOP, "UNSUBSCRIBE_SECRET": "podpis-linkow-wypisu", "SHOP_COOKIE_KEY": "ciasteczkowy-klucz-sklepu"}
+    )
+    revealed = {secret.reveal() for secret in settings.secrets()}
+    assert {"podpis-linkow-wypisu", "ciasteczkowy-klucz-sklepu"} <= revealed
+    assert "podpis-linkow-wypisu" not in repr(settings) and "ciasteczkowy" not in repr(settings)
