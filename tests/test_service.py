@@ -13,6 +13,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from bridge.app import Bridge
 from bridge.clock import SystemClock
@@ -40,6 +42,7 @@ from bridge.smtp import SendResult
 from bridge.status import gather
 from bridge.store import open_store
 from bridge.sync import poll
+from bridge.unsubscribe import Signer, load_key, unsubscribed
 from tests.conftest import SHOP_KEY, World
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME, GmailLikeServer
 
@@ -429,3 +432,30 @@ def assert_no_secret_in(lines: list[str]) -> None:
     assert leaked == []
     # One line per event: no traceback in a normal run (a continuation line starts with spaces).
     assert [line for line in lines if line.startswith(" ")] == []
+
+
+def test_bridge_run_serves_the_unsubscribe_endpoint_while_it_runs(rig: Rig) -> None:
+    with socket.socket() as probe:  # a free port for UNSUBSCRIBE_LISTEN
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with rig.env_file.open("a") as env:
+        env.write(f"UNSUBSCRIBE_URL=https://sklep.example.pl/wypisz\nUNSUBSCRIBE_LISTEN=127.0.0.1:{port}\n")
+    service = rig.start("run")
+    service.expect(r"unsubscribe endpoint listening on http://127\.0\.0\.1:\d+")
+    signer = Signer(load_key(rig.state_dir, None))  # the key `bridge run` created in STATE_DIR
+    token = signer.token("zofia@example.com")
+    answer = requests.post(
+        f"http://127.0.0.1:{port}/wypisz?t={token}&l=pl",
+        data="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=WAIT,
+    )
+    assert answer.status_code == 200
+    service.expect(r"unsubscribed .*one-click")
+    code, _took = service.stop()
+    assert code == 0, service.log
+    with open_store(str(rig.state_dir / "bridge.sqlite3")) as store, store.read() as conn:
+        recorded = unsubscribed(conn, "zofia@example.com")
+    assert recorded is not None and recorded.source == "one-click"
+    with pytest.raises(requests.ConnectionError):  # the endpoint stopped with the service
+        requests.get(f"http://127.0.0.1:{port}/wypisz?t={token}", timeout=WAIT)
