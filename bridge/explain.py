@@ -616,4 +616,6 @@ def address_story_lines(store: Store, email: str, zone: tzinfo, language_of: Lan
         if detail is not None:
             lines.append("")
             lines += _email_story(detail, zone, language_of(row), show_order=row.order_id is not None)
+            if row.consent and row.status is not Status.SKIPPED:
+                lines.append(f"      consent  {printable(row.consent)}")
     return lines

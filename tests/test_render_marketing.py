@@ -484,12 +484,12 @@ def test_the_footer_says_why_the_customer_gets_it_and_that_order_emails_continue
 
     reason, continues, sent_to = {
         "pl": (
-            "ponieważ wyrażasz zgodę na otrzymywanie informacji od sklepu Żółta Łódka",
+            "Ten e-mail wysyła do swoich klientów sklep Żółta Łódka",
             "Wiadomości o Twoich zamówieniach nadal będą przychodzić",
             "Ta wiadomość została wysłana na adres zofia@example.com",
         ),
         "en": (
-            "because you agreed to receive news from Żółta Łódka",
+            "Żółta Łódka sends this email to its customers",
             "Emails about your orders will still reach you",
             "This email was sent to zofia@example.com",
         ),

@@ -117,6 +117,7 @@ def test_bridge_suppress_applies_an_unsubscribe_that_reached_the_shop_by_email(
     assert main(["--env-file", str(env), "explain", "address", ZOFIA], clock=world.clock) == 0
     story = capsys.readouterr().out
     assert "unsubscribed from marketing mail" in story and "(mailto)" in story
+    assert "consent  newsletter=1 since" in story  # the basis the sent reminder rested on
 
     assert main(["--env-file", str(env), "suppress", "--list"], clock=world.clock) == 0
     assert ZOFIA in capsys.readouterr().out
