@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 CURSOR: Final = "carts.date_upd"
 CHECKED_AT: Final = "carts.checked_at"
+BASELINE: Final = "carts.baseline_at"  # carts last changed before this are history: never reminded
 # Carts are re-read this far behind the cursor: two carts can share a second, and a cart saved in the
 # second the cursor was taken may commit after the read.
 OVERLAP: Final = timedelta(minutes=10)
@@ -93,6 +94,7 @@ def watch_carts(
         with store.transaction() as conn:
             set_cursor(conn, CURSOR, now.isoformat(), now=now)
             set_cursor(conn, CHECKED_AT, now.isoformat(), now=now)
+            set_cursor(conn, BASELINE, now.isoformat(), now=now)
         log.info("cart reminders: watching carts from now on; carts left before now get none")
         result.ran = result.baseline = True
         return result
@@ -101,8 +103,14 @@ def watch_carts(
         return result
     result.ran = True
     cursor = datetime.fromisoformat(cursors[CURSOR])
+    baseline = datetime.fromisoformat(cursors.get(BASELINE) or cursors[CURSOR])
 
-    changed = [c for c in client.carts_changed(cursor - OVERLAP, now) if c.id_customer > 0 and c.date_upd]
+    since = max(cursor - OVERLAP, baseline)
+    changed = [
+        c
+        for c in client.carts_changed(since, now)
+        if c.id_customer > 0 and c.date_upd is not None and c.date_upd >= baseline
+    ]
     result.carts_changed = len(changed)
     with store.read() as conn:
         series = _load_series(conn, [c.id for c in changed])

@@ -217,7 +217,12 @@ def _marketing(settings: Settings, permissions: Mapping[str, set[str]]) -> tuple
     parts = [f"cart reminders after {', '.join(steps)}" if steps else "no cart reminders"]
     if settings.review_request_days:
         parts.append(f"review requests {settings.review_request_days} days after delivery")
-    line = "; ".join(parts) + f"; unsubscribe at {settings.unsubscribe_url}"
+    host, port = settings.unsubscribe_listen
+    line = (
+        "; ".join(parts)
+        + f"; unsubscribe at {settings.unsubscribe_url}, which must reach `bridge run` on {host}:{port}"
+        " (a bridge-sync timer alone serves no endpoint)"
+    )
     if settings.cart_discount == "unique" and "POST" not in permissions.get("cart_rules", set()):
         findings.append(
             Finding(

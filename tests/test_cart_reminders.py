@@ -381,3 +381,16 @@ def test_without_an_unsubscribe_url_no_marketing_mail_is_sent_at_all(world: Worl
     left_cart(shop, customer(shop))
     at(world, world.clock.now(), H(2))
     assert reminders(world) == []
+
+
+def test_a_cart_left_minutes_before_the_first_run_is_history_and_gets_no_reminder(world: World) -> None:
+    marketing(world)
+    shop = world.shop
+    cart = left_cart(shop, customer(shop))
+    shop.advance(timedelta(minutes=5))
+    assert world.sync().poll.baseline
+    left = world.clock.now()
+    for hours in (1.1, 25.2, 72.1):
+        at(world, left, H(hours))
+    assert reminders(world) == []
+    assert cart_watch.series_of(world.store, cart) is None
