@@ -574,18 +574,27 @@ def _reason(error: SQLAlchemyError) -> str:
 
 
 def seen_orders_awaiting_tracking(
-    conn: Connection, *, since: datetime, final_states: Iterable[int]
+    conn: Connection,
+    *,
+    since: datetime,
+    final_states: Iterable[int],
+    shipped_states: Iterable[int] | None = None,
 ) -> dict[int, SeenOrder]:
-    """Orders first seen after `since`, still without a tracking number and not in a final state.
+    """Orders first seen after `since`, still without a tracking number, in a shipped state (or, before
+    the shipped states are known, in any state but a final one).
 
     A tracking number moves no timestamp in PrestaShop, so these are the orders whose carriers each poll
-    re-reads (in batches of a hundred).
+    re-reads (in batches of a hundred). Only a shipped order needs it: a number typed in earlier rides in
+    the shipped email, which reads the carrier when it is written.
     """
-    finished = sorted(set(final_states))
     query = select(orders_seen.c.order_id).where(
         orders_seen.c.first_seen_at >= since,
         or_(orders_seen.c.tracking_number.is_(None), orders_seen.c.tracking_number == ""),
     )
-    if finished:
-        query = query.where(orders_seen.c.current_state.not_in(finished))
+    if shipped_states is not None:
+        query = query.where(orders_seen.c.current_state.in_(sorted(set(shipped_states))))
+    else:
+        finished = sorted(set(final_states))
+        if finished:
+            query = query.where(orders_seen.c.current_state.not_in(finished))
     return get_seen_orders(conn, [row.order_id for row in conn.execute(query)])

@@ -55,6 +55,7 @@ PAYMENTS: Final = "order_payments.id"
 BASELINE_ORDER: Final = "orders.baseline_id"
 BASELINE_AT: Final = "baseline_at"
 FINAL_STATES: Final = "order_states.final"
+SHIPPED_STATES: Final = "order_states.shipped"
 
 # How far behind each id cursor every poll re-reads. Ids are handed out at INSERT and committed a few
 # milliseconds later; a row can become visible after a higher id only in that window.
@@ -105,6 +106,9 @@ def poll(
     payment_window = _window(cursors, PAYMENTS)
     baseline_order_id = int(cursors[BASELINE_ORDER])
     final_states = [int(v) for v in cursors.get(FINAL_STATES, "").split(",") if v]
+    shipped_states = (
+        [int(v) for v in cursors[SHIPPED_STATES].split(",") if v] if SHIPPED_STATES in cursors else None
+    )
 
     # 1. Read what moved (one small request each when nothing did).
     read_histories = client.order_histories(after_id=max(0, history_cursor - OVERLAP_IDS))
@@ -114,7 +118,9 @@ def poll(
     histories = [h for h in read_histories if h.id > history_cursor or h.id not in history_window]
     payments = [p for p in read_payments if p.id > payment_cursor or p.id not in payment_window]
     with store.read() as conn:
-        watched = seen_orders_awaiting_tracking(conn, since=now - TRACKING_WATCH, final_states=final_states)
+        watched = seen_orders_awaiting_tracking(
+            conn, since=now - TRACKING_WATCH, final_states=final_states, shipped_states=shipped_states
+        )
     watched_carriers = client.order_carriers(watched, fields=CARRIER_FIELDS) if watched else []
 
     # 2. Which orders are involved, and everything their emails need.
@@ -528,6 +534,8 @@ def _remember_profile(conn: Connection, profile: ShopProfile, *, now: datetime) 
     with, and the states after which an order's tracking number is no longer watched."""
     final = sorted(sid for sid, kind in profile.state_kinds.items() if kind in FINAL_KINDS)
     set_cursor(conn, FINAL_STATES, ",".join(map(str, final)), now=now)
+    shipped = sorted(sid for sid, kind in profile.state_kinds.items() if kind == "shipped")
+    set_cursor(conn, SHIPPED_STATES, ",".join(map(str, shipped)), now=now)
     set_cursor(conn, SHOP_IDENTITY, json.dumps(identity_snapshot(profile)), now=now)
 
 

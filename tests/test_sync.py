@@ -10,6 +10,7 @@ import dataclasses
 from datetime import timedelta
 
 from bridge.outbox import Status, list_rows
+from bridge.simulator import Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY, PLATE, VASE
 from tests.conftest import World, html_of, text_of
@@ -167,6 +168,30 @@ def test_a_tracking_number_typed_before_shipping_rides_in_the_shipped_email(worl
     kinds = [row.kind for row in list_rows(world.store, status=Status.SENT)]
     assert "tracking_added" not in kinds
     assert "RR123456785PL" in text_of(world.mail()[-1])
+
+
+def test_only_shipped_orders_without_a_number_have_their_carriers_re_read_when_idle(
+    world: World, shop_server: Simulator
+) -> None:
+    shop = started(world).shop
+    orders = [order(shop, customer(shop, email=f"k{n}@example.com"), "przelewy24") for n in range(5)]
+    world.sync()  # five confirmations; none shipped yet
+
+    def carrier_reads() -> list[str]:
+        shop.advance(60)
+        before = len(shop_server.requests)
+        world.sync()
+        return [r.path for r in shop_server.requests[before:] if r.path.startswith("/api/order_carriers")]
+
+    assert carrier_reads() == []  # a number typed now would ride in the shipped email anyway
+    shop.change_state(orders[0], 4)  # shipped without a number
+    world.sync()
+    [watch] = carrier_reads()
+    assert f"filter%5Bid_order%5D=%5B{orders[0]}%5D" in watch or f"[{orders[0]}]" in watch
+    shop.set_tracking(orders[0], "PX123")
+    world.sync()
+    assert [r.kind for r in list_rows(world.store, status=Status.SENT)].count("tracking_added") == 1
+    assert carrier_reads() == []  # it has its number: nothing left to watch
 
 
 def test_a_back_office_payment_is_confirmed_once(world: World) -> None:
