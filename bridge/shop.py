@@ -665,16 +665,39 @@ class ShopClient:
     # -- JSON -----------------------------------------------------------------------------------------
 
     def _get_json(self, resource: str, path: str, params: Sequence[tuple[str, str]]) -> Any:
-        response = self._request(path, [*params, ("output_format", "JSON")], resource)
-        if response.status_code == 404:
-            return None
+        """A GET's JSON document (None for a webservice 404). An empty answer, a proxy's HTML error page
+        or a JSON body cut short is a failure of that one exchange (a PHP worker killed mid-answer, a
+        gateway timeout page served with 200), so the GET is tried again like a 5xx; a PHP notice or an
+        XML answer is the shop's configuration, and is reported at once."""
+        for attempt in range(self._retries + 1):
+            response = self._request(path, [*params, ("output_format", "JSON")], resource)
+            if response.status_code == 404:
+                return None
+            try:
+                return self._decode_json(response, resource)
+            except _Transient as failed:
+                if attempt == self._retries:
+                    raise failed.error from None
+                log.info(
+                    "shop answer for %s unreadable (%s); retry %d of %d",
+                    resource,
+                    failed,
+                    attempt + 1,
+                    self._retries,
+                )
+                (self._sleep if self._sleep is not None else nap.sleep)(min(60.0, self._backoff * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _decode_json(self, response: requests.Response, resource: str) -> Any:
         body = response.content
         stripped = body.strip()
         if not stripped:
-            raise ShopResponseError(
-                f"the shop sent an empty answer for `{resource}` (HTTP {response.status_code})",
-                resource=resource,
-                status=response.status_code,
+            raise _Transient(
+                ShopResponseError(
+                    f"the shop sent an empty answer for `{resource}` (HTTP {response.status_code})",
+                    resource=resource,
+                    status=response.status_code,
+                )
             )
         notice = _PHP_NOTICE.search(stripped[:2000])
         if notice is not None:
@@ -687,22 +710,28 @@ class ShopClient:
                 status=response.status_code,
             )
         if stripped[:1] == b"<":
-            kind = "an XML document" if stripped.startswith((b"<?xml", b"<prestashop")) else "an HTML page"
-            raise ShopResponseError(
+            xml = stripped.startswith((b"<?xml", b"<prestashop"))
+            kind = "an XML document" if xml else "an HTML page"
+            error = ShopResponseError(
                 f"the shop answered `{resource}` with {kind} instead of JSON (HTTP {response.status_code}): "
                 f"{_sanitize(response.text)!r}",
                 resource=resource,
                 status=response.status_code,
             )
+            if xml:
+                raise error
+            raise _Transient(error)
         try:
             return json.loads(body, parse_float=Decimal)
         except ValueError:
             text = response.content.decode("utf-8", errors="replace")
-            raise ShopResponseError(
-                f"the shop sent invalid or truncated JSON for `{resource}` (HTTP {response.status_code}, "
-                f"{len(body)} bytes): {_sanitize(text)!r}",
-                resource=resource,
-                status=response.status_code,
+            raise _Transient(
+                ShopResponseError(
+                    f"the shop sent invalid or truncated JSON for `{resource}` (HTTP {response.status_code}, "
+                    f"{len(body)} bytes): {_sanitize(text)!r}",
+                    resource=resource,
+                    status=response.status_code,
+                )
             ) from None
 
     def _list_page(self, resource: str, params: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:

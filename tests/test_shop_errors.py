@@ -306,9 +306,9 @@ def test_one_timeout_is_survived(sim: Simulator, sleeps: Sleeps) -> None:
 def test_an_html_page_instead_of_json_is_named_with_a_short_clean_snippet(
     sim: Simulator, sleeps: Sleeps
 ) -> None:
-    with make_client(sim.url, sleeps=sleeps) as client:
+    with make_client(sim.url, sleeps=sleeps, retries=1, backoff=0.5) as client:
         client.orders(ids=[2])  # the URL form is known from here on
-        sim.faults.next("html", resource="orders")
+        sim.faults.next("html", count=2, resource="orders")
         with pytest.raises(ShopResponseError) as caught:
             client.orders(ids=[1])
     message = str(caught.value)
@@ -317,12 +317,27 @@ def test_an_html_page_instead_of_json_is_named_with_a_short_clean_snippet(
     assert len(snippet) <= 80 and "Just a moment" in snippet
     assert not any(ch in message for ch in "\r\n\t\x00")
     assert caught.value.resource == "orders" and caught.value.exit_code == 76
-    assert sleeps == []
+    assert sleeps == [0.5]  # tried again once, as a 5xx would be
 
 
-def test_truncated_json_is_a_response_error(sim: Simulator) -> None:
-    sim.faults.next("truncated", resource="orders")
-    with make_client(sim.url) as client, pytest.raises(ShopResponseError, match="invalid or truncated JSON"):
+def test_a_proxy_page_or_a_cut_json_body_is_tried_again_and_the_retry_reads_the_answer(
+    sim: Simulator, sleeps: Sleeps
+) -> None:
+    for fault in ("html", "truncated"):
+        with make_client(sim.url, sleeps=sleeps, retries=2, backoff=0.5) as client:
+            client.orders(ids=[2])
+            sim.faults.next(fault, resource="orders")  # type: ignore[arg-type]
+            [order] = client.orders(ids=[1])
+        assert order.id == 1
+    assert sleeps == [0.5, 0.5]
+
+
+def test_truncated_json_is_a_response_error_once_the_retries_are_spent(sim: Simulator) -> None:
+    sim.faults.next("truncated", count=5, resource="orders")
+    with (
+        make_client(sim.url, retries=0) as client,
+        pytest.raises(ShopResponseError, match="invalid or truncated JSON"),
+    ):
         client.orders(ids=[1])
 
 
