@@ -677,19 +677,23 @@ def _row(row: Row[Any]) -> OutboxRow:
 
 def kinds_sent_for_orders(conn: Connection, order_ids: Iterable[int]) -> dict[int, frozenset[str]]:
     """For each order, the kinds already queued, being sent or sent (not skipped, cancelled or failed):
-    the rules use it so a payment confirmed once is not confirmed again by a later status email."""
+    the rules use it so a payment confirmed once is not confirmed again by a later status email. A kind
+    sent for a status change is listed a second time as `status:<kind>` (see `rules.decide`)."""
     wanted = sorted(set(order_ids))
     found: dict[int, set[str]] = {}
     live = [Status.QUEUED, Status.SENDING, Status.SENT, Status.RETRY, Status.UNKNOWN]
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         rows = conn.execute(
-            select(outbox.c.order_id, outbox.c.kind).where(
+            select(outbox.c.order_id, outbox.c.kind, outbox.c.idempotency_key).where(
                 outbox.c.order_id.in_(chunk), outbox.c.status.in_([s.value for s in live])
             )
         )
         for row in rows:
-            found.setdefault(row.order_id, set()).add(row.kind)
+            kinds = found.setdefault(row.order_id, set())
+            kinds.add(row.kind)
+            if row.idempotency_key.startswith("status:"):
+                kinds.add(f"status:{row.kind}")
     return {order_id: frozenset(kinds) for order_id, kinds in found.items()}
 
 

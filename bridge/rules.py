@@ -115,6 +115,8 @@ def decide(
                 decisions.append(review)
         if decision.sends:
             sent.setdefault(decision.order_id, set()).add(decision.kind)
+            if decision.key.startswith("status:"):
+                sent[decision.order_id].add(f"status:{decision.kind}")
             if decision.kind in ("shipped", "tracking_added"):
                 shipped_with[decision.order_id] = decision.context["shipment"]["tracking_number"]
     return decisions
@@ -171,6 +173,12 @@ def _decide_one(
             if state is not None and state.paid:
                 # The move to a paid state made this payment (or will be confirmed by its own email).
                 return None
+            if "status:payment_accepted" in sent.get(order_id, set()):
+                # Marked paid (with its own email) since this poll read the order: told once is enough.
+                why = "the customer already got a payment confirmation"
+                return Decision(
+                    key, "payment_accepted", order_id, order_facts.order.reference, skip_reason=why
+                )
             return _for_order(
                 key,
                 "payment_accepted",

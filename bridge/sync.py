@@ -182,6 +182,14 @@ def poll(
     # 3. One transaction: enqueue, remember what we saw, advance the cursors.
     result = PollResult(changes=len(changes), decisions=decisions)
     with store.transaction() as conn:
+        if profile is not None:
+            # Decided again inside the write transaction (the rules are pure and cheap): another bridge
+            # sharing this database may have committed emails for these orders since they were read.
+            already = outbox.kinds_sent_for_orders(conn, needing)
+            decisions = decide(
+                changes, facts=facts, profile=profile, settings=rule_settings(settings), already_sent=already
+            )
+            result.decisions = decisions
         domain = _message_id_domain(profile, settings)
         for decision in decisions:
             intent = _intent(decision, now)
