@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -76,9 +76,15 @@ START: Final = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 # --- command line and output ----------------------------------------------------------------------------
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    description: str, argv: Sequence[str] | None = None, *, scenarios: Sequence[str] = ()
+) -> argparse.Namespace:
+    """`--small`; with `scenarios`, also `--scenario NAME` (run one of them) and `--seed N`."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--small", action="store_true", help="a CI-sized run that finishes in seconds")
+    if scenarios:
+        parser.add_argument("--scenario", choices=scenarios, help="run this scenario only")
+        parser.add_argument("--seed", type=int, default=1, help="seeds every random choice (default 1)")
     return parser.parse_args(argv)
 
 
@@ -249,8 +255,11 @@ def add_customers(shop: Shop, count: int, *, seed: int = 7) -> list[int]:
     return ids
 
 
-def place_orders(shop: Shop, customers: Sequence[int], count: int, *, seed: int = 11) -> list[int]:
-    """`count` checkouts through the Shop API (`validateOrder`), a few per second, by random customers."""
+def place_orders(
+    shop: Shop, customers: Sequence[int], count: int, *, seed: int = 11, payments: Sequence[str] = PAYMENTS
+) -> list[int]:
+    """`count` checkouts through the Shop API (`validateOrder`), a few per second, by random customers,
+    paid with one of `payments` (`("przelewy24",)`: every order paid at checkout, one email each)."""
     rng = random.Random(seed)
     english = {cid for cid in customers if shop.state.get("customers", cid)["id_lang"] == 1}
     orders: list[int] = []
@@ -262,7 +271,7 @@ def place_orders(shop: Shop, customers: Sequence[int], count: int, *, seed: int 
             currency="EUR" if customer in english else "PLN",
             carrier_id=rng.choice(CARRIERS),
         )
-        orders.append(shop.place_order(cart, rng.choice(PAYMENTS)))
+        orders.append(shop.place_order(cart, rng.choice(payments)))
         if index % 3 == 2:
             shop.advance(1)
     return orders
@@ -505,6 +514,27 @@ def _serve_sink(argv: Sequence[str]) -> int:
             if line.strip() == "COUNT":
                 print(len(server.messages), flush=True)
     return 0
+
+
+# --- the bridge as a process ---------------------------------------------------------------------------
+
+
+def write_env_file(path: Path, values: Mapping[str, str]) -> Path:
+    """The owner's env file (`bridge --env-file PATH`), private as the bridge expects it."""
+    path.write_text("".join(f"{name}={value}\n" for name, value in values.items()), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def bridge_process_env() -> dict[str, str]:
+    """The environment of a `python -m bridge` child: this tree's `bridge` first on the path, and none of
+    the bridge's settings (or systemd's) inherited, so the env file is the whole configuration."""
+    from bridge.config import setting_names
+
+    dropped = setting_names() | {"STATE_DIRECTORY", "CREDENTIALS_DIRECTORY", "JOURNAL_STREAM"}
+    env = {name: value for name, value in os.environ.items() if name not in dropped}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return env
 
 
 # --- misc ----------------------------------------------------------------------------------------------

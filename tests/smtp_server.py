@@ -18,6 +18,17 @@ two-line `535-5.7.8` for a refused app password, `250 2.0.0 OK … - gsmtp`, and
 Scripted replies are consumed once each, in order, per command: CONNECT (instead of the greeting), EHLO,
 STARTTLS, AUTH (after the credentials arrive, as Gmail answers), MAIL, RCPT, DATA (after the final dot),
 NOOP. Any 421 reply closes the connection after it is sent, as Gmail does.
+
+Faults at a seeded random rate, for the reliability benchmark (scripted replies still come first):
+
+        server.script.at_random(0.1, {"MAIL": [TRY_AGAIN_LATER, DAILY_LIMIT],
+                                      "DATA": [TEMPORARILY_REJECTED, ACCEPT_THEN_DROP],
+                                      "AUTH": [TOO_MANY_LOGINS, BAD_CREDENTIALS]}, seed=3)
+        server.script.injected                          # [(command, fault), …] in the order injected
+
+`server.on_event` (called in the server's thread) is told `MAIL` when a MAIL FROM arrives, before any
+reply, and `RECORDED` once a message is recorded, before its 250 leaves: the moments a crash test kills
+its client at.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ import socket
 import ssl
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -64,6 +75,15 @@ SIZE_EXCEEDED: Final = (
     "552 5.2.3  https://support.google.com/mail/?p=MaxSizeError to view our size guidelines."
 )
 HANG_UP: Final = "\0hang up"
+ACCEPT_THEN_DROP: Final = "\0accept then drop"  # DATA only: record the message, close without the 250
+# Gmail's temporary refusals and its limits, as `Script.at_random` faults.
+TRY_AGAIN_LATER: Final = "421 4.7.0 Try again later, closing connection."
+TEMPORARILY_REJECTED: Final = "451 4.3.0 Mail server temporarily rejected message."
+TOO_MANY_LOGINS: Final = "454 4.7.0 Too many login attempts, please try again later."
+DAILY_LIMIT: Final = (
+    "550-5.4.5 Daily user sending limit exceeded. For more information on Gmail\n"
+    "550 5.4.5  sending limits go to https://support.google.com/a/answer/166852"
+)
 IDLE_TIMEOUT: Final = "421 4.4.2 smtp.gmail.com Error: timeout exceeded"
 
 
@@ -118,6 +138,10 @@ class Script:
         self._lock = threading.Lock()
         self._replies: dict[str, deque[str]] = {command: deque() for command in COMMANDS}
         self._drops = 0
+        self._random: dict[str, tuple[str, ...]] = {}
+        self._probability = 0.0
+        self._rng = random.Random(0)
+        self.injected: list[tuple[str, str]] = []  # (command, fault) of every random fault, in order
 
     def next_reply(self, command: Command, reply: str) -> None:
         """Answer the next `command` with `reply` (`"550 5.1.1 text"`; `\\n` separates reply lines)."""
@@ -140,10 +164,45 @@ class Script:
         with self._lock:
             self._drops += times
 
+    def at_random(self, probability: float, faults: Mapping[Command, Sequence[str]], *, seed: int) -> None:
+        """From now on, answer each listed command with one of its `faults` with `probability`, chosen
+        reproducibly for `seed`. A fault is a reply (`"451 4.3.0 text"`), HANG_UP, or for DATA
+        ACCEPT_THEN_DROP. Scripted replies still come first; `probability=0` stops the faults."""
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError("probability must be between 0 and 1")
+        chosen: dict[str, tuple[str, ...]] = {}
+        for command, replies in faults.items():
+            if command not in COMMANDS:
+                raise ValueError(f"cannot script {command!r}; one of {', '.join(COMMANDS)}")
+            for reply in replies:
+                if reply == ACCEPT_THEN_DROP and command != "DATA":
+                    raise ValueError("ACCEPT_THEN_DROP only happens after DATA")
+                if reply not in (HANG_UP, ACCEPT_THEN_DROP):
+                    wire_reply(reply, "x")
+            if replies:
+                chosen[command] = tuple(replies)
+        with self._lock:
+            self._random, self._probability, self._rng = chosen, probability, random.Random(seed)
+
     def take(self, command: Command) -> str | None:
+        """The next scripted reply for `command` (random faults aside), consumed."""
         with self._lock:
             queue = self._replies[command]
             return queue.popleft() if queue else None
+
+    def draw(self, command: Command) -> str | None:
+        """What the server answers `command` with instead of its normal reply: a scripted reply first,
+        else perhaps a random fault (recorded in `injected`), else None."""
+        scripted = self.take(command)
+        if scripted is not None:
+            return scripted
+        with self._lock:
+            candidates = self._random.get(command)
+            if not candidates or self._rng.random() >= self._probability:
+                return None
+            fault = self._rng.choice(candidates)
+            self.injected.append((command, fault))
+            return fault
 
     def take_drop(self) -> bool:
         with self._lock:
@@ -210,7 +269,9 @@ class _GmailSMTP(SMTP):
     def scripted(self, command: Command) -> str | None:
         """The scripted reply for `command` in wire form, or None. A hang-up closes the connection and
         returns "" (push() ignores everything once the line is dead)."""
-        scripted = self.gmail.script.take(command)
+        return self.as_reply(self.gmail.script.draw(command))
+
+    def as_reply(self, scripted: str | None) -> str | None:
         if scripted is None:
             return None
         if scripted == HANG_UP:
@@ -356,6 +417,7 @@ class _GmailHandler:
     async def handle_MAIL(
         self, smtp: _GmailSMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        self.gmail._event("MAIL")
         scripted = smtp.scripted("MAIL")
         if scripted is not None:
             return scripted
@@ -378,14 +440,16 @@ class _GmailHandler:
         return smtp.reply("250 2.1.5 OK")
 
     async def handle_DATA(self, smtp: _GmailSMTP, session: Session, envelope: Envelope) -> str:
-        scripted = smtp.scripted("DATA")
-        if scripted is not None:
-            return scripted
+        fault = self.gmail.script.draw("DATA")
+        drop = fault == ACCEPT_THEN_DROP
+        if fault is not None and not drop:
+            return smtp.as_reply(fault) or ""
         raw = envelope.original_content or b""
         if len(raw) > self.gmail.size_limit:
             return smtp.reply(SIZE_EXCEEDED)
         number = self.gmail._record(smtp, envelope.mail_from or "", tuple(envelope.rcpt_tos), raw)
-        if self.gmail.script.take_drop():
+        self.gmail._event("RECORDED")
+        if drop or self.gmail.script.take_drop():
             smtp.hang_up()  # accepted, then lost: the client never hears the 250 it is owed
         return smtp.reply(f"250 2.0.0 OK  {1764230000 + number}")
 
@@ -483,6 +547,7 @@ class GmailLikeServer:
         self._live: set[_GmailSMTP] = set()
         self._ignored_peers: set[tuple[str, int]] = set()
         self._started = False
+        self.on_event: Callable[[str], None] | None = None  # see the module docstring
         self._server_context: ssl.SSLContext | None = None
         if mode != "plain":
             self._server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -560,6 +625,10 @@ class GmailLikeServer:
             self._sessions.append(log)
             self._live.add(smtp)
         return log
+
+    def _event(self, name: str) -> None:
+        if self.on_event is not None:
+            self.on_event(name)
 
     def _unregister(self, smtp: _GmailSMTP) -> None:
         with self._lock:
