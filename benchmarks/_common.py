@@ -177,10 +177,12 @@ def shop_client(url: str) -> ShopClient:
 
 
 @contextlib.contextmanager
-def running_shop(shop: Shop, *, record_bodies: bool = True) -> Iterator[Simulator]:
-    """The shop's webservice on 127.0.0.1 (PrestaShop 8.1 flavour), stopped afterwards."""
+def running_shop(shop: Shop, *, record_bodies: bool = True, delay: float = 0.0) -> Iterator[Simulator]:
+    """The shop's webservice on 127.0.0.1 (PrestaShop 8.1 flavour), stopped afterwards. `delay`: seconds
+    added to every answer, to model a real shop (PHP and MySQL take tens of milliseconds per request)."""
     simulator = Simulator(shop.state, flavour="8.1", api_key=SHOP_KEY)
     simulator.record_bodies = record_bodies
+    simulator.response_delay = delay
     with simulator:
         yield simulator
 

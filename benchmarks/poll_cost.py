@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -27,7 +28,6 @@ from _common import (
     machine_line,
     mib,
     ms,
-    parse_args,
     percentile,
     place_orders,
     print_table,
@@ -51,9 +51,12 @@ def idle_row(name: str, traffic: Traffic) -> tuple[str, int, str, str]:
     return (name, traffic.requests, kib(traffic.bytes), per_day)
 
 
-def measure_polls(orders: int, customers: int) -> None:
+def measure_polls(orders: int, customers: int, delay: float = 0.0) -> None:
     shop = demo_shop()
-    with running_shop(shop) as simulator, tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp:
+    with (
+        running_shop(shop, delay=delay) as simulator,
+        tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp,
+    ):
         settings = bridge_settings(simulator.url, Path(tmp))
         naive = NaivePoller(simulator.url)
         cached = NaivePoller(simulator.url, cache=True)
@@ -126,16 +129,17 @@ def measure_polls(orders: int, customers: int) -> None:
         "\nbytes are response bodies as the simulator sends them (uncompressed JSON). Each bridge cycle"
         " re-reads the 20 rows behind each cursor (its overlap window: order ids only, order_histories"
         " and order_payments in full), and the tracking numbers of every order seen in the last 14 days"
-        f" that has none yet ({max(0, watched.requests - 3)} request(s) of up to 100 orders"
-        " here). The naive poller lists every order id in the shop each cycle (about 10 bytes per order)"
-        " and notices nothing but new orders: no state changes, payments or tracking numbers."
+        f" that was shipped without one ({max(0, watched.requests - 3)} request(s) of up to 100 orders"
+        " here: the catch-up's orders are not shipped yet). The naive poller lists every order id in the"
+        " shop each cycle (about 10 bytes per order) and notices nothing but new orders: no state"
+        " changes, payments or tracking numbers."
     )
 
 
-def measure_latency(cycles: int) -> None:
+def measure_latency(cycles: int, delay: float = 0.0) -> None:
     shop = demo_shop()
     with (
-        running_shop(shop, record_bodies=False) as simulator,
+        running_shop(shop, record_bodies=False, delay=delay) as simulator,
         tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp,
         smtp_sink("starttls") as sink,
     ):
@@ -200,11 +204,28 @@ def measure_latency(cycles: int) -> None:
 
 
 def main() -> int:
-    args = parse_args(__doc__ or "")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small", action="store_true", help="a CI-sized run that finishes in seconds")
+    parser.add_argument(
+        "--delay",
+        type=float,
+        action="append",
+        metavar="MS",
+        help="milliseconds the shop takes per request (repeatable; default: 0 and 50 in a full run, 0 small)",
+    )
+    args = parser.parse_args()
     orders, customers, cycles = (100, 30, 5) if args.small else (1000, 300, 30)
+    delays = args.delay if args.delay is not None else ([0.0] if args.small else [0.0, 50.0])
     print(f"# poll_cost ({'small' if args.small else 'full'} run) — {machine_line()}")
-    measure_polls(orders, customers)
-    measure_latency(cycles)
+    for delay in delays:
+        what = (
+            "no delay: the simulator answers as fast as it can"
+            if not delay
+            else (f"{delay:g} ms added to every answer, as a real shop's PHP and MySQL take")
+        )
+        print(f"\n## shop answering with {what}")
+        measure_polls(orders, customers, delay / 1000)
+        measure_latency(cycles, delay / 1000)
     return 0
 
 
