@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 from bridge import cart_watch, outbox
 from bridge.config import Settings
+from bridge.consent import consent_basis, no_consent_reason
 from bridge.errors import ShopError
 from bridge.shop import ShopClient
 from bridge.store import Store
@@ -65,8 +66,36 @@ class MarketingGate:
             gone = unsubscribed(conn, row.recipient_email)
         if gone is not None:
             return Verdict("cancel", f"the address unsubscribed ({gone.source}, {gone.created_at:%Y-%m-%d})")
+        if row.customer_id is not None:
+            verdict = self._consent_still_given(row, now)
+            if verdict is not SEND:
+                return verdict
         if row.kind == cart_watch.KIND and row.cart_id is not None:
             return self._cart_still_abandoned(row, now)
+        return SEND
+
+    def _consent_still_given(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
+        """Consent read when the email was decided may be gone by now (a review request waits two weeks):
+        the customer may have unticked the newsletter box, or been deleted."""
+        if self.client is None:
+            return Verdict(
+                "wait", "the shop must be asked whether the customer still consents", now + SHOP_RETRY
+            )
+        try:
+            found = self.client.customers([row.customer_id or 0])
+        except ShopError as error:
+            return Verdict(
+                "wait", f"waiting for the shop to confirm the customer's consent: {error}", now + SHOP_RETRY
+            )
+        customer = found[0] if found else None
+        if customer is None or customer.deleted:
+            return Verdict("cancel", f"not sent: customer #{row.customer_id} no longer exists in the shop")
+        if row.consent and row.consent.startswith("first cart reminder without consent"):
+            return SEND  # the owner chose to send the first reminder without consent
+        if consent_basis(customer, self.settings.marketing_consent) is None:
+            return Verdict(
+                "cancel", f"not sent: {no_consent_reason(customer, self.settings.marketing_consent)}"
+            )
         return SEND
 
     def _cart_still_abandoned(self, row: outbox.OutboxRow, now: datetime) -> Verdict:

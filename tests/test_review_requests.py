@@ -122,3 +122,14 @@ def test_review_requests_can_be_turned_off(world: World) -> None:
     step(world, shop, DAYS(1), DELIVERED, order_id)
     step(world, shop, DAYS(30))
     assert review_rows(world) == []
+
+
+def test_a_customer_who_unticks_the_newsletter_before_the_request_goes_gets_none(world: World) -> None:
+    shop, order_id = paid_order(world)
+    step(world, shop, DAYS(1), DELIVERED, order_id)
+    [row] = review_rows(world, Status.QUEUED)
+    shop.update_customer(row.customer_id or 0, newsletter=False)  # in "My account", a week later
+    step(world, shop, DAYS(15))
+    [row] = review_rows(world)
+    assert row.status is Status.CANCELLED and "no marketing consent" in (row.skip_reason or "")
+    assert [m for m in world.mail() if m["List-Unsubscribe"]] == []
