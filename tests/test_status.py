@@ -143,3 +143,21 @@ def test_ages_read_at_a_glance() -> None:
     assert ago(timedelta(hours=3, minutes=5)) == "3 h ago"
     assert ago(timedelta(days=2, hours=23)) == "2 d ago"
     assert ago(timedelta(seconds=-5)) == "in the future: check the clock"
+
+
+def test_status_shows_whether_marketing_mail_is_on_and_what_it_is_doing(world: World) -> None:
+    from tests.test_cart_reminders import H, at, customer, left_cart, marketing
+
+    assert any(line.startswith("Marketing:   off") for line in report(synced(world)).lines())
+    assert report(world).as_dict()["marketing"] is None
+
+    marketing(world)  # the owner sets UNSUBSCRIBE_URL: carts are watched from the next sync on
+    world.sync()
+    shop = world.shop
+    shop.advance(H(0.1))
+    left_cart(shop, customer(shop))
+    at(world, world.clock.now(), H(0.2))
+    status = report(world)
+    [line] = [line for line in status.lines() if line.startswith("Marketing:")]
+    assert "1 cart(s) in a reminder series" in line and "0 address(es) unsubscribed" in line
+    assert status.as_dict()["marketing"]["open_cart_series"] == 1
