@@ -162,6 +162,7 @@ def poll(
     )
     # Changes whose order carries nothing new for its emails need no facts at all: an idle poll stops here.
     decisions: list[Decision] = []
+    already: dict[int, frozenset[str]] = {}
     profile: ShopProfile | None = None
     tracking = {c.id_order: c.tracking_number.strip() for c in watched_carriers}
     needing = _orders_needing_facts(changes)
@@ -183,13 +184,20 @@ def poll(
     result = PollResult(changes=len(changes), decisions=decisions)
     with store.transaction() as conn:
         if profile is not None:
-            # Decided again inside the write transaction (the rules are pure and cheap): another bridge
-            # sharing this database may have committed emails for these orders since they were read.
-            already = outbox.kinds_sent_for_orders(conn, needing)
-            decisions = decide(
-                changes, facts=facts, profile=profile, settings=rule_settings(settings), already_sent=already
-            )
-            result.decisions = decisions
+            # Another bridge sharing this database may have committed emails for these orders since they
+            # were read: then decide again against what is committed now (the rules are pure). Usually
+            # nothing moved, and the decisions (a catch-up's largest objects) are kept as they are.
+            committed = outbox.kinds_sent_for_orders(conn, needing)
+            if committed != already:
+                result.decisions = decisions = []
+                decisions = decide(
+                    changes,
+                    facts=facts,
+                    profile=profile,
+                    settings=rule_settings(settings),
+                    already_sent=committed,
+                )
+                result.decisions = decisions
         domain = _message_id_domain(profile, settings)
         for decision in decisions:
             intent = _intent(decision, now)
