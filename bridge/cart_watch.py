@@ -488,17 +488,24 @@ def _code_context(code: str, percent: Decimal, valid_until: datetime) -> dict[st
 
 def stop_for_orders(conn: Connection, orders: Iterable[Order], *, now: datetime) -> list[tuple[int, str]]:
     """An order stops the reminders of its cart and of its customer's carts left before it (called in the
-    order poll's transaction, so no reminder for an ordered cart is even claimed)."""
+    order poll's transaction, so no reminder for an ordered cart is even claimed). The open series are
+    few (carts of the last days): they are read once, whatever the number of orders."""
+    placed = [order for order in orders if order.id_customer > 0]
+    if not placed:
+        return []
+    open_by_customer: dict[int, list[Any]] = {}
+    for row in conn.execute(
+        select(cart_series.c.cart_id, cart_series.c.customer_id, cart_series.c.cart_updated_at).where(
+            cart_series.c.status == "open"
+        )
+    ):
+        open_by_customer.setdefault(row.customer_id, []).append(row)
     stopped: list[tuple[int, str]] = []
-    for order in orders:
-        if order.id_customer <= 0:
-            continue
-        rows = conn.execute(
-            select(cart_series.c.cart_id, cart_series.c.cart_updated_at).where(
-                cart_series.c.status == "open", cart_series.c.customer_id == order.id_customer
-            )
-        ).all()
-        for row in rows:
+    done: set[int] = set()
+    for order in placed:
+        for row in open_by_customer.get(order.id_customer, []):
+            if row.cart_id in done:
+                continue
             if row.cart_id == order.id_cart:
                 why = f"the cart became order {order.reference or order.id}"
             elif order.date_add is not None and order.date_add >= row.cart_updated_at:
@@ -508,6 +515,7 @@ def stop_for_orders(conn: Connection, orders: Iterable[Order], *, now: datetime)
             _stop(conn, row.cart_id, "stopped", why, now=now)
             outbox.cancel_waiting(conn, f"not sent: {why}", now=now, kind=KIND, cart_id=row.cart_id)
             stopped.append((row.cart_id, why))
+            done.add(row.cart_id)
     return stopped
 
 
