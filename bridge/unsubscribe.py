@@ -34,7 +34,7 @@ from datetime import datetime
 from email import policy as email_policy
 from email.parser import BytesParser
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
@@ -44,6 +44,7 @@ from sqlalchemy import Connection, delete, select
 
 from bridge.clock import Clock
 from bridge.errors import ConfigError, StoreError
+from bridge.http_server import StoppableHTTPServer
 from bridge.secret import REDACTED, Secret
 from bridge.store import Store, unsubscribes, upsert
 
@@ -710,16 +711,10 @@ class UnsubscribeServer:
             return unsubscribed(conn, email)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+class _Server(StoppableHTTPServer):
     def __init__(self, address: tuple[str, int], endpoint: UnsubscribeServer) -> None:
         self.endpoint = endpoint
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self._connections: set[socket.socket] = set()
-        self._handlers: set[threading.Thread] = set()
-        self._tracking = threading.Lock()
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -730,30 +725,6 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up or stalls is not worth a traceback."""
         log.debug("unsubscribe endpoint: a connection ended badly", exc_info=True)
-
-    def track(self, connection: socket.socket) -> None:
-        with self._tracking:
-            self._connections.add(connection)
-            self._handlers.add(threading.current_thread())
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._tracking:
-            self._connections.discard(connection)
-            self._handlers.discard(threading.current_thread())
-
-    def close_connections(self) -> None:
-        """Wake handlers waiting on a kept-alive connection, so stop() does not wait for their timeout."""
-        with self._tracking:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def join_handlers(self, timeout: float) -> None:
-        with self._tracking:
-            handlers = list(self._handlers)
-        for handler in handlers:
-            handler.join(timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):

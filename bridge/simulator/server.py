@@ -27,11 +27,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from bridge.http_server import StoppableHTTPServer
 from bridge.simulator import faults as fault_pages
 from bridge.simulator.faults import FaultKind, FaultPlan
 from bridge.simulator.output import (
@@ -721,42 +722,11 @@ class Simulator:
                 return _Response(500, headers, payload, resource=response.resource)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(StoppableHTTPServer):
     simulator: Simulator
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        self._connections: set[socket.socket] = set()
-        self._handlers: set[threading.Thread] = set()
-        self._tracking = threading.Lock()
-        super().__init__(address, handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Quiet: a client that hangs up or fails the TLS handshake is not the simulator's problem."""
-
-    def track(self, connection: socket.socket) -> None:
-        with self._tracking:
-            self._connections.add(connection)
-            self._handlers.add(threading.current_thread())
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._tracking:
-            self._connections.discard(connection)
-            self._handlers.discard(threading.current_thread())
-
-    def close_connections(self) -> None:
-        with self._tracking:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def join_handlers(self, timeout: float) -> None:
-        with self._tracking:
-            handlers = list(self._handlers)
-        for handler in handlers:
-            handler.join(timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,49 @@
+"""A threaded HTTP server on this machine that stops at once, for the unsubscribe endpoint and the
+webservice simulator.
+
+`ThreadingHTTPServer.shutdown()` stops accepting, but a handler thread blocked on a kept-alive connection
+waits for its read timeout. Handlers register their connection (`track`) so `close_connections()` can
+wake them, and `join_handlers()` waits for them with a bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class StoppableHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self._connections: set[socket.socket] = set()
+        self._handlers: set[threading.Thread] = set()
+        self._tracking = threading.Lock()
+        super().__init__(address, handler)
+
+    def track(self, connection: socket.socket) -> None:
+        with self._tracking:
+            self._connections.add(connection)
+            self._handlers.add(threading.current_thread())
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._tracking:
+            self._connections.discard(connection)
+            self._handlers.discard(threading.current_thread())
+
+    def close_connections(self) -> None:
+        """Wake handlers waiting on a kept-alive connection, so a stop does not wait for their timeout."""
+        with self._tracking:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def join_handlers(self, timeout: float) -> None:
+        with self._tracking:
+            handlers = list(self._handlers)
+        for handler in handlers:
+            handler.join(timeout)
