@@ -22,7 +22,25 @@ class StoppableHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._handlers: set[threading.Thread] = set()
         self._tracking = threading.Lock()
+        self._thread: threading.Thread | None = None
         super().__init__(address, handler)
+
+    def serve_in_background(self, name: str, *, poll_interval: float) -> None:
+        """Answer requests in a daemon thread until `stop()`."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": poll_interval}, name=name, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, close the socket, wake and wait for the handlers (each wait bounded)."""
+        self.shutdown()
+        self.server_close()
+        self.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.join_handlers(timeout)
 
     def track(self, connection: socket.socket) -> None:
         with self._tracking:

@@ -26,7 +26,6 @@ import secrets
 import socket
 import socketserver
 import stat
-import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -640,7 +639,6 @@ class UnsubscribeServer:
         self.port = port
         self.after_unsubscribe = after_unsubscribe
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     def start(self) -> UnsubscribeServer:
         if self._server is not None:
@@ -653,13 +651,7 @@ class UnsubscribeServer:
             ) from None
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="unsubscribe-endpoint",
-            daemon=True,
-        )
-        self._thread.start()
+        server.serve_in_background("unsubscribe-endpoint", poll_interval=0.1)
         log.info("unsubscribe endpoint listening on %s", self.url)
         return self
 
@@ -667,14 +659,8 @@ class UnsubscribeServer:
         server = self._server
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        server.join_handlers(timeout=5)
+        server.stop()
         self._server = None
-        self._thread = None
 
     def __enter__(self) -> UnsubscribeServer:
         return self.start()

@@ -174,7 +174,6 @@ class Simulator:
         self._keys: dict[str, _ApiKey] = {}
         self._records_lock = threading.Lock()
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._cookie_counter = itertools.count(1)
         self.add_key(api_key)
 
@@ -216,13 +215,7 @@ class Simulator:
             )
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="prestashop-simulator",
-            daemon=True,
-        )
-        self._thread.start()
+        server.serve_in_background("prestashop-simulator", poll_interval=0.05)
         return self
 
     def stop(self) -> None:
@@ -230,14 +223,8 @@ class Simulator:
         if server is None:
             return
         self.faults.release.set()
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        server.join_handlers(timeout=5)
+        server.stop()
         self._server = None
-        self._thread = None
 
     def __enter__(self) -> Simulator:
         return self.start()
