@@ -1,4 +1,5 @@
-"""Whether a customer's email address can be written to, and if not, why, in words the owner reads.
+"""Whether a customer (and their email address) can be written to, and if not, why, in words the owner
+reads.
 
 PrestaShop validates addresses at sign-up, but imports, old modules and the back office let anything into
 `customers.email`. An address SMTP would refuse (or Python's header parser would choke on) is skipped with
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import re
 from typing import Final
+
+from bridge.records import Customer
 
 MAX_LOCAL: Final = 64
 MAX_ADDRESS: Final = 254
@@ -41,3 +44,18 @@ def address_problem(email: str) -> str | None:
 
 def is_sendable(email: str) -> bool:
     return address_problem(email) is None
+
+
+def customer_problem(customer: Customer | None, customer_id: int, *, marketing: bool = False) -> str | None:
+    """Why no email can go to this customer (gone, deleted, no usable address), or None. Marketing mail
+    also skips a disabled account; order emails still reach it (the order was placed)."""
+    if customer is None:
+        return f"customer #{customer_id} no longer exists in the shop"
+    if customer.deleted:
+        return f"customer #{customer.id} was deleted in the shop"
+    if marketing and not customer.active:
+        return f"customer #{customer.id} is disabled in the shop"
+    problem = address_problem(customer.email)
+    if problem is not None:
+        return f"customer #{customer.id} has no valid email address ({problem})"
+    return None

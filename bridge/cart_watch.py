@@ -29,7 +29,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, select, update
 
 from bridge import outbox
-from bridge.addresses import address_problem
+from bridge.addresses import customer_problem
 from bridge.carts import CUSTOMER_GAP, Plan, Series, Verdict, cart_link, evaluate, reminder_key
 from bridge.config import Settings
 from bridge.consent import consent_basis, no_consent_reason
@@ -50,6 +50,8 @@ BASELINE: Final = "carts.baseline_at"  # carts last changed before this are hist
 # second the cursor was taken may commit after the read.
 OVERLAP: Final = timedelta(minutes=10)
 KIND: Final = "cart_reminder"
+# The basis recorded for a first reminder the owner chose to send without consent.
+FIRST_WITHOUT_CONSENT: Final = "first cart reminder without consent (CART_REMINDER_FIRST_TO_ALL=true)"
 CODE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: customers type these
 
 
@@ -222,14 +224,14 @@ def _decide_due(
                 continue
             assert cart is not None
             customer = customers.get(s.customer_id)
-            why = _cannot_write(customer, conn)
+            why = _cannot_write(customer, s.customer_id, conn)
             if why is not None:
                 writes.stop(cart_id, why)
                 continue
             assert customer is not None
             basis = consent_basis(customer, settings.marketing_consent)
             if basis is None and step == 1 and settings.cart_reminder_first_to_all:
-                basis = "first cart reminder without consent (CART_REMINDER_FIRST_TO_ALL=true)"
+                basis = FIRST_WITHOUT_CONSENT
             if basis is None:
                 reason = no_consent_reason(customer, settings.marketing_consent)
                 writes.skips.append((_placeholder(s, step, now, customer), reason))
@@ -295,17 +297,11 @@ def _why_not(s: Series, cart: Cart | None, order: Order | None, later: Sequence[
     return None
 
 
-def _cannot_write(customer: Customer | None, conn: Connection) -> str | None:
-    if customer is None:
-        return "the customer no longer exists in the shop"
-    if customer.deleted:
-        return f"customer #{customer.id} was deleted in the shop"
-    if not customer.active:
-        return f"customer #{customer.id} is disabled in the shop"
+def _cannot_write(customer: Customer | None, customer_id: int, conn: Connection) -> str | None:
+    problem = customer_problem(customer, customer_id, marketing=True)
+    if problem is not None or customer is None:
+        return problem
     email = customer.email.strip()
-    problem = address_problem(email)
-    if problem is not None:
-        return f"customer #{customer.id} has no valid email address ({problem})"
     gone = unsubscribed(conn, email)
     if gone is not None:
         return f"{email} unsubscribed from marketing mail ({gone.source}, {gone.created_at:%Y-%m-%d})"

@@ -90,7 +90,7 @@ class MarketingGate:
         customer = found[0] if found else None
         if customer is None or customer.deleted:
             return Verdict("cancel", f"not sent: customer #{row.customer_id} no longer exists in the shop")
-        if row.consent and row.consent.startswith("first cart reminder without consent"):
+        if row.consent == cart_watch.FIRST_WITHOUT_CONSENT:
             return SEND  # the owner chose to send the first reminder without consent
         if consent_basis(customer, self.settings.marketing_consent) is None:
             return Verdict(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from bridge.addresses import address_problem
+from bridge.addresses import customer_problem
 from bridge.consent import consent_basis, no_consent_reason
 from bridge.contexts import (
     OrderFacts,
@@ -275,14 +275,9 @@ def _for_order(
 
 def _cannot_write(facts: OrderFacts) -> str | None:
     """Why an email about this order cannot be sent, or None."""
-    customer = facts.customer
-    if customer is None:
-        return f"customer #{facts.order.id_customer} no longer exists in the shop"
-    if customer.deleted:
-        return f"customer #{customer.id} was deleted in the shop"
-    problem = address_problem(customer.email)
+    problem = customer_problem(facts.customer, facts.order.id_customer)
     if problem is not None:
-        return f"customer #{customer.id} has no valid email address ({problem})"
+        return problem
     if not facts.order.rows:
         return "the order has no products"
     if not facts.currency:
@@ -327,10 +322,10 @@ def _review_request(
         customer_id=order.id_customer or None,
         reschedule=kind == "delivered",
     )
-    reason = _cannot_write(order_facts)
+    reason = _cannot_write(order_facts) or customer_problem(
+        order_facts.customer, order.id_customer, marketing=True
+    )
     customer = order_facts.customer
-    if reason is None and customer is not None and not customer.active:
-        reason = f"customer #{customer.id} is disabled in the shop"
     if reason is not None:
         return _replace(base, skip_reason=reason)
     assert customer is not None
