@@ -576,34 +576,38 @@ def cmd_explain_order(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_explain_cart(args: argparse.Namespace, settings: Settings) -> int:
     from bridge import explain
-    from bridge.render import get_renderer
 
-    renderer = get_renderer(settings.templates_dir)
-    with open_state(settings) as store:
-        zone = display_zone(settings, store, args.clock)
-        lines = explain.cart_story_lines(
-            store,
-            args.cart,
-            zone,
-            lambda row: explain.template_language(renderer, row, settings.default_language),
-        )
-    for line in lines:
-        print(line)
-    return 0
+    return print_story(
+        args,
+        settings,
+        lambda store, zone, language_of: explain.cart_story_lines(store, args.cart, zone, language_of),
+    )
 
 
 def cmd_explain_address(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge import explain
+
+    return print_story(
+        args,
+        settings,
+        lambda store, zone, language_of: explain.address_story_lines(store, args.address, zone, language_of),
+    )
+
+
+def print_story(
+    args: argparse.Namespace,
+    settings: Settings,
+    story: Callable[[Store, tzinfo, Callable[[OutboxRow], str | None]], list[str]],
+) -> int:
+    """Print an `explain` story told from the state store, with each email's template language."""
     from bridge import explain
     from bridge.render import get_renderer
 
     renderer = get_renderer(settings.templates_dir)
     with open_state(settings) as store:
         zone = display_zone(settings, store, args.clock)
-        lines = explain.address_story_lines(
-            store,
-            args.address,
-            zone,
-            lambda row: explain.template_language(renderer, row, settings.default_language),
+        lines = story(
+            store, zone, lambda row: explain.template_language(renderer, row, settings.default_language)
         )
     for line in lines:
         print(line)

@@ -579,14 +579,7 @@ def cart_story_lines(store: Store, cart_id: int, zone: tzinfo, language_of: Lang
             )
         )
     lines.append(f"{len(rows)} reminder(s), oldest first (times in {zone_name(zone)}):")
-    for row in rows:
-        detail = outbox.get_row(store, row.id)
-        if detail is not None:
-            lines.append("")
-            lines += _email_story(detail, zone, language_of(row), show_order=False)
-            if row.consent and row.status is not Status.SKIPPED:
-                lines.append(f"      consent  {printable(row.consent)}")
-    return lines
+    return lines + _stories_with_consent(store, rows, zone, language_of)
 
 
 def address_story_lines(store: Store, email: str, zone: tzinfo, language_of: LanguageOf) -> list[str]:
@@ -611,11 +604,20 @@ def address_story_lines(store: Store, email: str, zone: tzinfo, language_of: Lan
     if bounced is not None:
         lines.append(f"  suppressed after a permanent refusal: {printable(bounced)}")
     lines.append(f"{len(rows)} email(s), oldest first (times in {zone_name(zone)}):")
+    return lines + _stories_with_consent(store, rows, zone, language_of)
+
+
+def _stories_with_consent(
+    store: Store, rows: Sequence[OutboxRow], zone: tzinfo, language_of: LanguageOf
+) -> list[str]:
+    """Each email's story, and for marketing mail that went (or waits) the consent it rests on."""
+    lines: list[str] = []
     for row in rows:
         detail = outbox.get_row(store, row.id)
-        if detail is not None:
-            lines.append("")
-            lines += _email_story(detail, zone, language_of(row), show_order=row.order_id is not None)
-            if row.consent and row.status is not Status.SKIPPED:
-                lines.append(f"      consent  {printable(row.consent)}")
+        if detail is None:
+            continue
+        lines.append("")
+        lines += _email_story(detail, zone, language_of(row), show_order=row.order_id is not None)
+        if row.consent and row.status is not Status.SKIPPED:
+            lines.append(f"      consent  {printable(row.consent)}")
     return lines
