@@ -36,7 +36,7 @@ from bridge.consent import consent_basis, no_consent_reason
 from bridge.contexts import customer_context, instant, money, product_image_url
 from bridge.errors import ShopError, ShopPermissionError
 from bridge.profile import ShopProfile, load_profile
-from bridge.records import Cart, CartRuleSpec, Customer, Order
+from bridge.records import Cart, CartProduct, CartRuleSpec, Customer, Order
 from bridge.shop import ShopClient
 from bridge.store import Store, cart_series, discount_codes, get_cursors, set_cursor, upsert
 from bridge.unsubscribe import unsubscribed
@@ -248,7 +248,7 @@ def _decide_due(
     if not chosen:
         return
     writes.domain = profile.identity.domain
-    products = _products(client, [(cart, profile) for _, cart, _, _, _ in chosen.values()])
+    products = _products(client, [cart for _, cart, _, _, _ in chosen.values()])
     for cart_id, (s, cart, customer, basis, step) in chosen.items():
         verdict = verdicts[cart_id]
         context = _context(settings, profile, cart, customer, step, products.get(cart.id_currency, {}))
@@ -330,10 +330,10 @@ def _placeholder(s: Series, step: int, now: datetime, customer: Customer | None 
 # --- contents -------------------------------------------------------------------------------------------
 
 
-def _products(client: ShopClient, carts: Iterable[tuple[Cart, ShopProfile]]) -> dict[int, dict[int, Any]]:
+def _products(client: ShopClient, carts: Iterable[Cart]) -> dict[int, dict[int, CartProduct]]:
     """Each currency's products of these carts, with prices in that currency (one request per currency)."""
     lines: dict[int, set[tuple[int, int]]] = {}
-    for cart, _profile in carts:
+    for cart in carts:
         for row in cart.rows:
             lines.setdefault(cart.id_currency, set()).add((row.id_product, row.id_product_attribute))
     return {
@@ -348,7 +348,7 @@ def _context(
     cart: Cart,
     customer: Customer,
     step: int,
-    products: Mapping[int, Any],
+    products: Mapping[int, CartProduct],
 ) -> dict[str, Any] | None:
     currency = profile.currencies.get(cart.id_currency)
     iso = currency.iso_code if currency is not None else ""
@@ -358,7 +358,7 @@ def _context(
     total = Decimal(0)
     for row in cart.rows:
         product = products.get(row.id_product)
-        if product is None or not getattr(product, "active", True) or not iso:
+        if product is None or not product.active or not iso:
             continue
         price = product.prices.get(row.id_product_attribute)
         if price is None:
@@ -380,7 +380,8 @@ def _context(
         )
     if not items:
         return None
-    url, restores = cart_link(front, cart.id, _reveal(settings.shop_cookie_key))
+    cookie_key = settings.shop_cookie_key.reveal() if settings.shop_cookie_key is not None else None
+    url, restores = cart_link(front, cart.id, cookie_key)
     return {
         "customer": customer_context(customer),
         "step": step,
@@ -394,10 +395,6 @@ def _product_url(front: str, product_id: int, attribute_id: int) -> str:
         return ""
     url = f"{front.rstrip('/')}/index.php?controller=product&id_product={product_id}"
     return url + (f"&id_product_attribute={attribute_id}" if attribute_id else "")
-
-
-def _reveal(secret: Any) -> str | None:
-    return secret.reveal() if secret is not None else None
 
 
 # --- discount codes -------------------------------------------------------------------------------------

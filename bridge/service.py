@@ -47,7 +47,7 @@ from bridge.rules import Decision
 from bridge.status import record_poll
 from bridge.store import outbox as outbox_table
 from bridge.sync import SyncSummary, poll, sync_once, watch_carts_safely
-from bridge.unsubscribe import Signer, UnsubscribeServer, load_key
+from bridge.unsubscribe import UnsubscribeServer
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +151,13 @@ class Service:
     def unsubscribe_server(self) -> UnsubscribeServer | None:
         """The endpoint UNSUBSCRIBE_URL forwards to, when marketing mail is on."""
         b = self.bridge
-        if not b.settings.marketing_enabled:
+        if b.marketing is None:  # marketing mail is off
             return None
         identity = alerts.sender_identity(b.store, b.settings)
         host, port = b.settings.unsubscribe_listen
         return UnsubscribeServer(
             b.store,
-            Signer(load_key(b.settings.state_dir, b.settings.unsubscribe_secret)),
+            b.marketing.signer,  # the key that signed the links must check them
             b.clock,
             shop_name=identity.name if identity is not None else "",
             host=host,
