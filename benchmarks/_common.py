@@ -40,8 +40,9 @@ import requests  # noqa: E402
 
 from bridge.clock import ManualClock  # noqa: E402
 from bridge.config import Settings  # noqa: E402
+from bridge.delivery.smtp import SmtpSender  # noqa: E402
 from bridge.secret import Secret  # noqa: E402
-from bridge.shop import ShopClient  # noqa: E402
+from bridge.shop.client import ShopClient  # noqa: E402
 from bridge.simulator import Simulator  # noqa: E402
 from bridge.simulator.actions import CartItem, PostalAddress, Shop  # noqa: E402
 from bridge.simulator.demo_shop import (  # noqa: E402
@@ -64,7 +65,6 @@ from bridge.simulator.demo_shop import (  # noqa: E402
     WORKSHOP,
     build_demo_shop,
 )
-from bridge.smtp import SmtpSender  # noqa: E402
 
 SHOP_KEY: Final = "BENCHKEY0BENCHKEY0BENCHKEY0BENCH"
 MAIL_FROM: Final = "Pracownia Ceramiki <sklep.przyklad@gmail.com>"

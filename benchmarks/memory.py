@@ -60,7 +60,7 @@ def catch_up(url: str, since: str) -> int:
     """The bridge process: one catch-up poll; prints its peak RSS before and after."""
     from datetime import datetime
 
-    from bridge.store import open_store
+    from bridge.state.store import open_store
     from bridge.sync import poll
 
     with tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp:

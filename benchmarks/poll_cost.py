@@ -38,9 +38,9 @@ from _common import (
     traffic_since,
 )
 
-from bridge.render import get_renderer
+from bridge.mail.render import get_renderer
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.store import open_store
+from bridge.state.store import open_store
 from bridge.sync import poll, sync_once
 
 

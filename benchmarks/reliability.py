@@ -62,23 +62,23 @@ from _common import (
 )
 from sqlalchemy import func, select
 
-from bridge.budget import budget_for
 from bridge.clock import ManualClock, SystemClock
 from bridge.config import Settings
-from bridge.deliver import deliver_due, paused
+from bridge.delivery.budget import budget_for
+from bridge.delivery.deliver import deliver_due, paused
+from bridge.delivery.transports import smtp_transport
 from bridge.errors import BridgeError
 from bridge.lock import read_pid
-from bridge.outbox import DUE, OutboxRow, Status, UnknownPolicy, counts_by_status, get_row, list_rows
-from bridge.render import get_renderer
-from bridge.shop import ShopClient
+from bridge.mail.render import get_renderer
+from bridge.shop.client import ShopClient
 from bridge.simulator import Simulator
 from bridge.simulator.actions import Shop
 from bridge.simulator.faults import FaultKind
 from bridge.simulator.server import RequestRecord
-from bridge.store import Store, get_cursors, open_store, outbox_attempts
-from bridge.store import outbox as outbox_table
+from bridge.state.outbox import DUE, OutboxRow, Status, UnknownPolicy, counts_by_status, get_row, list_rows
+from bridge.state.store import Store, get_cursors, open_store, outbox_attempts
+from bridge.state.store import outbox as outbox_table
 from bridge.sync import HISTORIES, ORDERS, PAYMENTS, poll
-from bridge.transports import smtp_transport
 from tests.smtp_server import (
     ACCEPT_THEN_DROP,
     BAD_CREDENTIALS,

@@ -29,20 +29,20 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, func, select
 
-from bridge import outbox
+from bridge.commands.testmail import identity_for_test
 from bridge.config import Settings, format_duration
-from bridge.deliver import DeliveryResult, paused, stored_identity
-from bridge.render import ShopIdentity
-from bridge.store import Store, cursors, get_cursor, set_cursor
-from bridge.store import outbox as outbox_table
-from bridge.testmail import identity_for_test
+from bridge.delivery.deliver import DeliveryResult, paused, stored_identity
+from bridge.mail.render import ShopIdentity
+from bridge.state import outbox
+from bridge.state.store import Store, cursors, get_cursor, set_cursor
+from bridge.state.store import outbox as outbox_table
 
 log = logging.getLogger(__name__)
 
 Problem = Literal["shop_unreachable", "sending_paused"]
 SHOP_UNREACHABLE: Final = "shop_unreachable"
 SENDING_PAUSED: Final = "sending_paused"
-KIND: Final = "owner_alert"  # bridge.kinds
+KIND: Final = "owner_alert"  # bridge.mail.kinds
 PRIORITY: Final = -1  # ahead of every customer email (the rules queue them with 0)
 # Cursors this module writes: when each open incident began ("" when none is open), and the pause's kind.
 SHOP_SINCE: Final = "alert.shop.since"
@@ -192,7 +192,7 @@ def _alert(
 def _context(
     conn: Connection, problem: Problem, kind: str, since: datetime, error: str, advice: str
 ) -> dict[str, Any]:
-    """The owner_alert context (bridge.kinds.OwnerAlertContext)."""
+    """The owner_alert context (bridge.mail.kinds.OwnerAlertContext)."""
     waiting = conn.execute(
         select(func.count())
         .select_from(outbox_table)

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 
 from bridge.clock import Clock, ManualClock, SystemClock
 from bridge.config import Settings
+from bridge.delivery.marketing import MarketingGate
+from bridge.delivery.transports import Transport, build_transport
 from bridge.errors import ConfigError
-from bridge.marketing import MarketingGate
-from bridge.render import Renderer, get_renderer
+from bridge.mail.render import Renderer, get_renderer
 from bridge.secret import Secret
-from bridge.shop import ShopClient
+from bridge.shop.client import ShopClient
 from bridge.simulator import DEMO_API_KEY, Simulator
 from bridge.simulator.actions import Shop
 from bridge.simulator.demo_shop import build_demo_shop
-from bridge.store import Store, open_store
-from bridge.transports import Transport, build_transport
+from bridge.state.store import Store, open_store
 
 log = logging.getLogger(__name__)
 

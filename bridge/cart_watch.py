@@ -1,5 +1,5 @@
 """Abandoned carts: read what changed in the shop's carts, keep one reminder series per cart, and queue
-the reminders that are due (the rules themselves are `bridge.carts`).
+the reminders that are due (the rules themselves are `bridge.plan.carts`).
 
 One pass, at most every CART_POLL_INTERVAL:
 1. carts of known customers whose `date_upd` moved since the cursor (one small request when none did);
@@ -13,7 +13,7 @@ One pass, at most every CART_POLL_INTERVAL:
 The first pass records where the carts stand and reminds nobody: a cart abandoned before the bridge was
 installed is history. Orders seen by the order poll stop the series of their cart and of their customer's
 older carts at once (`stop_for_orders`); delivery checks the shop once more just before sending
-(`bridge.marketing`).
+(`bridge.delivery.marketing`).
 """
 
 from __future__ import annotations
@@ -28,18 +28,18 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, select, update
 
-from bridge import outbox
-from bridge.addresses import customer_problem
-from bridge.carts import CUSTOMER_GAP, Plan, Series, Verdict, cart_link, evaluate, reminder_key
 from bridge.config import Settings
-from bridge.consent import consent_basis, no_consent_reason
-from bridge.contexts import customer_context, instant, money, product_image_url
 from bridge.errors import ShopError, ShopPermissionError
-from bridge.profile import ShopProfile, load_profile
-from bridge.records import Cart, CartProduct, CartRuleSpec, Customer, Order
-from bridge.shop import ShopClient
-from bridge.store import Store, cart_series, discount_codes, get_cursors, set_cursor, upsert
-from bridge.unsubscribe import unsubscribed
+from bridge.plan.addresses import customer_problem
+from bridge.plan.carts import CUSTOMER_GAP, Plan, Series, Verdict, cart_link, evaluate, reminder_key
+from bridge.plan.consent import consent_basis, no_consent_reason
+from bridge.plan.contexts import customer_context, instant, money, product_image_url
+from bridge.shop.client import ShopClient
+from bridge.shop.profile import ShopProfile, load_profile
+from bridge.shop.records import Cart, CartProduct, CartRuleSpec, Customer, Order
+from bridge.state import outbox
+from bridge.state.store import Store, cart_series, discount_codes, get_cursors, set_cursor, upsert
+from bridge.web.unsubscribe import unsubscribed
 
 log = logging.getLogger(__name__)
 

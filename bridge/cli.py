@@ -16,15 +16,15 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from bridge import __version__
-from bridge.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopReport, check_shop, check_smtp
 from bridge.clock import Clock, SystemClock
+from bridge.commands.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopReport, check_shop, check_smtp
 from bridge.config import Settings, load_settings
-from bridge.deliver import resume_after_login_in
+from bridge.delivery.deliver import resume_after_login_in
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import setup_logging
-from bridge.outbox import OutboxRow, Status
-from bridge.rules import Decision
-from bridge.store import Store
+from bridge.plan.rules import Decision
+from bridge.state.outbox import OutboxRow, Status
+from bridge.state.store import Store
 
 log = logging.getLogger("bridge")
 
@@ -257,7 +257,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_test_email(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.testmail import load_identity_for_test, send_test_email
+    from bridge.commands.testmail import load_identity_for_test, send_test_email
 
     print_warnings(settings.warnings)
     clock = SystemClock()
@@ -271,7 +271,7 @@ def cmd_test_email(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.demo import run_demo
+    from bridge.commands.demo import run_demo
 
     if settings.log_level == "INFO":
         logging.getLogger().setLevel(logging.WARNING)  # the story is the output; LOG_LEVEL=DEBUG shows more
@@ -329,8 +329,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
+    from bridge.commands.status import gather
     from bridge.lock import holder
-    from bridge.status import gather
 
     with open_state(settings) as store:
         report = gather(store, settings, now=args.clock.now(), running_pid=holder(settings.state_dir))
@@ -344,7 +344,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import open_shop
-    from bridge.preview import preview_order
+    from bridge.commands.preview import preview_order
 
     if (args.kind is None) != args.all_kinds:
         print("bridge preview: name one KIND, or use --all", file=sys.stderr)
@@ -365,7 +365,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_systemd_unit(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.systemd import unit_text
+    from bridge.commands.systemd import unit_text
 
     print(unit_text(args.unit), end="")
     return 0
@@ -382,7 +382,7 @@ def quiet_logs(settings: Settings) -> None:
 
 def display_zone(settings: Settings, store: Store, clock: Clock) -> tzinfo:
     """SHOP_TIMEZONE, else the shop's PS_TIMEZONE as the last sync recorded it, else this machine's."""
-    from bridge.deliver import stored_identity
+    from bridge.delivery.deliver import stored_identity
 
     if settings.shop_timezone is not None:
         return settings.shop_timezone
@@ -398,14 +398,15 @@ def display_zone(settings: Settings, store: Store, clock: Clock) -> tzinfo:
 
 
 def open_state(settings: Settings) -> Store:
-    from bridge.store import open_store
+    from bridge.state.store import open_store
 
     quiet_logs(settings)
     return open_store(settings.database_url)
 
 
 def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import explain, outbox
+    from bridge.commands import explain
+    from bridge.state import outbox
 
     with open_state(settings) as store:
         zone = display_zone(settings, store, args.clock)
@@ -444,7 +445,7 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _has_run(store: Store) -> bool:
-    from bridge.store import get_cursor
+    from bridge.state.store import get_cursor
     from bridge.sync import BASELINE_AT
 
     with store.read() as conn:
@@ -452,8 +453,8 @@ def _has_run(store: Store) -> bool:
 
 
 def cmd_outbox_show(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import explain
-    from bridge.render import get_renderer
+    from bridge.commands import explain
+    from bridge.mail.render import get_renderer
 
     with open_state(settings) as store:
         zone = display_zone(settings, store, args.clock)
@@ -467,7 +468,7 @@ def cmd_outbox_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import explain
+    from bridge.commands import explain
 
     clock: Clock = args.clock
     with open_state(settings) as store:
@@ -489,7 +490,7 @@ def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_outbox_cancel(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import explain
+    from bridge.commands import explain
 
     clock: Clock = args.clock
     with open_state(settings) as store:
@@ -504,7 +505,8 @@ def cmd_outbox_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_suppress(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import cart_watch, unsubscribe
+    from bridge import cart_watch
+    from bridge.web import unsubscribe
 
     clock: Clock = args.clock
     if args.list:
@@ -545,7 +547,7 @@ def cmd_suppress(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_unsuppress(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import unsubscribe
+    from bridge.web import unsubscribe
 
     with open_state(settings) as store, store.transaction() as conn:
         found = unsubscribe.resubscribe(conn, args.address)
@@ -558,8 +560,8 @@ def cmd_unsuppress(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_explain_order(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import explain
-    from bridge.render import get_renderer
+    from bridge.commands import explain
+    from bridge.mail.render import get_renderer
 
     renderer = get_renderer(settings.templates_dir)
     with open_state(settings) as store:
@@ -575,7 +577,7 @@ def cmd_explain_order(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_explain_cart(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import explain
+    from bridge.commands import explain
 
     return print_story(
         args,
@@ -585,7 +587,7 @@ def cmd_explain_cart(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_explain_address(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import explain
+    from bridge.commands import explain
 
     return print_story(
         args,
@@ -600,8 +602,8 @@ def print_story(
     story: Callable[[Store, tzinfo, Callable[[OutboxRow], str | None]], list[str]],
 ) -> int:
     """Print an `explain` story told from the state store, with each email's template language."""
-    from bridge import explain
-    from bridge.render import get_renderer
+    from bridge.commands import explain
+    from bridge.mail.render import get_renderer
 
     renderer = get_renderer(settings.templates_dir)
     with open_state(settings) as store:
@@ -615,9 +617,9 @@ def print_story(
 
 
 def cmd_templates_lint(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.kinds import KINDS
-    from bridge.render import RenderError
-    from bridge.templating_lint import lint_templates, template_languages
+    from bridge.mail.kinds import KINDS
+    from bridge.mail.lint import lint_templates, template_languages
+    from bridge.mail.render import RenderError
 
     folder: Path | None = args.dir if args.dir is not None else settings.templates_dir
     problems = lint_templates(folder)
@@ -633,9 +635,9 @@ def cmd_templates_lint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_templates_preview(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.kinds import KINDS
-    from bridge.render import RenderError
-    from bridge.templating_lint import preview_email
+    from bridge.mail.kinds import KINDS
+    from bridge.mail.lint import preview_email
+    from bridge.mail.render import RenderError
 
     kind = KINDS.get(args.kind)
     if kind is None:

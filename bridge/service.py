@@ -36,18 +36,19 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, func, select
 
-from bridge import alerts, cart_watch, outbox
+from bridge import alerts, cart_watch
 from bridge.app import Bridge
-from bridge.budget import budget_for
 from bridge.clock import SystemClock
+from bridge.commands.status import record_poll
 from bridge.config import format_duration
-from bridge.deliver import deliver_due
+from bridge.delivery.budget import budget_for
+from bridge.delivery.deliver import deliver_due
 from bridge.errors import BridgeError
-from bridge.rules import Decision
-from bridge.status import record_poll
-from bridge.store import outbox as outbox_table
+from bridge.plan.rules import Decision
+from bridge.state import outbox
+from bridge.state.store import outbox as outbox_table
 from bridge.sync import SyncSummary, poll, sync_once, watch_carts_safely
-from bridge.unsubscribe import UnsubscribeServer
+from bridge.web.unsubscribe import UnsubscribeServer
 
 log = logging.getLogger(__name__)
 

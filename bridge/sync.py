@@ -21,21 +21,23 @@ from typing import Any, Final
 
 from sqlalchemy import Connection
 
-from bridge import cart_watch, outbox
-from bridge.budget import budget_for
+from bridge import cart_watch
 from bridge.clock import Clock
 from bridge.config import Settings
-from bridge.contexts import OrderFacts, product_image_url
-from bridge.deliver import SHOP_IDENTITY, DeliveryResult, deliver_due
-from bridge.detect import Change, NewOrder, PaymentAdded, StateChanged, TrackingChanged, detect_changes
+from bridge.delivery.budget import budget_for
+from bridge.delivery.deliver import SHOP_IDENTITY, DeliveryResult, deliver_due
+from bridge.delivery.marketing import MarketingGate
+from bridge.delivery.transports import Transport
 from bridge.errors import ShopError, ShopPermissionError, ShopRequestError
-from bridge.marketing import MarketingGate
-from bridge.profile import ShopProfile, load_profile
-from bridge.records import Order, OrderCarrier, OrderHistory, OrderPayment
-from bridge.render import Renderer
-from bridge.rules import Decision, RuleSettings, decide, review_key
-from bridge.shop import FAR_FUTURE, Query, ShopClient, between, is_filterable
-from bridge.store import (
+from bridge.mail.render import Renderer
+from bridge.plan.contexts import OrderFacts, product_image_url
+from bridge.plan.detect import Change, NewOrder, PaymentAdded, StateChanged, TrackingChanged, detect_changes
+from bridge.plan.rules import Decision, RuleSettings, decide, review_key
+from bridge.shop.client import FAR_FUTURE, Query, ShopClient, between, is_filterable
+from bridge.shop.profile import ShopProfile, load_profile
+from bridge.shop.records import Order, OrderCarrier, OrderHistory, OrderPayment
+from bridge.state import outbox
+from bridge.state.store import (
     SeenOrder,
     Store,
     get_cursors,
@@ -44,7 +46,6 @@ from bridge.store import (
     seen_orders_awaiting_tracking,
     set_cursor,
 )
-from bridge.transports import Transport
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ import pytest
 
 from bridge.clock import ManualClock
 from bridge.config import Settings
-from bridge.render import Renderer, get_renderer
+from bridge.delivery.smtp import SmtpSender
+from bridge.mail.render import Renderer, get_renderer
 from bridge.secret import Secret
-from bridge.shop import ShopClient
+from bridge.shop.client import ShopClient
 from bridge.simulator import Simulator
 from bridge.simulator.actions import Shop
 from bridge.simulator.demo_shop import build_demo_shop
-from bridge.smtp import SmtpSender
-from bridge.store import Store, open_store
+from bridge.state.store import Store, open_store
 from bridge.sync import SyncSummary, sync_once
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME, GmailLikeServer, gmail_like_server
 

@@ -17,14 +17,14 @@ import pytest
 
 from bridge import alerts
 from bridge.app import Bridge
+from bridge.commands.status import StatusReport, gather
 from bridge.config import parse_address
 from bridge.errors import ShopError
-from bridge.outbox import OutboxRow, Status, list_rows
 from bridge.service import Service, sync_recorded
 from bridge.simulator import Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.status import StatusReport, gather
+from bridge.state.outbox import OutboxRow, Status, list_rows
 from tests.conftest import World, text_of
 from tests.smtp_server import BAD_CREDENTIALS
 

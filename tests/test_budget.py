@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge import outbox
-from bridge.budget import Budget, Limits, budget_for, quota_resume_at
 from bridge.config import Settings
-from bridge.store import Store, open_store
+from bridge.delivery.budget import Budget, Limits, budget_for, quota_resume_at
+from bridge.state import outbox
+from bridge.state.store import Store, open_store
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 OWNER = "test:1"

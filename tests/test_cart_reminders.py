@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from bridge import cart_watch
-from bridge.outbox import OutboxRow, Status, list_rows
 from bridge.simulator import Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY, PLATE, VASE
+from bridge.state.outbox import OutboxRow, Status, list_rows
 from tests.conftest import World, bridge_settings, html_of, text_of
 
 WARSAW = PostalAddress("ul. Marszałkowska 10/4", "00-590", "Warszawa", phone="+48 600 700 800")

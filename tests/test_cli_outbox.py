@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
-from bridge.outbox import Status, list_rows
 from bridge.simulator.actions import Shop
+from bridge.state.outbox import Status, list_rows
 from tests.conftest import SHOP_KEY, World
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from tests.test_sync import customer, order, started

@@ -44,7 +44,10 @@ import pytest
 
 from bridge.cli import main
 from bridge.config import setting_names
-from bridge.outbox import (
+from bridge.simulator import Simulator
+from bridge.simulator.actions import PostalAddress, Shop
+from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
+from bridge.state.outbox import (
     STALE_BEFORE_DATA,
     STALE_LEASE,
     OutboxDetail,
@@ -54,10 +57,7 @@ from bridge.outbox import (
     list_rows,
     retry,
 )
-from bridge.simulator import Simulator
-from bridge.simulator.actions import PostalAddress, Shop
-from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.store import get_cursors, open_store
+from bridge.state.store import get_cursors, open_store
 from bridge.sync import ORDERS
 from tests.conftest import SHOP_KEY
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME, GmailLikeServer, ReceivedMessage

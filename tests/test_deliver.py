@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge import outbox
-from bridge.budget import Budget, Limits
-from bridge.deliver import (
+from bridge.delivery.budget import Budget, Limits
+from bridge.delivery.deliver import (
     DeliveryResult,
     deliver_due,
     paused,
@@ -20,10 +19,11 @@ from bridge.deliver import (
     resume_after_login_in,
     retry_delay,
 )
-from bridge.kinds import get_kind
-from bridge.marketing import MarketingGate
-from bridge.outbox import Category, Status
-from bridge.render import ShopIdentity
+from bridge.delivery.marketing import MarketingGate
+from bridge.mail.kinds import get_kind
+from bridge.mail.render import ShopIdentity
+from bridge.state import outbox
+from bridge.state.outbox import Category, Status
 from tests.conftest import World
 from tests.smtp_server import BAD_CREDENTIALS, DEFAULT_USERNAME, SIZE_EXCEEDED
 

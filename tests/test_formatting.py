@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.formatting import (
+from bridge.mail.formatting import (
     FormattingError,
     choose_plural,
     format_local_date,

@@ -29,17 +29,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge import explain
 from bridge.cli import main
-from bridge.outbox import OutboxRow, Status, list_rows
-from bridge.render import DISPLAY_NAME_LIMIT, SUBJECT_LIMIT
+from bridge.commands import explain
+from bridge.delivery.smtp import SmtpSender
+from bridge.mail.render import DISPLAY_NAME_LIMIT, SUBJECT_LIMIT
 from bridge.secret import Secret
-from bridge.shop import ShopClient
+from bridge.shop.client import ShopClient
 from bridge.simulator import Simulator
 from bridge.simulator.actions import PaymentModule, PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.smtp import SmtpSender
-from bridge.store import open_store
+from bridge.state.outbox import OutboxRow, Status, list_rows
+from bridge.state.store import open_store
 from tests.conftest import SHOP_KEY, World, bridge_settings
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME, ReceivedMessage, gmail_like_server
 

@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
-from bridge.render import (
+from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
+from bridge.mail.lint import SAMPLE_SHOP
+from bridge.mail.render import (
     DISPLAY_NAME_LIMIT,
     SUBJECT_LIMIT,
     RenderedEmail,
@@ -32,7 +33,6 @@ from bridge.render import (
     make_address,
     render_email,
 )
-from bridge.templating_lint import SAMPLE_SHOP
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 LANGUAGES = ("pl", "en")

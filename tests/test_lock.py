@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bridge.deliver import deliver_due
+from bridge.delivery.deliver import deliver_due
+from bridge.delivery.smtp import SmtpSender
 from bridge.errors import LockError
 from bridge.lock import LOCK_NAME, PID_NAME, BridgeLock, bridge_lock, holder
-from bridge.outbox import Status, list_rows
 from bridge.secret import Secret
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.smtp import SmtpSender
+from bridge.state.outbox import Status, list_rows
 from bridge.sync import poll
 from tests.conftest import World
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME

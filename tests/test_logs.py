@@ -109,9 +109,9 @@ def test_under_journald_lines_carry_a_priority_and_no_timestamp(monkeypatch: pyt
 
 def test_a_line_break_in_shop_data_cannot_forge_a_log_line() -> None:
     buffer = logged_to_buffer()
-    log.info("customer %s", "Ann\nERROR bridge.smtp: Gmail refused the app password")
+    log.info("customer %s", "Ann\nERROR bridge.delivery.smtp: Gmail refused the app password")
     assert buffer.getvalue().count("\n") == 1
-    assert "customer Ann\\nERROR bridge.smtp" in buffer.getvalue()
+    assert "customer Ann\\nERROR bridge.delivery.smtp" in buffer.getvalue()
 
 
 def test_the_level_hides_debug_lines_and_the_scheduler_chatter() -> None:

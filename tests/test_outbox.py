@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bridge.clock import ManualClock
-from bridge.outbox import (
+from bridge.state.outbox import (
     EmailIntent,
     Status,
     backoff,
@@ -34,7 +34,7 @@ from bridge.outbox import (
     retry,
     skip,
 )
-from bridge.store import Store, get_cursor, open_store, set_cursor
+from bridge.state.store import Store, get_cursor, open_store, set_cursor
 
 DOMAIN = "shop.example"
 LEASE = timedelta(minutes=5)

@@ -36,9 +36,9 @@ TEMPLATE_FILES = [
     for part in ("subject.txt", "txt", "html")
 ] + ["bridge/templates/layout.html"]
 MIGRATION_FILES = [
-    "bridge/migrations/env.py",
-    "bridge/migrations/script.py.mako",
-    "bridge/migrations/versions/0001_initial.py",
+    "bridge/state/migrations/env.py",
+    "bridge/state/migrations/script.py.mako",
+    "bridge/state/migrations/versions/0001_initial.py",
 ]
 
 
@@ -116,7 +116,7 @@ def test_the_wheel_carries_the_templates_of_every_shipped_language(wheel: Path) 
 def test_the_wheel_carries_the_alembic_migrations(wheel: Path) -> None:
     names = wheel_names(wheel)
     assert [name for name in MIGRATION_FILES if name not in names] == []
-    assert any(re.fullmatch(r"bridge/migrations/versions/0002_\w+\.py", name) for name in names)
+    assert any(re.fullmatch(r"bridge/state/migrations/versions/0002_\w+\.py", name) for name in names)
 
 
 def test_the_wheel_installs_the_bridge_command(wheel: Path) -> None:
@@ -136,19 +136,19 @@ INSTALLED_CHECK = """
 import json, sys
 from pathlib import Path
 from sqlalchemy import inspect
-import bridge, bridge.render, bridge.store, bridge.templating_lint
+import bridge, bridge.mail.render, bridge.state.store, bridge.mail.lint
 from alembic.script import ScriptDirectory
 
 database = Path(sys.argv[1])
-with bridge.store.open_store(f"sqlite:///{database}") as store:
+with bridge.state.store.open_store(f"sqlite:///{database}") as store:
     with store.read() as conn:
         tables = sorted(inspect(conn).get_table_names())
 print(json.dumps({
     "bridge": bridge.__file__,
-    "templates": str(bridge.render.shipped_templates_dir()),
-    "migrations": str(bridge.store.MIGRATIONS),
-    "head": ScriptDirectory.from_config(bridge.store.alembic_config()).get_current_head(),
-    "problems": [str(problem) for problem in bridge.templating_lint.lint_templates()],
+    "templates": str(bridge.mail.render.shipped_templates_dir()),
+    "migrations": str(bridge.state.store.MIGRATIONS),
+    "head": ScriptDirectory.from_config(bridge.state.store.alembic_config()).get_current_head(),
+    "problems": [str(problem) for problem in bridge.mail.lint.lint_templates()],
     "tables": tables,
 }))
 """

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from bridge.clock import ManualClock
+from bridge.commands.preview import OrderNotFound, PreviewError, preview_order
 from bridge.config import Settings
-from bridge.preview import OrderNotFound, PreviewError, preview_order
 from bridge.secret import Secret
-from bridge.shop import ShopClient
+from bridge.shop.client import ShopClient
 from bridge.simulator import Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY, VASE

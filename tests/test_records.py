@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.errors import ShopResponseError
-from bridge.records import (
+from bridge.shop.records import (
     Multilingual,
     parse_address,
     parse_carrier,

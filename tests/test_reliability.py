@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import reliability  # noqa: E402
 from reliability import AFTER_DOT, CLAIMED  # noqa: E402
 
-from bridge.outbox import Status, list_rows  # noqa: E402
-from bridge.rules import Decision  # noqa: E402
+from bridge.plan.rules import Decision  # noqa: E402
 from bridge.simulator.actions import PostalAddress  # noqa: E402
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY  # noqa: E402
+from bridge.state.outbox import Status, list_rows  # noqa: E402
 from bridge.sync import poll  # noqa: E402
 from tests.conftest import World  # noqa: E402
 

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from bridge.errors import ConfigError
-from bridge.kinds import get_kind
-from bridge.render import (
+from bridge.mail.kinds import get_kind
+from bridge.mail.lint import SAMPLE_SHOP
+from bridge.mail.render import (
     RenderedEmail,
     RenderError,
     ShopIdentity,
@@ -26,7 +27,6 @@ from bridge.render import (
     new_message_id,
     render_email,
 )
-from bridge.templating_lint import SAMPLE_SHOP
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MESSAGE_ID = "<order-1042.status-5531@zolta-lodka.pl>"

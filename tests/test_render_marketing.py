@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
-from bridge.render import RenderedEmail, RenderError, make_address, render_email, shipped_templates_dir
-from bridge.templating_lint import SAMPLE_SHOP
+from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
+from bridge.mail.lint import SAMPLE_SHOP
+from bridge.mail.render import RenderedEmail, RenderError, make_address, render_email, shipped_templates_dir
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MESSAGE_ID = "<cart-731.step-1@zolta-lodka.pl>"
@@ -32,7 +32,7 @@ TOKEN = "MTA0Mi56b2ZpYUBleGFtcGxlLmNvbQ.q3Vx8TtN0yq1b8kH"
 
 @dataclass(frozen=True)
 class Links:
-    """Shaped like bridge.unsubscribe's links: the renderer needs only `url` and `mailto`."""
+    """Shaped like bridge.web.unsubscribe's links: the renderer needs only `url` and `mailto`."""
 
     url: str = f"https://sklep.example.pl/unsubscribe?t={TOKEN}&l=pl"
     mailto: str = f"mailto:sklep@example.pl?subject=unsubscribe%20{TOKEN}"

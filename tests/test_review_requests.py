@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bridge.outbox import OutboxRow, Status, list_rows
 from bridge.simulator.actions import Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
+from bridge.state.outbox import OutboxRow, Status, list_rows
 from tests.conftest import World, html_of, text_of
 from tests.test_cart_reminders import customer, started
 

@@ -35,15 +35,15 @@ import pytest
 from bridge.cli import main
 from bridge.clock import ManualClock
 from bridge.config import load_settings
+from bridge.delivery.smtp import SmtpSender
 from bridge.errors import BridgeError
-from bridge.outbox import Status, list_rows
 from bridge.secret import Secret
-from bridge.shop import ShopClient
+from bridge.shop.client import ShopClient
 from bridge.simulator import FaultKind, Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.smtp import SmtpSender
-from bridge.store import open_store
+from bridge.state.outbox import Status, list_rows
+from bridge.state.store import open_store
 from tests.smtp_server import BAD_CREDENTIALS, DEFAULT_USERNAME, GmailLikeServer
 
 API_KEY = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(32))

@@ -30,19 +30,19 @@ import requests
 
 from bridge.app import Bridge
 from bridge.clock import SystemClock
+from bridge.commands.status import gather
 from bridge.config import setting_names
+from bridge.delivery.smtp import SendResult
 from bridge.logs import secret_forms
-from bridge.outbox import OutboxRow, Status, list_rows
 from bridge.secret import Secret
 from bridge.service import DELIVER, POLL, Service
 from bridge.simulator import Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.smtp import SendResult
-from bridge.status import gather
-from bridge.store import open_store
+from bridge.state.outbox import OutboxRow, Status, list_rows
+from bridge.state.store import open_store
 from bridge.sync import poll
-from bridge.unsubscribe import Signer, load_key, unsubscribed
+from bridge.web.unsubscribe import Signer, load_key, unsubscribed
 from tests.conftest import SHOP_KEY, World
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME, GmailLikeServer
 

@@ -13,9 +13,9 @@ import pytest
 
 from bridge.clock import ManualClock
 from bridge.errors import ShopPermissionError, ShopRequestError
-from bridge.records import CartRuleSpec
 from bridge.secret import Secret
-from bridge.shop import ShopClient
+from bridge.shop.client import ShopClient
+from bridge.shop.records import CartRuleSpec
 from bridge.simulator import DEMO_API_KEY, Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import (

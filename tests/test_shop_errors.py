@@ -32,7 +32,7 @@ from bridge.errors import (
     ShopUnreachable,
 )
 from bridge.secret import Secret
-from bridge.shop import Query, ShopClient
+from bridge.shop.client import Query, ShopClient
 from bridge.simulator import DEMO_API_KEY, ShopState, Simulator
 from bridge.simulator.demo_shop import build_demo_state
 

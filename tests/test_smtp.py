@@ -16,12 +16,12 @@ from typing import Final
 import pytest
 import trustme
 
-from bridge.check import check_smtp, smtp_findings
+from bridge.commands.check import check_smtp, smtp_findings
 from bridge.config import Settings
+from bridge.delivery.smtp import LoginReport, Outcome, Security, SendResult, SmtpSender
+from bridge.delivery.transports import smtp_ssl_context
 from bridge.errors import ConfigError, DeliveryError
 from bridge.secret import Secret
-from bridge.smtp import LoginReport, Outcome, Security, SendResult, SmtpSender
-from bridge.transports import smtp_ssl_context
 from tests.smtp_server import IDLE_TIMEOUT, Command, GmailLikeServer, gmail_like_server
 
 HELO = "sklep.example.pl"

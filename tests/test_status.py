@@ -9,15 +9,15 @@ from datetime import timedelta
 import pytest
 
 from bridge.app import Bridge
+from bridge.commands.status import StatusReport, ago, gather
 from bridge.errors import ShopAuthError
 from bridge.lock import bridge_lock, holder
 from bridge.secret import Secret
 from bridge.service import sync_recorded
-from bridge.shop import ShopClient
+from bridge.shop.client import ShopClient
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.status import StatusReport, ago, gather
-from bridge.store import get_cursor
+from bridge.state.store import get_cursor
 from bridge.sync import ORDERS
 from tests.conftest import World
 

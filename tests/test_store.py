@@ -17,7 +17,7 @@ from sqlalchemy.exc import StatementError
 
 from bridge.clock import ManualClock
 from bridge.errors import StoreError
-from bridge.store import (
+from bridge.state.store import (
     SeenOrder,
     Store,
     get_cursor,
@@ -257,7 +257,7 @@ def test_an_in_memory_database_is_refused() -> None:
 def test_the_schema_revision_the_store_trusts_is_alembics_newest() -> None:
     from alembic.script import ScriptDirectory
 
-    from bridge.store import SCHEMA_REVISION, alembic_config
+    from bridge.state.store import SCHEMA_REVISION, alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_heads() == [SCHEMA_REVISION]
 
@@ -270,7 +270,7 @@ def test_reopening_an_up_to_date_store_does_not_need_alembic(tmp_path: Path) -> 
     open_store(f"sqlite:///{path}").close()
     probe = (
         "import sys\n"
-        "from bridge.store import open_store\n"
+        "from bridge.state.store import open_store\n"
         f"open_store({str(path)!r}).close()\n"
         "print('alembic' in sys.modules)\n"
     )

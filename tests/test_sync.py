@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from bridge.outbox import Status, list_rows
 from bridge.simulator import Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY, PLATE, VASE
+from bridge.state.outbox import Status, list_rows
 from tests.conftest import World, html_of, text_of
 
 WARSAW = PostalAddress("ul. Marszałkowska 10/4", "00-590", "Warszawa", phone="+48 600 700 800")

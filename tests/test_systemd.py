@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.systemd import SHIPPED_EXECUTABLE, UNITS, bridge_command, unit_text
+from bridge.commands.systemd import SHIPPED_EXECUTABLE, UNITS, bridge_command, unit_text
 
 
 def directives(text: str) -> dict[str, list[str]]:

@@ -20,8 +20,8 @@ from sqlalchemy import Connection
 from bridge.clock import ManualClock
 from bridge.errors import ConfigError
 from bridge.secret import Secret
-from bridge.store import Store, open_store
-from bridge.unsubscribe import (
+from bridge.state.store import Store, open_store
+from bridge.web.unsubscribe import (
     KEY_FILE,
     LIST_UNSUBSCRIBE_POST,
     InvalidToken,
@@ -192,7 +192,7 @@ def test_a_key_path_that_is_a_directory_is_a_configuration_error(tmp_path: Path)
 def test_the_owners_secret_gives_a_32_byte_key_and_no_key_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bridge.unsubscribe")
+    caplog.set_level(logging.DEBUG, logger="bridge.web.unsubscribe")
     key = load_key(tmp_path, Secret("a long random owner secret 8f3a9c"))
     assert len(key) == 32
     assert key == load_key(tmp_path / "elsewhere", Secret("a long random owner secret 8f3a9c"))
@@ -570,7 +570,7 @@ def test_a_locked_store_gets_503_so_the_provider_retries(
 def test_the_after_unsubscribe_hook_shares_the_transaction(
     store: Store, signer: Signer, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bridge.unsubscribe")
+    caplog.set_level(logging.DEBUG, logger="bridge.web.unsubscribe")
     seen: list[str] = []
 
     def cancel_marketing(conn: Connection, email: str, now: datetime) -> None:
@@ -594,7 +594,7 @@ def test_the_after_unsubscribe_hook_shares_the_transaction(
 def test_logs_name_the_masked_address_and_source_never_the_token_or_address(
     server: UnsubscribeServer, signer: Signer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bridge.unsubscribe")
+    caplog.set_level(logging.DEBUG, logger="bridge.web.unsubscribe")
     url = link(server, signer)
     token = signer.token(ADDRESS)
     requests.get(url, timeout=10)

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from bridge.cli import main
-from bridge.outbox import Status, list_rows
-from bridge.unsubscribe import Signer, UnsubscribeServer, load_key
+from bridge.state.outbox import Status, list_rows
+from bridge.web.unsubscribe import Signer, UnsubscribeServer, load_key
 from tests.conftest import SHOP_KEY, World, html_of
 from tests.test_cart_reminders import ZOFIA, H, at, customer, left_cart, reminder_mail, reminders, started
 

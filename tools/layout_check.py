@@ -34,9 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE
-from bridge.render import Renderer, make_address
-from bridge.templating_lint import SAMPLE_SHOP, SHIPPED_LANGUAGES
+from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE
+from bridge.mail.lint import SAMPLE_SHOP, SHIPPED_LANGUAGES
+from bridge.mail.render import Renderer, make_address
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -42,9 +42,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bridge.kinds import KINDS, SAMPLE_UNSUBSCRIBE
-from bridge.render import Renderer, make_address
-from bridge.templating_lint import SAMPLE_SHOP, SHIPPED_LANGUAGES
+from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE
+from bridge.mail.lint import SAMPLE_SHOP, SHIPPED_LANGUAGES
+from bridge.mail.render import Renderer, make_address
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 INFORMATIONAL: Final = 0.1  # points: below this, a rule is informational (SpamAssassin shows it as 0.0)

@@ -32,7 +32,6 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from bridge.http_server import StoppableHTTPServer
 from bridge.simulator import faults as fault_pages
 from bridge.simulator.faults import FaultKind, FaultPlan
 from bridge.simulator.output import (
@@ -70,6 +69,7 @@ from bridge.simulator.query import (
 from bridge.simulator.schema import ALL_RESOURCE_NAMES, RESOURCES, Resource
 from bridge.simulator.state import ShopState
 from bridge.simulator.writes import CART_RULES, post_cart_rules, xml_error
+from bridge.web.server import StoppableHTTPServer
 
 DEMO_API_KEY = "DEMOKEY0DEMOKEY0DEMOKEY0DEMOKEY0"
 REALM = (

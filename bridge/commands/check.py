@@ -1,0 +1,235 @@
+"""`bridge check`: can the bridge read this shop, send through its SMTP server, and will customers get each
+email exactly once?
+
+Everything here only reads. The result is a list of findings the CLI prints; problems that stop the
+bridge from working are raised as BridgeErrors (so they get the right exit code), the rest are warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from bridge.config import Settings, format_duration
+from bridge.delivery.smtp import LoginReport
+from bridge.delivery.transports import smtp_transport
+from bridge.errors import ShopPermissionError
+from bridge.shop.client import ShopClient
+
+# What the bridge reads, and why (the owner sees the reason when a permission is missing).
+REQUIRED_RESOURCES: Final[Mapping[str, str]] = {
+    "orders": "new orders and their totals",
+    "order_histories": "order status changes",
+    "order_states": "what each status means",
+    "order_payments": "payment confirmations",
+    "order_carriers": "tracking numbers",
+    "customers": "who to write to, in which language",
+    "addresses": "delivery and invoice addresses",
+    "countries": "country names in addresses",
+    "currencies": "prices in the order's currency",
+    "languages": "the customer's language",
+    "carriers": "carrier names and tracking links",
+    "configurations": "the shop's name, email and timezone",
+}
+OPTIONAL_RESOURCES: Final[Mapping[str, str]] = {
+    "products": "product links and images in emails",
+    "carts": "abandoned-cart reminders",
+    "order_slip": "refund emails",
+}
+# A key that may write these can re-send PrestaShop's own mails: a PUT on an order makes PrestaShop
+# send its status mail again (PrestaShop issue #20623), a POST on order_histories changes the state.
+WRITE_SENSITIVE: Final = ("orders", "order_histories")
+WRITE_METHODS: Final = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+MAIL_METHODS: Final[Mapping[str, str]] = {"1": "PHP mail()", "2": "its own SMTP settings", "3": "never send"}
+
+WHERE_TO_TICK = "Advanced Parameters → Webservice → edit the key → tick GET for"
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Literal["info", "warning"]
+    text: str
+
+
+@dataclass
+class ShopReport:
+    """What `bridge check` learned about the shop."""
+
+    base_url: str
+    version: str | None
+    url_form: str | None
+    timezone: str
+    languages: list[str] = field(default_factory=list)
+    currencies: list[str] = field(default_factory=list)
+    readable: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    marketing: str = ""  # one line on cart reminders and review requests, when the settings were given
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f.text for f in self.findings if f.level == "warning"]
+
+
+def check_shop(client: ShopClient, settings: Settings | None = None) -> ShopReport:
+    """Reach the shop, read what the bridge needs, and say what would stop or surprise it.
+
+    Raises ShopAuthError / ShopPermissionError / ShopUnreachable / … for what stops the bridge.
+    """
+    permissions = client.permissions()
+    missing = [name for name in REQUIRED_RESOURCES if "GET" not in permissions.get(name, set())]
+    if missing:
+        reasons = "; ".join(f"{name} ({REQUIRED_RESOURCES[name]})" for name in missing)
+        raise ShopPermissionError(
+            f"the API key may not read {len(missing)} resource(s) the bridge needs: {reasons}. "
+            f"In the back office: {WHERE_TO_TICK} {', '.join(missing)}",
+            resource=missing[0],
+        )
+    findings: list[Finding] = []
+    for name, why in OPTIONAL_RESOURCES.items():
+        if "GET" not in permissions.get(name, set()):
+            findings.append(
+                Finding("warning", f"the key may not read {name}, needed for {why}: {WHERE_TO_TICK} {name}")
+            )
+    for name in WRITE_SENSITIVE:
+        writes = sorted(permissions.get(name, set()) & WRITE_METHODS)
+        if writes:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"the key may also {'/'.join(writes)} {name}: the bridge only reads, and a write to an "
+                    "order makes PrestaShop send its own status mail again. Untick everything but GET.",
+                )
+            )
+
+    marketing = ""
+    if settings is not None:
+        marketing, extra = _marketing(settings, permissions)
+        findings += extra
+
+    timezone = client.shop_timezone()
+    languages = client.languages()
+    currencies = client.currencies()
+    config = client.configuration(["PS_LANG_DEFAULT", "PS_CURRENCY_DEFAULT", "PS_MAIL_METHOD"])
+    default_lang = config["PS_LANG_DEFAULT"]
+    default_currency = config["PS_CURRENCY_DEFAULT"]
+
+    mail_method = config["PS_MAIL_METHOD"] or "1"
+    if mail_method != "3":
+        sending = [state for state in client.order_states() if state.send_email and not state.deleted]
+        if sending:
+            names = ", ".join(state.name.get(None) for state in sending[:6])
+            more = f" and {len(sending) - 6} more" if len(sending) > 6 else ""
+            findings.append(
+                Finding(
+                    "warning",
+                    f"the shop is set to send its own emails ({MAIL_METHODS.get(mail_method, mail_method)}) "
+                    f"for {len(sending)} order statuses ({names}{more}): when that works, customers get two. "
+                    "Set Advanced Parameters → E-mail → 'Never send emails', or untick 'Send an email to the "
+                    "customer' on those statuses.",
+                )
+            )
+
+    return ShopReport(
+        marketing=marketing,
+        base_url=client.base_url,
+        version=client.version,
+        url_form=client.url_form,
+        timezone=timezone.key,
+        languages=[
+            f"{lang.iso_code} ({lang.name}{', default' if str(lang.id) == default_lang else ''})"
+            for lang in languages
+            if lang.active
+        ],
+        currencies=[
+            f"{cur.iso_code}{' (default)' if str(cur.id) == default_currency else ''}"
+            for cur in currencies
+            if cur.active and not cur.deleted
+        ],
+        readable=sorted(name for name, methods in permissions.items() if "GET" in methods),
+        findings=findings,
+    )
+
+
+# A personal Gmail account may send to about 500 recipients a day (email-delivery.md §1.3).
+CONSUMER_GMAIL_DOMAINS: Final = ("gmail.com", "googlemail.com")
+CONSUMER_GMAIL_DAILY: Final = 500
+
+
+@dataclass
+class SmtpReport:
+    """What `bridge check` learned about the SMTP server: `login` is None when mail goes to files."""
+
+    login: LoginReport | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f.text for f in self.findings if f.level == "warning"]
+
+    def __str__(self) -> str:
+        return str(self.login) if self.login is not None else "SMTP: not used (MAIL_TRANSPORT=file)"
+
+
+def check_smtp(settings: Settings) -> SmtpReport:
+    """Connect, verify TLS and log in to the configured SMTP server without sending anything.
+
+    Raises DeliveryError with the owner-facing explanation (`permanent` for refused credentials and TLS
+    problems). A MAIL_FROM that Gmail would rewrite is already among `settings.warnings`.
+    """
+    if settings.mail_transport != "smtp":
+        return SmtpReport(
+            None, [Finding("info", "MAIL_TRANSPORT=file: emails are written to files, not sent")]
+        )
+    login = smtp_transport(settings).login_check()
+    findings = smtp_findings(settings)
+    if login.tls_version is None:
+        findings.append(Finding("info", "the connection to the SMTP server is not encrypted (a local relay)"))
+    return SmtpReport(login, findings)
+
+
+def smtp_findings(settings: Settings) -> list[Finding]:
+    """What the settings alone say about sending (no connection needed)."""
+    findings: list[Finding] = []
+    username = (settings.smtp_username or "").lower()
+    if (
+        settings.smtp_is_gmail
+        and username.endswith(tuple(f"@{domain}" for domain in CONSUMER_GMAIL_DOMAINS))
+        and settings.daily_send_limit > CONSUMER_GMAIL_DAILY
+    ):
+        findings.append(
+            Finding(
+                "warning",
+                f"DAILY_SEND_LIMIT is {settings.daily_send_limit}, but a personal Gmail account may send to "
+                f"about {CONSUMER_GMAIL_DAILY} recipients a day; above that Gmail stops the account for "
+                "up to 24 hours. Keep it at 400 or lower",
+            )
+        )
+    return findings
+
+
+def _marketing(settings: Settings, permissions: Mapping[str, set[str]]) -> tuple[str, list[Finding]]:
+    """What the owner's marketing settings will do with this key, and what stands in their way."""
+    if not settings.marketing_enabled:
+        return "off (set UNSUBSCRIBE_URL for cart reminders and review requests)", []
+    findings: list[Finding] = []
+    steps = [format_duration(d) for d in settings.cart_reminders if d is not None]
+    parts = [f"cart reminders after {', '.join(steps)}" if steps else "no cart reminders"]
+    if settings.review_request_days:
+        parts.append(f"review requests {settings.review_request_days} days after delivery")
+    host, port = settings.unsubscribe_listen
+    line = (
+        "; ".join(parts)
+        + f"; unsubscribe at {settings.unsubscribe_url}, which must reach `bridge run` on {host}:{port}"
+        " (a bridge-sync timer alone serves no endpoint)"
+    )
+    if settings.cart_discount == "unique" and "POST" not in permissions.get("cart_rules", set()):
+        findings.append(
+            Finding(
+                "warning",
+                "CART_DISCOUNT=unique, but the key may not create discount codes: Advanced Parameters →"
+                " Webservice → edit the key → tick POST for cart_rules (the only write the bridge makes),"
+                " or reminders go without a code",
+            )
+        )
+    return line, findings

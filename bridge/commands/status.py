@@ -1,0 +1,371 @@
+"""`bridge status`: what the bridge has been doing, read from the state store alone (no shop, no SMTP).
+
+When the shop was last polled and whether it answered, where each cursor stands, the outbox by status,
+the mail sent in the last 24 h against DAILY_SEND_LIMIT, whether sending is paused and why, the open
+incidents the owner is alerted about (bridge.alerts), and the last errors. `as_dict()` is the `--json` form
+for monitoring; `problems` lists what needs the owner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import func, select
+
+from bridge.alerts import SHOP_UNREACHABLE, Incident, open_incidents
+from bridge.config import Settings
+from bridge.delivery.budget import Budget, Limits
+from bridge.delivery.deliver import paused
+from bridge.state.outbox import Status, counts_by_status
+from bridge.state.store import Store, cart_series, cursors, outbox, set_cursor, unsubscribes
+
+# Cursors this module writes: every poll, from `bridge run` and `bridge sync` alike.
+POLL_AT: Final = "poll.last_at"
+POLL_OK_AT: Final = "poll.last_ok_at"
+POLL_ERROR: Final = "poll.last_error"
+# The resources each poll reads, with the cursor that records how far it got.
+RESOURCES: Final = (
+    ("orders", "orders.id"),
+    ("order_histories", "order_histories.id"),
+    ("order_payments", "order_payments.id"),
+)
+ERROR_STATUSES: Final = (Status.FAILED, Status.RETRY, Status.UNKNOWN)
+# A poll this many intervals old means the service is not polling (stopped, hung, or the shop is down).
+STALE_POLLS: Final = 3
+
+
+def record_poll(store: Store, *, started: datetime, error: str | None = None) -> None:
+    """Remember that a poll started at `started` and how it ended (`error` is the owner's one line)."""
+    with store.transaction() as conn:
+        set_cursor(conn, POLL_AT, started.isoformat(), now=started)
+        set_cursor(conn, POLL_ERROR, error or "", now=started)
+        if error is None:
+            set_cursor(conn, POLL_OK_AT, started.isoformat(), now=started)
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    cursor: str | None  # the last id processed
+    moved_at: datetime | None  # when the cursor last advanced (something new arrived)
+
+
+@dataclass(frozen=True)
+class RecentError:
+    outbox_id: int
+    status: str
+    kind: str
+    order: str | None
+    recipient: str
+    error: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Marketing:
+    """Cart reminders and review requests, as far as the store knows them."""
+
+    carts_checked_at: datetime | None
+    open_series: int
+    unsubscribed: int
+    review_requests_waiting: int
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    now: datetime
+    running_pid: int | None
+    poll_interval: timedelta
+    baseline_at: datetime | None
+    last_poll_at: datetime | None
+    last_ok_poll_at: datetime | None
+    last_poll_error: str | None
+    resources: tuple[Resource, ...]
+    outbox: dict[str, int]
+    sent_24h: int
+    daily_limit: int
+    paused_until: datetime | None
+    pause_reason: str | None
+    errors: tuple[RecentError, ...]
+    incidents: tuple[Incident, ...] = field(default=())
+    alerts_to: str | None = None  # ADMIN_EMAIL's address; None: incidents are not emailed
+    problems: tuple[str, ...] = field(default=())
+    marketing: Marketing | None = None  # None: marketing mail is off (no UNSUBSCRIBE_URL)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON values: ISO 8601 times (UTC) and ages in whole seconds."""
+        return {
+            "now": _iso(self.now),
+            "running": self.running_pid is not None,
+            "pid": self.running_pid,
+            "poll_interval_seconds": int(self.poll_interval.total_seconds()),
+            "baseline_at": _iso(self.baseline_at),
+            "last_poll": {
+                "at": _iso(self.last_poll_at),
+                "age_seconds": self._age(self.last_poll_at),
+                "ok": self.last_poll_at is not None and not self.last_poll_error,
+                "error": self.last_poll_error,
+                "last_ok_at": _iso(self.last_ok_poll_at),
+            },
+            "resources": {
+                r.name: {
+                    "cursor": r.cursor,
+                    "polled_at": _iso(self.last_poll_at),
+                    "polled_age_seconds": self._age(self.last_poll_at),
+                    "moved_at": _iso(r.moved_at),
+                }
+                for r in self.resources
+            },
+            "outbox": dict(self.outbox),
+            "sent_last_24h": self.sent_24h,
+            "daily_send_limit": self.daily_limit,
+            "paused": self.paused_until is not None,
+            "paused_until": _iso(self.paused_until),
+            "pause_reason": self.pause_reason,
+            "incidents": [
+                {
+                    "problem": i.problem,
+                    "since": _iso(i.since),
+                    "age_seconds": self._age(i.since),
+                    "pause_kind": i.pause_kind or None,
+                    "alert": {
+                        "to": self.alerts_to,
+                        "due_at": _iso(i.alert_at),
+                        "outbox_id": i.alert_id,
+                        "status": i.alert_status,
+                    },
+                }
+                for i in self.incidents
+            ],
+            "last_errors": [
+                {
+                    "outbox_id": e.outbox_id,
+                    "status": e.status,
+                    "kind": e.kind,
+                    "order": e.order,
+                    "recipient": e.recipient,
+                    "error": e.error,
+                    "at": _iso(e.at),
+                }
+                for e in self.errors
+            ],
+            "problems": list(self.problems),
+            "marketing": None
+            if self.marketing is None
+            else {
+                "carts_checked_at": _iso(self.marketing.carts_checked_at),
+                "open_cart_series": self.marketing.open_series,
+                "unsubscribed": self.marketing.unsubscribed,
+                "review_requests_waiting": self.marketing.review_requests_waiting,
+            },
+        }
+
+    def lines(self) -> list[str]:
+        """The text `bridge status` prints."""
+        out = [
+            "Bridge:      "
+            + (f"running (pid {self.running_pid})" if self.running_pid else "no bridge process running now")
+        ]
+        if self.last_poll_at is None:
+            out.append("Last poll:   never")
+        else:
+            state = f"failed: {self.last_poll_error}" if self.last_poll_error else "OK"
+            out.append(f"Last poll:   {self._when(self.last_poll_at)}, {state}")
+            if self.last_poll_error and self.last_ok_poll_at:
+                out.append(f"Last OK:     {self._when(self.last_ok_poll_at)}")
+        if self.baseline_at is not None:
+            out.append(f"Baseline:    {_show(self.baseline_at)} (orders before it are not news)")
+        for index, r in enumerate(self.resources):
+            head = "Cursors:     " if index == 0 else " " * 13
+            moved = f", last moved {self._when(r.moved_at)}" if r.moved_at else ""
+            out.append(f"{head}{r.name:<16} #{r.cursor or '-'}{moved}")
+        counts = ", ".join(f"{count} {status}" for status, count in self.outbox.items())
+        out.append(f"Outbox:      {counts}")
+        out.append(f"Sent (24 h): {self.sent_24h} of {self.daily_limit} (DAILY_SEND_LIMIT)")
+        if self.paused_until is not None:
+            out.append(f"Sending:     PAUSED until {_show(self.paused_until)}: {self.pause_reason}")
+        else:
+            out.append("Sending:     active")
+        if self.marketing is None:
+            out.append("Marketing:   off (UNSUBSCRIBE_URL is empty: no cart reminders, no review requests)")
+        else:
+            m = self.marketing
+            out.append(
+                f"Marketing:   carts checked {self._when(m.carts_checked_at)}; {m.open_series} cart(s) in a"
+                f" reminder series; {m.review_requests_waiting} review request(s) waiting;"
+                f" {m.unsubscribed} address(es) unsubscribed"
+            )
+        for index, incident in enumerate(self.incidents):
+            head = "Incidents:   " if index == 0 else " " * 13
+            out.append(f"{head}{self.incident_line(incident)}")
+        if self.errors:
+            out.append("Last errors:")
+            for e in self.errors:
+                order = f" order {e.order}" if e.order else ""
+                what = f"{e.kind}{order} to {e.recipient}"
+                out.append(f"  #{e.outbox_id} {e.status:<7} {_show(e.at)} {what}: {e.error}")
+        for problem in self.problems:
+            out.append(f"problem: {problem}")
+        return out
+
+    def incident_line(self, incident: Incident) -> str:
+        """What happened, since when, and where the owner's alert email stands."""
+        what = "the shop cannot be read" if incident.problem == SHOP_UNREACHABLE else "sending is paused"
+        kind = f" ({incident.pause_kind})" if incident.pause_kind else ""
+        since = f"since {_show(incident.since)} ({duration(max(self.now - incident.since, timedelta(0)))})"
+        return f"{what}{kind} {since}; {self._alert_state(incident)}"
+
+    def _alert_state(self, incident: Incident) -> str:
+        if incident.alert_id is not None:
+            state = {"sent": "sent", "queued": "queued", "retry": "queued, retrying"}.get(
+                incident.alert_status or "", incident.alert_status or ""
+            )
+            return f"owner alert #{incident.alert_id} to {self.alerts_to or 'the owner'}: {state}"
+        if self.alerts_to is None:
+            return "no alert email (ADMIN_EMAIL is empty)"
+        if incident.alert_at > self.now:
+            return f"{self.alerts_to} is emailed if it lasts until {_show(incident.alert_at)}"
+        return f"an alert to {self.alerts_to} is queued at the next poll or delivery"
+
+    def _age(self, moment: datetime | None) -> int | None:
+        return None if moment is None else max(0, int((self.now - moment).total_seconds()))
+
+    def _when(self, moment: datetime | None) -> str:
+        if moment is None:
+            return "never"
+        return f"{_show(moment)} ({ago(self.now - moment)})"
+
+
+def gather(
+    store: Store, settings: Settings, *, now: datetime, running_pid: int | None = None, errors: int = 5
+) -> StatusReport:
+    """Read the status report from the store. `running_pid` comes from `bridge.lock.holder`."""
+    with store.read() as conn:
+        rows = {row.name: row for row in conn.execute(select(cursors))}
+        failing = conn.execute(
+            select(outbox)
+            .where(outbox.c.status.in_([s.value for s in ERROR_STATUSES]))
+            .order_by(outbox.c.updated_at.desc(), outbox.c.id.desc())
+            .limit(errors)
+        ).all()
+    counts = {status.value: count for status, count in counts_by_status(store).items()}
+    incidents = open_incidents(store, settings)
+    pause = paused(store, now)
+    # Counted as delivery counts it (bridge.delivery.budget): from the attempt log, unknown hand-overs
+    # included.
+    usage = Budget(Limits.from_settings(settings)).usage(store, now)
+
+    def value(name: str) -> str | None:
+        row = rows.get(name)
+        return row.value if row is not None and row.value else None
+
+    def instant(name: str) -> datetime | None:
+        text = value(name)
+        return datetime.fromisoformat(text) if text else None
+
+    resources = tuple(
+        Resource(name, value(cursor), rows[cursor].updated_at if cursor in rows else None)
+        for name, cursor in RESOURCES
+    )
+    recent = tuple(
+        RecentError(
+            outbox_id=row.id,
+            status=row.status,
+            kind=row.kind,
+            order=row.order_reference or (str(row.order_id) if row.order_id else None),
+            recipient=row.recipient_email,
+            error=_reason(row.last_error, row.smtp_reply),
+            at=row.updated_at,
+        )
+        for row in failing
+    )
+    report = StatusReport(
+        now=now,
+        running_pid=running_pid,
+        poll_interval=settings.poll_interval,
+        baseline_at=instant("baseline_at"),
+        last_poll_at=instant(POLL_AT),
+        last_ok_poll_at=instant(POLL_OK_AT),
+        last_poll_error=value(POLL_ERROR),
+        resources=resources,
+        outbox=counts,
+        sent_24h=usage.last_day,
+        daily_limit=usage.limits.daily,
+        paused_until=pause.until if pause else None,
+        pause_reason=pause.reason if pause else None,
+        errors=recent,
+        incidents=incidents,
+        alerts_to=settings.admin_email.addr_spec if settings.admin_email is not None else None,
+        marketing=_marketing(store, instant("carts.checked_at")) if settings.marketing_enabled else None,
+    )
+    return dataclasses.replace(report, problems=tuple(_problems(report)))
+
+
+def _marketing(store: Store, checked_at: datetime | None) -> Marketing:
+    with store.read() as conn:
+        series = conn.execute(
+            select(func.count()).select_from(cart_series).where(cart_series.c.status == "open")
+        ).scalar_one()
+        gone = conn.execute(select(func.count()).select_from(unsubscribes)).scalar_one()
+        reviews = conn.execute(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.kind == "review_request", outbox.c.status.in_(["queued", "retry"]))
+        ).scalar_one()
+    return Marketing(checked_at, series, gone, reviews)
+
+
+def _problems(report: StatusReport) -> list[str]:
+    found = []
+    if report.last_poll_error:
+        found.append(f"the last poll failed: {report.last_poll_error}")
+    stale = report.poll_interval * STALE_POLLS
+    last_ok = report.last_ok_poll_at
+    if report.running_pid is not None and (last_ok is None or report.now - last_ok > stale):
+        found.append(
+            f"no successful poll for {duration(report.now - last_ok)}"
+            if last_ok
+            else "no successful poll yet"
+        )
+    if report.paused_until is not None:
+        found.append(f"sending is paused until {_show(report.paused_until)}: {report.pause_reason}")
+    if report.sent_24h >= report.daily_limit:
+        found.append(f"the daily send limit is reached ({report.sent_24h} of {report.daily_limit})")
+    found.extend(report.incident_line(incident) for incident in report.incidents)
+    unknown = report.outbox.get(Status.UNKNOWN.value, 0)
+    if unknown:
+        found.append(f"{unknown} email(s) in an unknown state: check them with `bridge outbox`")
+    return found
+
+
+def _reason(error: str | None, reply: str | None) -> str:
+    """The explanation and the server's own words: the owner reads one, support asks for the other."""
+    if reply and reply not in (error or ""):
+        return f"{error} ({reply})" if error else reply
+    return error or ""
+
+
+def duration(delta: timedelta) -> str:
+    """`42 s`, `12 min`, `3 h`, `2 d`: what an owner reads at a glance."""
+    seconds = int(delta.total_seconds())
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def ago(delta: timedelta) -> str:
+    if delta < timedelta(0):
+        return "in the future: check the clock"
+    return f"{duration(delta)} ago"
+
+
+def _show(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

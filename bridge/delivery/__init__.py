@@ -1,0 +1,1 @@
+"""Sending: outbox claims, the daily budget, SMTP and the other transports."""

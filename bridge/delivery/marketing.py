@@ -1,0 +1,130 @@
+"""The last word on a marketing email just before it is sent, and the unsubscribe links it carries.
+
+A cart reminder or a review request was decided minutes or days ago; by the time it is claimed the
+customer may have unsubscribed, ordered, or the owner may have turned marketing mail off. Delivery asks
+`MarketingGate.check` and cancels (with the reason, for `bridge explain`) or waits (the shop did not
+answer: better a reminder a few minutes late than one for a cart that just became an order).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+from bridge import cart_watch
+from bridge.config import Settings
+from bridge.errors import ShopError
+from bridge.plan.consent import consent_basis, no_consent_reason
+from bridge.shop.client import ShopClient
+from bridge.state import outbox
+from bridge.state.store import Store
+from bridge.web.unsubscribe import Signer, UnsubscribeLinks, links, load_key, unsubscribed
+
+log = logging.getLogger(__name__)
+
+SHOP_RETRY: Final = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Literal["send", "cancel", "wait"]
+    reason: str = ""
+    until: datetime | None = None
+
+
+SEND: Final = Verdict("send")
+
+
+class MarketingGate:
+    """Built once per process from the settings (`bridge.app.open_bridge`)."""
+
+    def __init__(
+        self, settings: Settings, store: Store, client: ShopClient | None, *, signer: Signer | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.signer = signer or Signer(load_key(settings.state_dir, settings.unsubscribe_secret))
+
+    def links(self, row: outbox.OutboxRow, shop_email: str) -> UnsubscribeLinks:
+        mailto = (
+            self.settings.unsubscribe_mailto.addr_spec if self.settings.unsubscribe_mailto else shop_email
+        )
+        return links(
+            row.recipient_email,
+            base_url=self.settings.unsubscribe_url,
+            mailto=mailto,
+            language=row.language or self.settings.default_language,
+            signer=self.signer,
+        )
+
+    def check(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
+        if not self.settings.marketing_enabled:
+            return Verdict("cancel", "marketing mail is off (UNSUBSCRIBE_URL is empty)")
+        with self.store.read() as conn:
+            gone = unsubscribed(conn, row.recipient_email)
+        if gone is not None:
+            return Verdict("cancel", f"the address unsubscribed ({gone.source}, {gone.created_at:%Y-%m-%d})")
+        if row.customer_id is not None:
+            verdict = self._consent_still_given(row, now)
+            if verdict is not SEND:
+                return verdict
+        if row.kind == cart_watch.KIND and row.cart_id is not None:
+            return self._cart_still_abandoned(row, now)
+        return SEND
+
+    def _consent_still_given(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
+        """Consent read when the email was decided may be gone by now (a review request waits two weeks):
+        the customer may have unticked the newsletter box, or been deleted."""
+        if self.client is None:
+            return Verdict(
+                "wait", "the shop must be asked whether the customer still consents", now + SHOP_RETRY
+            )
+        try:
+            found = self.client.customers([row.customer_id or 0])
+        except ShopError as error:
+            return Verdict(
+                "wait", f"waiting for the shop to confirm the customer's consent: {error}", now + SHOP_RETRY
+            )
+        customer = found[0] if found else None
+        if customer is None or customer.deleted:
+            return Verdict("cancel", f"not sent: customer #{row.customer_id} no longer exists in the shop")
+        if row.consent == cart_watch.FIRST_WITHOUT_CONSENT:
+            return SEND  # the owner chose to send the first reminder without consent
+        if consent_basis(customer, self.settings.marketing_consent) is None:
+            return Verdict(
+                "cancel", f"not sent: {no_consent_reason(customer, self.settings.marketing_consent)}"
+            )
+        return SEND
+
+    def _cart_still_abandoned(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
+        series = cart_watch.series_of(self.store, row.cart_id or 0)
+        if series is None:
+            return Verdict("cancel", "the cart's reminder series is unknown")
+        if series.status == "stopped":
+            return Verdict("cancel", f"not sent: {series.stop_reason}")
+        if self.client is None:
+            return Verdict("wait", "the shop must be asked whether the cart was ordered", now + SHOP_RETRY)
+        try:
+            ordered = self.client.orders(cart_ids=[series.cart_id], fields=cart_watch.ORDER_FIELDS)
+            later = [
+                order
+                for order in self.client.orders_placed_by([series.customer_id], series.cart_updated_at)
+                if order.date_add is not None and order.date_add >= series.cart_updated_at
+            ]
+        except ShopError as error:
+            log.info("outbox #%s: cart reminder waits, the shop did not answer: %s", row.id, error)
+            return Verdict(
+                "wait", f"waiting for the shop to say whether the cart was ordered: {error}", now + SHOP_RETRY
+            )
+        found = ordered or later
+        if not found:
+            return SEND
+        with self.store.transaction() as conn:
+            stopped = cart_watch.stop_for_orders(conn, found, now=now)
+        reason = (
+            stopped[0][1] if stopped else f"the customer ordered (order {found[0].reference or found[0].id})"
+        )
+        return Verdict("cancel", f"not sent: {reason}")

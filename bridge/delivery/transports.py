@@ -1,0 +1,133 @@
+"""Where rendered emails go: an SMTP server, or a folder of .eml files for dry runs and the demo.
+
+Both answer with `bridge.delivery.smtp.SendResult`, so delivery treats them alike.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Protocol
+
+from bridge.config import Settings
+from bridge.delivery.smtp import Outcome, SendResult, SmtpSender
+from bridge.errors import ConfigError
+from bridge.secret import Secret
+
+
+class Transport(Protocol):
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        envelope_from: str,
+        recipients: list[str],
+        before_final_dot: Callable[[], object] | None = None,
+    ) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+def smtp_transport(settings: Settings) -> SmtpSender:
+    """The configured SMTP server: verified TLS, an explicit HELO name, timeouts, one reused connection."""
+    return SmtpSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_security,
+        settings.smtp_username or "",
+        settings.smtp_password or Secret(""),
+        helo_name=settings.smtp_helo_name,
+        timeout=settings.smtp_timeout.total_seconds(),
+        ssl_context=smtp_ssl_context(settings.smtp_ca_file),
+    )
+
+
+def smtp_ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """A verifying client context (chain and host name, TLS 1.2 or newer).
+
+    The system's CAs (or SSL_CERT_FILE / SSL_CERT_DIR from the real environment), plus SMTP_CA_FILE when set:
+    added, not instead, so a relay's private CA does not make every public certificate untrusted.
+    """
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (ssl.SSLError, OSError) as error:
+            raise ConfigError(
+                f"SMTP_CA_FILE: cannot load {ca_file} as PEM CA certificates ({error})"
+            ) from None
+    return context
+
+
+@dataclass
+class FileTransport:
+    """Writes each message as `<n>-<subject>.eml` and keeps an `index.html` listing them.
+
+    Nothing leaves the machine: the demo and dry runs use it, and it never claims to have "sent" anything
+    (the reply says where the file is).
+    """
+
+    folder: Path
+
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        envelope_from: str,
+        recipients: list[str],
+        before_final_dot: Callable[[], object] | None = None,
+    ) -> SendResult:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if before_final_dot is not None:
+            before_final_dot()
+        number = len(list(self.folder.glob("*.eml"))) + 1
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", str(message.get("Subject", "")))[:40].strip("-").lower()
+        path = self.folder / f"{number:04d}-{slug or 'message'}.eml"
+        path.write_bytes(message.as_bytes(policy=SMTP))
+        self._write_index()
+        return SendResult(Outcome.SENT, f"written to {path}", "", "message")
+
+    def close(self) -> None:
+        return None
+
+    def _write_index(self) -> None:
+        from email import message_from_bytes, policy
+
+        rows = []
+        for path in sorted(self.folder.glob("*.eml")):
+            parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            html_part = parsed.get_body(("html",))
+            preview = path.with_suffix(".html")
+            if html_part is not None:
+                preview.write_text(html_part.get_content(), encoding="utf-8")
+            rows.append(
+                "<tr>"
+                f"<td>{html.escape(str(parsed.get('Date', '')))}</td>"
+                f"<td>{html.escape(str(parsed.get('To', '')))}</td>"
+                f'<td><a href="{html.escape(preview.name)}">'
+                f"{html.escape(str(parsed.get('Subject', '')))}</a></td>"
+                f'<td><a href="{html.escape(path.name)}">.eml</a></td>'
+                "</tr>"
+            )
+        page = (
+            "<!doctype html><meta charset=utf-8><title>Emails written by the bridge</title>"
+            "<style>body{font:15px system-ui,sans-serif;margin:2em}"
+            "td{padding:4px 10px;border-bottom:1px solid #ddd}"
+            "</style><h1>Emails written by the bridge</h1><table><tr><th>Date</th><th>To</th><th>Subject</th>"
+            "<th></th></tr>" + "".join(rows) + "</table>"
+        )
+        (self.folder / "index.html").write_text(page, encoding="utf-8")
+
+
+def build_transport(settings: Settings) -> Transport:
+    if settings.mail_transport == "file":
+        return FileTransport(settings.mail_file_dir)
+    return smtp_transport(settings)

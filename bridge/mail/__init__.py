@@ -1,0 +1,1 @@
+"""Email kinds, their rendering from templates, and locale formatting."""

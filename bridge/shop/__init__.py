@@ -1,0 +1,1 @@
+"""PrestaShop webservice access: the client, typed records, the shop profile."""

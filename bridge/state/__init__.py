@@ -1,0 +1,1 @@
+"""The state store: every SQL statement and migration of the bridge lives here."""

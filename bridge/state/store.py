@@ -1,0 +1,600 @@
+"""The state store: what the bridge has seen of the shop, its cursors and the outbox, in one database.
+
+SQLite by default (one private file, WAL, write transactions that take the write lock at BEGIN), with
+portable SQL so PostgreSQL can follow: the only SQLite-specific statements live in the connect and begin
+hooks below. The schema is migrated with Alembic at every open, so an upgrade never loses the outbox.
+Callers get plain dataclasses, never SQLAlchemy rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    inspect,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeEngine
+
+from bridge.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
+DEFAULT_BUSY_TIMEOUT = timedelta(seconds=10)
+
+# Every status an outbox row can have; see bridge.state.outbox for what each one means.
+OUTBOX_STATUSES = ("queued", "sending", "sent", "retry", "failed", "unknown", "skipped", "cancelled")
+CATEGORIES = ("transactional", "marketing")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend.
+
+    SQLite has no time zone type, so it stores fixed-width ISO 8601 text ending in +00:00: string order is
+    then time order, and `not_before <= :now` works in SQL. PostgreSQL gets a real `timestamptz`.
+    Naive datetimes are refused: inside the bridge every time is aware.
+    """
+
+    impl = String(32)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(String(32))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"the state store only takes timezone-aware datetimes, got {value!r}")
+        utc = value.astimezone(UTC)
+        if dialect.name == "postgresql":
+            return utc
+        return utc.isoformat(timespec="microseconds")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+        if parsed.tzinfo is None:  # only a hand-edited row could be naive; it was written as UTC
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+
+
+# Named constraints, so later migrations (SQLite batch mode recreates tables) can refer to them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Only what detection needs: no names, no addresses, no secure keys.
+orders_seen = Table(
+    "orders_seen",
+    metadata,
+    Column("order_id", Integer, primary_key=True, autoincrement=False),
+    Column("reference", String(32), nullable=False),
+    Column("current_state", Integer, nullable=False),
+    Column("last_history_id", Integer),
+    Column("tracking_number", String(64)),
+    Column("total_paid_real", String(32), nullable=False),  # Decimal as text: no float rounding
+    Column("date_upd", UTCDateTime, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("kind", String(64), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("recipient_email", String(320), nullable=False),
+    Column("recipient_name", String(200)),
+    Column("language", String(16), nullable=False),
+    Column("context", Text, nullable=False),
+    Column("message_id", String(200), nullable=False, unique=True),
+    Column("order_id", Integer, index=True),
+    Column("order_reference", String(32)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("not_before", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+    Column("sent_at", UTCDateTime, index=True),
+    Column("last_error", Text),
+    Column("smtp_reply", Text),
+    Column("skip_reason", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Marketing mail: whose consent it rests on ("newsletter=1 since 2026-05-01…"), and what it is about,
+    # so an unsubscribe, an order or a per-customer cap can find it without parsing the context.
+    Column("consent", Text),
+    Column("customer_id", Integer, index=True),
+    Column("cart_id", Integer),
+    CheckConstraint(f"status IN {_in(OUTBOX_STATUSES)}", name="status"),
+    CheckConstraint(f"category IN {_in(CATEGORIES)}", name="category"),
+    Index("ix_outbox_due", "status", "not_before"),
+)
+
+outbox_attempts = Table(
+    "outbox_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("outbox_id", Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("outcome", String(16)),  # NULL while the attempt is in flight
+    Column("smtp_code", Integer),
+    Column("smtp_reply", Text),
+    Column("error", Text),
+    # When the whole message went to the server (the final dot): before it, a crash lost nothing.
+    Column("handed_over_at", UTCDateTime),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Addresses that asked for no more marketing mail (transactional mail still goes: an order confirmation
+# is not marketing). `source`: "one-click" (RFC 8058 POST), "link" (the page's button), "mailto", "cli".
+unsubscribes = Table(
+    "unsubscribes",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One abandoned-cart reminder series per cart. `cart_updated_at` is the cart's date_upd the series
+# answers: a changed cart starts a fresh series. No cart contents, no names: they are read when a
+# reminder is written.
+cart_series = Table(
+    "cart_series",
+    metadata,
+    Column("cart_id", Integer, primary_key=True, autoincrement=False),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("cart_updated_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("steps_done", Integer, nullable=False),  # reminders of this series queued (or skipped) so far
+    Column("stop_reason", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('open', 'stopped', 'done')", name="status"),
+)
+
+# Single-use discount codes the bridge created in the shop (`cart_rules`), one per customer.
+discount_codes = Table(
+    "discount_codes",
+    metadata,
+    Column("customer_id", Integer, primary_key=True, autoincrement=False),
+    Column("code", String(254), nullable=False),
+    Column("cart_rule_id", Integer, nullable=False),
+    Column("cart_id", Integer, nullable=False),  # the cart it was created for
+    Column("valid_until", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row (id = 1) once SMTP delivery pauses the sender (quota, refused credentials).
+sender_state = Table(
+    "sender_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("paused_until", UTCDateTime),
+    Column("pause_reason", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+
+@dataclass(frozen=True)
+class SeenOrder:
+    """What the bridge last saw of one order; `first_seen_at`/`updated_at` are filled in by the store."""
+
+    order_id: int
+    reference: str
+    current_state: int
+    last_history_id: int | None
+    tracking_number: str | None
+    total_paid_real: Decimal
+    date_upd: datetime
+    first_seen_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Store:
+    """An open state store. Use `transaction()` for anything that writes, `read()` for reports."""
+
+    def __init__(self, engine: Engine, location: str, path: Path | None) -> None:
+        self.engine = engine
+        self.location = location  # for messages: the file path, or the URL with its password masked
+        self.path = path  # the SQLite file, None for a server database
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction: commits when the block ends, rolls back if it raises.
+
+        On SQLite it starts with BEGIN IMMEDIATE, so two writers queue at BEGIN (for up to the busy
+        timeout) instead of failing half-way with "database is locked".
+        """
+        with self._translate_errors(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot that never waits for the write lock (WAL readers do not block)."""
+        with self._translate_errors(), self.engine.connect() as conn:
+            conn.execution_options(bridge_begin="DEFERRED")
+            with conn.begin() as trans:
+                yield conn
+                trans.rollback()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.location!r})"
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        # Operational errors (locked past the busy timeout, disk full, read-only file) are the owner's
+        # to fix; anything else (an IntegrityError, a programming error) is a bug and keeps its traceback.
+        try:
+            yield
+        except OperationalError as error:
+            raise StoreError(f"state store {self.location}: {_reason(error)}") from error
+
+
+def open_store(
+    database_url: str,
+    *,
+    busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
+    schema_revision: str = "head",
+) -> Store:
+    """Open (creating if needed) the state store and migrate its schema to `schema_revision`.
+
+    `database_url` is an SQLAlchemy URL (`sqlite:///state/bridge.db`, `postgresql+psycopg://…`) or a plain
+    file path. A new SQLite file and its directory are created private to the bridge's user (0600/0700);
+    an existing file that others could read is made private again. Raises StoreError naming the
+    location, never a password.
+    """
+    url = _parse_url(database_url)
+    location = url.render_as_string(hide_password=True)
+    path: Path | None = None
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+            raise StoreError("the state store must be an SQLite file path, e.g. sqlite:///state/bridge.db")
+        path = Path(url.database).expanduser().absolute()
+        location = str(path)
+        _prepare_file(path)
+        url = url.set(database=str(path))
+    elif url.get_backend_name() != "postgresql":
+        raise StoreError(f"state store {location}: only SQLite files and PostgreSQL are supported")
+
+    try:
+        engine = _create_engine(url, busy_timeout)
+    except ImportError as error:
+        raise StoreError(
+            f"state store {location}: the database driver is not installed ({error.name})"
+        ) from None
+    store = Store(engine, location, path)
+    try:
+        with store.transaction() as conn:
+            _migrate(conn, schema_revision, location)
+        if path is not None:
+            _check_wal(store)
+            for sidecar in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                _make_private(sidecar)
+    except SQLAlchemyError as error:  # e.g. "file is not a database", "unable to open database file"
+        store.close()
+        raise StoreError(f"state store {location}: {_reason(error)}") from error
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest migration in bridge/state/migrations/versions. A store already there opens without importing
+# Alembic at all (half a second of every `bridge sync` started by a timer); tests/test_store.py keeps
+# this in step with Alembic's own head.
+SCHEMA_REVISION: Final = "0003"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration, built in code (no alembic.ini); `connection` is used by env.py.
+
+    Developers write the next revision with
+    `command.revision(alembic_config(conn), "what changed", rev_id="0002", autogenerate=True)`.
+    """
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+# --- cursors -------------------------------------------------------------------------------------------
+
+
+def get_cursor(conn: Connection, name: str) -> str | None:
+    return conn.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar_one_or_none()
+
+
+def get_cursors(conn: Connection) -> dict[str, str]:
+    return {row.name: row.value for row in conn.execute(select(cursors.c.name, cursors.c.value))}
+
+
+def set_cursor(conn: Connection, name: str, value: str, *, now: datetime) -> None:
+    statement = upsert(conn, cursors).values(name=name, value=value, updated_at=now)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[cursors.c.name],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        )
+    )
+
+
+# --- orders seen ---------------------------------------------------------------------------------------
+
+
+def get_seen_orders(conn: Connection, ids: Iterable[int]) -> dict[int, SeenOrder]:
+    """The orders among `ids` the bridge has seen before (missing ids are simply absent)."""
+    wanted = sorted(set(ids))
+    found: dict[int, SeenOrder] = {}
+    for start in range(0, len(wanted), 500):  # stay far below any bound-parameter limit
+        chunk = wanted[start : start + 500]
+        for row in conn.execute(select(orders_seen).where(orders_seen.c.order_id.in_(chunk))):
+            found[row.order_id] = SeenOrder(
+                order_id=row.order_id,
+                reference=row.reference,
+                current_state=row.current_state,
+                last_history_id=row.last_history_id,
+                tracking_number=row.tracking_number,
+                total_paid_real=Decimal(row.total_paid_real),
+                date_upd=row.date_upd,
+                first_seen_at=row.first_seen_at,
+                updated_at=row.updated_at,
+            )
+    return found
+
+
+def put_seen_order(conn: Connection, order: SeenOrder, *, now: datetime) -> None:
+    """Insert or update one order; `first_seen_at` is set once, on first sight."""
+    values = {
+        "order_id": order.order_id,
+        "reference": order.reference,
+        "current_state": order.current_state,
+        "last_history_id": order.last_history_id,
+        "tracking_number": order.tracking_number,
+        "total_paid_real": str(order.total_paid_real),
+        "date_upd": order.date_upd,
+        "updated_at": now,
+    }
+    statement = upsert(conn, orders_seen).values(**values, first_seen_at=now)
+    changed = {name: statement.excluded[name] for name in values if name != "order_id"}
+    conn.execute(statement.on_conflict_do_update(index_elements=[orders_seen.c.order_id], set_=changed))
+
+
+def upsert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that supports ON CONFLICT, in the dialect of `conn` (both spell it the same way)."""
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    raise StoreError(f"unsupported database dialect {conn.dialect.name}")
+
+
+# --- opening -------------------------------------------------------------------------------------------
+
+
+def _parse_url(database_url: str) -> URL:
+    if "://" not in database_url:
+        return URL.create("sqlite", database=database_url)
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):
+        # The text may hold a password: never echo it.
+        raise StoreError("the state store URL is not a valid database URL") from None
+    if url.get_backend_name() == "postgres":  # the Heroku-style spelling SQLAlchemy no longer accepts
+        url = url.set(drivername=url.drivername.replace("postgres", "postgresql", 1))
+    return url
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the directory and the file (0600) before SQLite does, or make an existing file private."""
+    try:
+        path.parent.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            if not path.is_file():
+                raise StoreError(f"state store {path}: exists but is not a file") from None
+            _make_private(path)
+        else:
+            try:
+                os.fchmod(fd, FILE_MODE)  # whatever the umask left
+            finally:
+                os.close(fd)
+            log.info("created the state store %s", path)
+        for sidecar in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            _make_private(sidecar)
+    except OSError as error:
+        raise StoreError(f"state store {path}: {error.strerror or error}") from None
+
+
+def _make_private(path: Path) -> None:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        log.warning("state store file %s was readable by others (mode %o); making it private", path, mode)
+        path.chmod(FILE_MODE)
+
+
+def _create_engine(url: URL, busy_timeout: timedelta) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+
+    engine = create_engine(url)
+    busy_ms = int(busy_timeout.total_seconds() * 1000)
+
+    # SQLAlchemy's documented recipe: stop pysqlite from issuing its own (deferred, DML-only) BEGIN
+    # and issue BEGIN ourselves, so every transaction, DDL included, is a real one.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock now: a writer waits here (busy_timeout) rather than failing at
+        # its first write after having read stale data. `Store.read()` asks for DEFERRED.
+        mode = conn.get_execution_options().get("bridge_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _current_revision(conn: Connection) -> str | None:
+    """The store's schema revision by plain SQL (None for a new store)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    return versions[0] if len(versions) == 1 else None
+
+
+def _migrate(conn: Connection, revision: str, location: str) -> None:
+    """Upgrade to `revision`, refusing a database whose schema this bridge does not know."""
+    if revision in ("head", SCHEMA_REVISION) and _current_revision(conn) == SCHEMA_REVISION:
+        return
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    for current in MigrationContext.configure(conn).get_current_heads():
+        try:
+            scripts.get_revision(current)
+        except CommandError:
+            raise StoreError(
+                f"state store {location}: this state store was written by a newer bridge "
+                f"(schema revision {current}); install that version or newer"
+            ) from None
+    command.upgrade(alembic_config(conn), revision)
+
+
+def _check_wal(store: Store) -> None:
+    with store.read() as conn:
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+    if str(mode).lower() != "wal":
+        log.warning("state store %s: SQLite refused WAL mode (journal_mode=%s)", store.location, mode)
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    """The database's own words, without SQLAlchemy's statement dump (which may quote bound values)."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        return str(error.orig)
+    return type(error).__name__
+
+
+def seen_orders_awaiting_tracking(
+    conn: Connection,
+    *,
+    since: datetime,
+    final_states: Iterable[int],
+    shipped_states: Iterable[int] | None = None,
+) -> dict[int, SeenOrder]:
+    """Orders first seen after `since`, still without a tracking number, in a shipped state (or, before
+    the shipped states are known, in any state but a final one).
+
+    A tracking number moves no timestamp in PrestaShop, so these are the orders whose carriers each poll
+    re-reads (in batches of a hundred). Only a shipped order needs it: a number typed in earlier rides in
+    the shipped email, which reads the carrier when it is written.
+    """
+    query = select(orders_seen.c.order_id).where(
+        orders_seen.c.first_seen_at >= since,
+        or_(orders_seen.c.tracking_number.is_(None), orders_seen.c.tracking_number == ""),
+    )
+    if shipped_states is not None:
+        query = query.where(orders_seen.c.current_state.in_(sorted(set(shipped_states))))
+    else:
+        finished = sorted(set(final_states))
+        if finished:
+            query = query.where(orders_seen.c.current_state.not_in(finished))
+    return get_seen_orders(conn, [row.order_id for row in conn.execute(query)])

@@ -1,0 +1,1 @@
+"""The HTTP endpoint the bridge serves (one-click unsubscribe)."""
