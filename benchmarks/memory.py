@@ -2,8 +2,8 @@
 
 For each N a fresh shop process is seeded with N orders (from 0.3·N customers) straight into its
 ShopState and serves them on 127.0.0.1; then a fresh bridge process runs one catch-up poll
-(`bridge.sync.poll(since=…)`, what `bridge sync --since` does) against it and reports its peak RSS
-(`resource.getrusage(...).ru_maxrss`). The shop runs in its own process, so its rows are not counted.
+(`bridge.cycle.orders.poll_orders(since=…)`, what `bridge sync --since` does) against it and reports its
+peak RSS (`resource.getrusage(...).ru_maxrss`). The shop runs in its own process, so its rows are not counted.
 
     python3 dev.py bench memory [--small]
 """
@@ -60,8 +60,8 @@ def catch_up(url: str, since: str) -> int:
     """The bridge process: one catch-up poll; prints its peak RSS before and after."""
     from datetime import datetime
 
+    from bridge.cycle.orders import poll_orders as poll
     from bridge.state.store import open_store
-    from bridge.sync import poll
 
     with tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp:
         settings = bridge_settings(url, Path(tmp))

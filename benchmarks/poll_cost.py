@@ -2,7 +2,7 @@
 
 (a) one idle poll cycle (nothing happened in the shop): requests and response bytes;
 (b) catching up 1 000 new orders from 300 customers: requests, bytes and wall time;
-(c) order placed → its confirmation accepted by SMTP, in service mode (`sync_once` cycles against an SMTP
+(c) order placed → its confirmation accepted by SMTP, in service mode (`Cycle.once` cycles against an SMTP
     server on 127.0.0.1, one connection kept open as `bridge run` keeps it).
 
     python3 dev.py bench poll_cost [--small]
@@ -38,10 +38,11 @@ from _common import (
     traffic_since,
 )
 
+from bridge.cycle import Cycle
+from bridge.cycle.orders import poll_orders as poll
 from bridge.mail.render import get_renderer
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
 from bridge.state.store import open_store
-from bridge.sync import poll, sync_once
 
 
 def idle_row(name: str, traffic: Traffic) -> tuple[str, int, str, str]:
@@ -155,7 +156,7 @@ def measure_latency(cycles: int, delay: float = 0.0) -> None:
 
             def cycle() -> tuple[float, int]:
                 started = time.perf_counter()
-                summary = sync_once(client, store, sender, renderer, settings, clock)
+                summary = Cycle(client, store, sender, renderer, settings, clock).once()
                 return time.perf_counter() - started, summary.delivery.sent
 
             cycle()  # the baseline

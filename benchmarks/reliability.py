@@ -3,11 +3,13 @@ and every email still arrives once. Four scenarios, each a function that returns
 (tests/test_reliability.py runs them at a small size and asserts on them); as a script it prints them.
 
 1. crash_loop: the real CLI (`python -m bridge --env-file ENV sync`, a subprocess) catches up on 500 new
-   orders (an already-baselined store) and is SIGKILLed at 100 seeded random moments, restarted after each
-   kill, then left to finish. A kill comes a random time after the start, or at the n-th webservice
-   request (mid-poll), at the n-th MAIL FROM (an email claimed, nothing handed over), or right after the
-   SMTP server recorded the n-th message (after the final dot, before the 250: the one window SMTP cannot
-   close). Run under both UNKNOWN_POLICY values.
+   orders (an already-baselined store) and is SIGKILLed 100 times, restarted after each kill, then left to
+   finish. Each kill comes at a named point, drawn (seeded) from the whole cycle, where the process provably
+   waits: the simulator holds its answer to one of the poll's requests (mid-poll, before its one commit),
+   the SMTP server holds its reply to the n-th email's AUTH, NOOP, MAIL FROM or RCPT TO (an email claimed,
+   nothing handed over), or its 250 after the n-th final dot (the server has the message: the one window
+   SMTP cannot close). Nothing is timed on the wall clock, so a slow machine gets the same kills. Run under
+   both UNKNOWN_POLICY values.
 2. shop_faults: 20 % of webservice requests fail (500, 502, 503, a timeout, an HTML page, a truncated JSON
    body, a 401 flap: the simulator's `FaultPlan.rate`) while 500 orders are placed, paid, shipped and
    delivered over 50 rounds, one poll and one delivery per round. After every poll, every order, state
@@ -28,6 +30,7 @@ or in this one (2, 3). benchmarks/README.md says how each figure is counted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -41,7 +44,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal
@@ -64,21 +67,20 @@ from sqlalchemy import func, select
 
 from bridge.clock import ManualClock, SystemClock
 from bridge.config import Settings
+from bridge.cycle.orders import poll_orders as poll
 from bridge.delivery.budget import budget_for
 from bridge.delivery.deliver import deliver_due, paused
 from bridge.delivery.transports import smtp_transport
 from bridge.errors import BridgeError
-from bridge.lock import read_pid
 from bridge.mail.render import get_renderer
 from bridge.shop.client import ShopClient
 from bridge.simulator import Simulator
 from bridge.simulator.actions import Shop
 from bridge.simulator.faults import FaultKind
-from bridge.simulator.server import RequestRecord
+from bridge.state import cursors
 from bridge.state.outbox import DUE, OutboxRow, Status, UnknownPolicy, counts_by_status, get_row, list_rows
-from bridge.state.store import Store, get_cursors, open_store, outbox_attempts
+from bridge.state.store import Store, Tx, open_store, outbox_attempts
 from bridge.state.store import outbox as outbox_table
-from bridge.sync import HISTORIES, ORDERS, PAYMENTS, poll
 from tests.smtp_server import (
     ACCEPT_THEN_DROP,
     BAD_CREDENTIALS,
@@ -88,6 +90,7 @@ from tests.smtp_server import (
     TRY_AGAIN_LATER,
     Command,
     GmailLikeServer,
+    HoldCommand,
     ReceivedMessage,
     gmail_like_server,
 )
@@ -410,15 +413,26 @@ def unknown_attempts(store: Store, row: OutboxRow) -> int:
 
 # --- 1. crash loop -------------------------------------------------------------------------------------
 
-TriggerKind = Literal["time", "request", "mail", "recorded"]
-# Each block of five runs draws its kill moments from this deck, shuffled: every kind comes up early.
-DECK: Final[tuple[TriggerKind, ...]] = ("time", "time", "request", "mail", "recorded")
-TRIGGERS: Final[dict[TriggerKind, str]] = {
-    "time": "a random time, 0–2 s after it took its lock",
-    "request": "the n-th webservice request (mid-poll)",
-    "mail": "the n-th MAIL FROM (an email claimed)",
-    "recorded": "right after the server recorded the n-th message",
+PointKind = Literal["shop", "claimed", "after_dot"]
+# Each block of five runs draws its kill points' kinds from this deck, shuffled: every kind comes up early.
+DECK: Final[tuple[PointKind, ...]] = ("shop", "shop", "claimed", "claimed", "after_dot")
+POINT_KINDS: Final[dict[PointKind, str]] = {
+    "shop": "reading the shop (the simulator holds a request)",
+    "claimed": "an email claimed (the server holds AUTH, NOOP, MAIL or RCPT)",
+    "after_dot": "after a final dot (the server has the message, holds the 250)",
 }
+# The requests every poll makes (one per cursor), and those a poll with new orders makes for their emails,
+# before its one commit. Nothing a setting or a cache may spare: a point the process never reaches fails.
+EVERY_POLL: Final = ("order_histories", "orders", "order_payments")
+NEW_ORDERS: Final = ("customers", "addresses", "carriers")
+SMTP_STEPS: Final[dict[HoldCommand, str]] = {
+    "AUTH": "the reply to its login (AUTH)",
+    "NOOP": "the reply to the NOOP that checks the connection",
+    "MAIL": "the reply to MAIL FROM",
+    "RCPT": "the reply to RCPT TO",
+    "DATA": "the 250 after its final dot",
+}
+POINT_WAIT: Final = 60.0  # the longest a process may take to reach its kill point: then it never will
 BEFORE: Final = "before its first email (start-up, reading the shop, queueing)"
 CLAIMED: Final = "an email claimed, before its final dot"
 AFTER_DOT: Final = "after an email's final dot, before the 250"
@@ -427,104 +441,104 @@ PHASES: Final = (BEFORE, CLAIMED, AFTER_DOT, BETWEEN)
 
 
 @dataclass(frozen=True)
-class Trigger:
-    """When to kill one bridge process."""
+class KillPoint:
+    """Where to kill one bridge process: blocked on the simulator's answer to its first request for
+    `resource`, or on the SMTP server's reply to `command` for its `email`-th email."""
 
-    kind: TriggerKind
-    at: float  # seconds after the start ("time"), else the n-th event of its kind in that process
+    kind: PointKind
+    resource: str | None = None
+    command: HoldCommand | None = None
+    email: int = 0  # counted from 1 in each process
+
+    @property
+    def name(self) -> str:
+        """The point without its email number: `shop: customers`, `SMTP: MAIL`."""
+        return f"shop: {self.resource}" if self.command is None else f"SMTP: {self.command}"
+
+    @property
+    def phase(self) -> str:
+        """What the store must show after a kill here (one of PHASES)."""
+        return {"shop": BEFORE, "claimed": CLAIMED, "after_dot": AFTER_DOT}[self.kind]
+
+    @property
+    def replies_before(self) -> int:
+        """Replies to `command` the process gets before the held one: every email but the first checks the
+        connection with a NOOP (the first logs in instead)."""
+        return self.email - 2 if self.command == "NOOP" else self.email - 1
 
     def __str__(self) -> str:
-        if self.kind == "time":
-            return f"{self.at:.2f} s after it took its lock"
-        return {"request": "at webservice request", "mail": "at MAIL FROM", "recorded": "after message"}[
-            self.kind
-        ] + f" #{self.at:.0f}"
+        if self.command is None:
+            return f"waiting for the shop's answer to its `{self.resource}` request"
+        return f"waiting, email #{self.email} claimed, for {SMTP_STEPS[self.command]}"
 
 
-class KillMoments:
+class KillPoints:
     """Where to kill the next process: each block of five draws the kinds of DECK in a shuffled order.
 
-    A time is up to 2 s after the process took its lock (its start-up, mostly imports, done); a request is
-    one of the first 8 (an idle poll makes about that many, a catch-up many more); an email is one of the
-    next `top` (about twice the emails per kill, so the kills spread over the catch-up), and never one past
-    the emails still to go, so the moment does come. When none is left to go, a time or a request is drawn
-    instead."""
+    A shop point is a request the process's poll certainly makes (EVERY_POLL, and NEW_ORDERS while the
+    catch-up is not committed). An email is one of the next `top` (about twice the emails per kill, so the
+    kills spread over the catch-up) and never one past the emails certainly still to go, so the point does
+    come; with none to go, a shop point is drawn instead."""
 
     def __init__(self, rng: random.Random, top: int) -> None:
         self.rng = rng
         self.top = top
-        self._deck: list[TriggerKind] = []
+        self._deck: list[PointKind] = []
 
-    def next(self, remaining: int) -> Trigger:
+    def next(self, *, catching_up: bool, to_go: int) -> KillPoint:
         while True:
             if not self._deck:
                 self._deck = list(DECK)
                 self.rng.shuffle(self._deck)
             kind = self._deck.pop()
-            if kind == "time":
-                return Trigger(kind, round(self.rng.uniform(0.0, 2.0), 2))
-            if kind == "request":
-                return Trigger(kind, self.rng.randint(1, 8))
-            if remaining > 0:
-                return Trigger(kind, self.rng.randint(1, min(self.top, remaining)))
+            if kind == "shop":
+                return KillPoint(
+                    kind, resource=self.rng.choice(EVERY_POLL + (NEW_ORDERS if catching_up else ()))
+                )
+            if to_go > 0:
+                email = self.rng.randint(1, min(self.top, to_go))
+                if kind == "after_dot":
+                    return KillPoint(kind, command="DATA", email=email)
+                steps: tuple[HoldCommand, ...] = ("AUTH" if email == 1 else "NOOP", "MAIL", "RCPT")
+                return KillPoint(kind, command=self.rng.choice(steps), email=email)
 
 
-class KillSwitch:
-    """SIGKILLs the bridge process under test when its trigger comes up. The servers' threads report
-    their events (`event`); the main thread arms it for each process, and fires the time triggers."""
+class Holds:
+    """Makes the simulator or the SMTP server hold the exchange a kill point names, tells when the process
+    is blocked there, and lets go of everything once the process is dead."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._trigger: Trigger | None = None
-        self._seen = 0
-        self.fired = False
+    def __init__(self, simulator: Simulator, smtp: GmailLikeServer) -> None:
+        self.simulator = simulator
+        self.smtp = smtp
+        simulator.faults.timeout_hold = 2 * POINT_WAIT  # longer than any wait for it; let go after each kill
+        self._reached: Callable[[], bool] = lambda: False
 
-    def arm(self, process: subprocess.Popen[bytes], trigger: Trigger) -> None:
-        with self._lock:
-            self._process, self._trigger, self._seen, self.fired = process, trigger, 0, False
+    def arm(self, point: KillPoint) -> None:
+        faults, script, command = self.simulator.faults, self.smtp.script, point.command
+        if command is None:
+            held = len(faults.injected)
+            faults.next("timeout", resource=point.resource)
+            self._reached = lambda: len(faults.injected) > held
+        else:
+            kept = script.held(command)
+            script.hold(command, after=point.replies_before)
+            self._reached = lambda: script.held(command) > kept
 
-    def disarm(self) -> None:
-        with self._lock:
-            self._process, self._trigger = None, None
+    def reached(self) -> bool:
+        return self._reached()
 
-    def event(self, kind: TriggerKind) -> None:
-        with self._lock:
-            if self._trigger is None or self._trigger.kind != kind:
-                return
-            self._seen += 1
-            if self._seen >= self._trigger.at:
-                self._kill()
-
-    def smtp_event(self, name: str) -> None:
-        self.event("mail" if name == "MAIL" else "recorded")
-
-    def fire(self) -> None:
-        with self._lock:
-            self._kill()
-
-    def _kill(self) -> None:
-        if self._process is not None and not self.fired:
-            self._process.send_signal(signal.SIGKILL)  # does nothing once the process has been reaped
-            self.fired = True
-
-
-class ObservedSimulator(Simulator):
-    """The simulator, reporting each webservice request just before its answer leaves."""
-
-    on_request: Callable[[], None] | None = None
-
-    def record(self, record: RequestRecord) -> None:
-        super().record(record)
-        if self.on_request is not None:
-            self.on_request()
+    def let_go(self) -> None:
+        self.simulator.faults.clear()  # a hold the process never reached must not catch the next one
+        self.simulator.faults.let_go()
+        self.smtp.script.release()
+        self._reached = lambda: False
 
 
 @dataclass(frozen=True)
 class Kill:
     number: int
     pid: int
-    trigger: Trigger
+    point: KillPoint
     phase: str  # what the store and the server show the process was doing (one of PHASES)
     row_id: int | None = None  # the email it was sending, if any
     server_had_it: bool = False  # ... and whether the server had recorded that email in this run
@@ -537,8 +551,8 @@ class CrashLoopResult:
     kills_wanted: int
     processes: int = 0
     kills: list[Kill] = field(default_factory=list)
-    finished: int = 0  # runs that ended on their own before their kill moment came
-    failures: list[str] = field(default_factory=list)  # runs that ended any other way, with their output
+    finished: int = 0  # runs that ended on their own before their kill point came (a failure too)
+    failures: list[str] = field(default_factory=list)  # runs that went any other way, with their output
     tally: Tally = field(default_factory=Tally)
     unexplained_unknown: list[int] = field(default_factory=list)  # unknown rows no kill after a dot explains
     seconds: float = 0.0
@@ -546,8 +560,11 @@ class CrashLoopResult:
     def phases(self) -> Counter[str]:
         return Counter(kill.phase for kill in self.kills)
 
-    def triggers(self) -> Counter[str]:
-        return Counter(kill.trigger.kind for kill in self.kills)
+    def kinds(self) -> Counter[str]:
+        return Counter(kill.point.kind for kill in self.kills)
+
+    def points(self) -> Counter[str]:
+        return Counter(kill.point.name for kill in self.kills)
 
     @property
     def broken(self) -> list[str]:
@@ -570,19 +587,26 @@ class CrashLoopResult:
 def crash_loop(
     *, orders: int = 500, kills: int = 100, policy: UnknownPolicy = "resend", seed: int = 1
 ) -> CrashLoopResult:
-    """`bridge sync` catching up on `orders` new orders, SIGKILLed `kills` times, restarted each time."""
+    """`bridge sync` catching up on `orders` new orders, SIGKILLed `kills` times at seeded points, restarted
+    each time, then left to finish."""
     started = time.perf_counter()
     result = CrashLoopResult(policy, orders, kills)
     shop = demo_shop()
-    switch = KillSwitch()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bridge-crash-loop-")))
-        simulator = ObservedSimulator(shop.state, flavour="8.1", api_key=SHOP_KEY)
-        stack.enter_context(simulator)
+        simulator = stack.enter_context(Simulator(shop.state, flavour="8.1", api_key=SHOP_KEY))
         simulator.record_bodies = False
         smtp = stack.enter_context(gmail_like_server())
+        # Held answers are let go only after the kill: the bridge's own timeouts must not end a hold first.
         values = bridge_values(
-            simulator.url, tmp / "state", smtp, trust(smtp, tmp), UNKNOWN_POLICY=policy, LOG_LEVEL="INFO"
+            simulator.url,
+            tmp / "state",
+            smtp,
+            trust(smtp, tmp),
+            UNKNOWN_POLICY=policy,
+            LOG_LEVEL="INFO",
+            PRESTASHOP_TIMEOUT="300s",
+            SMTP_TIMEOUT="600s",
         )
         env_file = write_env_file(tmp / "bridge.env", values)
         reference = stack.enter_context(Reference(simulator.url, tmp / "reference", shop.clock))
@@ -598,34 +622,9 @@ def crash_loop(
         expected = reference.decisions()
 
         store = stack.enter_context(open_store(Settings.from_mapping(values).database_url))
-        simulator.on_request = lambda: switch.event("request")
-        smtp.on_event = switch.smtp_event
         sending = sum(expected.values())
-        moments = KillMoments(random.Random(seed), max(2, round(2 * sending / kills)))
-        runs = 0
-        while len(result.kills) < kills and len(result.failures) < 3 and runs < 3 * kills + 10:
-            runs += 1
-            before = Counter(message_id_of(message) for message in smtp.messages)
-            trigger = moments.next(remaining=sending - len(before))
-            process = bridges.start(env_file, "sync")
-            switch.arm(process.popen, trigger)
-            if trigger.kind == "time" and took_its_lock(process, tmp / "state"):
-                try:
-                    process.popen.wait(timeout=trigger.at)
-                except subprocess.TimeoutExpired:
-                    switch.fire()
-            code = bridges.finish(process)
-            killed = switch.fired
-            switch.disarm()
-            if killed and code == -signal.SIGKILL and not process.hung:
-                number = len(result.kills) + 1
-                result.kills.append(inspect_kill(store, smtp, before, number, process.pid, trigger))
-            elif code == 0:
-                result.finished += 1
-            else:
-                result.failures.append(process.output())
-        smtp.on_event = None
-        simulator.on_request = None
+        points = KillPoints(random.Random(seed), max(2, round(2 * sending / kills)))
+        kill_again_and_again(result, bridges, env_file, store, Holds(simulator, smtp), points, sending)
 
         for _ in range(5):  # then it is left to finish
             process = bridges.start(env_file, "sync")
@@ -654,19 +653,85 @@ def crash_loop(
     return result
 
 
-def took_its_lock(process: BridgeProcess, state_dir: Path) -> bool:
-    """Wait until the process holds the bridge lock (its pid in STATE_DIR/bridge.pid), or ended first."""
-    deadline = time.monotonic() + WAIT
-    pause = threading.Event()
-    while read_pid(state_dir) != process.pid:
-        if process.popen.poll() is not None or time.monotonic() > deadline:
-            return False
-        pause.wait(0.005)
-    return True
+def kill_again_and_again(
+    result: CrashLoopResult,
+    bridges: Bridges,
+    env_file: Path,
+    store: Store,
+    holds: Holds,
+    points: KillPoints,
+    catch_up: int,
+) -> None:
+    """Start `bridge sync` and kill it at the next point, until every kill wanted came (or 3 runs failed).
+    `catch_up`: the emails the catch-up's poll queues."""
+    while len(result.kills) < result.kills_wanted and len(result.failures) < 3:
+        catching_up = not list_rows(store, limit=1)  # the catch-up commits all its emails at once
+        point = points.next(catching_up=catching_up, to_go=emails_to_go(store, result.policy, catch_up))
+        before = Counter(message_id_of(message) for message in holds.smtp.messages)
+        holds.arm(point)
+        process = bridges.start(env_file, "sync")
+        try:
+            missed = kill_at(process, point, holds)
+        finally:
+            holds.let_go()
+        if missed is not None:
+            result.finished += process.popen.returncode == 0
+            result.failures.append(f"{missed}\n{process.output()}")
+            continue
+        kill = inspect_kill(store, holds.smtp, before, len(result.kills) + 1, process.pid, point)
+        result.kills.append(kill)
+        if kill.phase != point.phase:
+            result.failures.append(f"kill #{kill.number}, {point}: the store shows it {kill.phase}")
+
+
+def kill_at(process: BridgeProcess, point: KillPoint, holds: Holds) -> str | None:
+    """Wait until the process is blocked at `point` (short polls with a deadline: this waits for another
+    process to get somewhere, not for time to pass), then SIGKILL and reap it. None when it was killed
+    there, else why it was not."""
+    deadline = time.monotonic() + POINT_WAIT
+    while not holds.reached():
+        if process.popen.poll() is not None:
+            return f"`bridge sync` ended (exit {process.popen.returncode}) before it was {point}"
+        if time.monotonic() > deadline:
+            process.hung = True
+            process.popen.kill()
+            process.popen.wait()
+            return f"`bridge sync` was not {point} within {POINT_WAIT:g} s"
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(timeout=0.01)
+    process.popen.send_signal(signal.SIGKILL)
+    process.popen.wait(timeout=WAIT)
+    return None
+
+
+def emails_to_go(store: Store, policy: UnknownPolicy, catch_up: int) -> int:
+    """How many emails the next `bridge sync` sends at least: the catch-up's while nothing is queued yet;
+    else the due ones, those a killed process had claimed and, under `resend`, those it had handed over
+    (each becomes `unknown`, then is sent again)."""
+    rows = list_rows(store, limit=EVERY)
+    if not rows:
+        return catch_up
+    now = datetime.now(UTC)
+    due = 0
+    for row in rows:
+        if row.status is Status.QUEUED:
+            due += row.not_before <= now
+        elif row.status is Status.SENDING:
+            due += policy == "resend" or not handed_over(store, row)
+        elif row.status is Status.UNKNOWN:
+            due += policy == "resend"
+    return due
+
+
+def handed_over(store: Store, row: OutboxRow) -> bool:
+    """Whether the row's attempt in flight has passed its final dot (the outbox marks it just before)."""
+    detail = get_row(store, row.id)
+    attempt = detail.attempts[-1] if detail is not None and detail.attempts else None
+    return attempt is not None and attempt.outcome is None and attempt.handed_over_at is not None
 
 
 def inspect_kill(
-    store: Store, smtp: GmailLikeServer, before: Counter[str], number: int, pid: int, trigger: Trigger
+    store: Store, smtp: GmailLikeServer, before: Counter[str], number: int, pid: int, point: KillPoint
 ) -> Kill:
     """Where the killed process was, from what it left: a `sending` row it holds (claimed, or handed over
     when its attempt has `handed_over_at`), else whether it had sent anything in this run. A `sending` row
@@ -678,13 +743,10 @@ def inspect_kill(
         if (row.lease_owner or "").endswith(f":{pid}")
     ]
     if not sending:
-        return Kill(number, pid, trigger, BETWEEN if received else BEFORE)
+        return Kill(number, pid, point, BETWEEN if received else BEFORE)
     [row] = sending  # a process sends one email at a time
-    detail = get_row(store, row.id)
-    attempt = detail.attempts[-1] if detail is not None and detail.attempts else None
-    handed_over = attempt is not None and attempt.outcome is None and attempt.handed_over_at is not None
-    phase = AFTER_DOT if handed_over else CLAIMED
-    return Kill(number, pid, trigger, phase, row.id, received[row.message_id] > 0)
+    phase = AFTER_DOT if handed_over(store, row) else CLAIMED
+    return Kill(number, pid, point, phase, row.id, received[row.message_id] > 0)
 
 
 # --- 2. shop faults --------------------------------------------------------------------------------------
@@ -811,7 +873,7 @@ def shop_faults(*, orders: int = 500, rounds: int = 50, rate: float = 0.2, seed:
         poll(client, store, settings, now=clock.now())  # the baselines, before any fault
         reference.poll()
         with store.read() as conn:
-            baseline = {name: int(value) for name, value in get_cursors(conn).items() if name in CURSORS}
+            baseline = positions(conn)
         before = {table: shop.state.count(table) for table in ("orders", "order_histories", "order_payments")}
         customers = add_customers(shop, max(10, orders * 3 // 10), seed=seed)
         lives = OrderLives(shop, random.Random(seed))
@@ -863,7 +925,13 @@ def shop_faults(*, orders: int = 500, rounds: int = 50, rate: float = 0.2, seed:
     return result
 
 
-CURSORS: Final = (ORDERS, HISTORIES, PAYMENTS)
+ORDERS, HISTORIES, PAYMENTS = "orders.id", "order_histories.id", "order_payments.id"
+
+
+def positions(conn: Tx) -> dict[str, int]:
+    """The bridge's order cursors, by the names the violations report."""
+    o = cursors.load(conn).orders
+    return {ORDERS: o.orders.position, HISTORIES: o.histories.position, PAYMENTS: o.payments.position}
 
 
 def no_duplicate_expected(row: OutboxRow, copies: int) -> tuple[str, bool]:
@@ -879,9 +947,8 @@ def cursor_violations(store: Store, shop: Shop, baseline: Mapping[str, int]) -> 
     whose decision is recorded) is what the customer hears about, and the payment by design adds nothing.
     """
     with store.read() as conn:
-        cursors = get_cursors(conn)
+        at = positions(conn)
         keys = set(conn.execute(select(outbox_table.c.idempotency_key)).scalars())
-    at = {name: int(cursors[name]) for name in CURSORS}
     state = shop.state
     paid_states = {row["id"] for row in state.rows("order_states") if row["paid"]}
     missing: list[str] = []
@@ -1237,11 +1304,11 @@ def print_crash_loop(results: Sequence[CrashLoopResult]) -> None:
         row("bridge processes started (`python -m bridge sync`)", lambda r: count(r.processes)),
         row("SIGKILLs", lambda r: count(len(r.kills))),
         *[
-            row(f"… kill moment: {name}", kills_by(CrashLoopResult.triggers, kind))
-            for kind, name in TRIGGERS.items()
+            row(f"… kill point: {name}", kills_by(CrashLoopResult.kinds, kind))
+            for kind, name in POINT_KINDS.items()
         ],
         *[row(f"… killed {phase}", kills_by(CrashLoopResult.phases, phase)) for phase in PHASES],
-        row("runs that ended before their kill moment came", lambda r: count(r.finished)),
+        row("runs that ended before their kill point came (must be 0)", lambda r: count(r.finished)),
         row("emails expected (what an undisturbed bridge queues)", lambda r: count(r.tally.expected)),
         row("emails delivered (their Message-ID reached the server)", lambda r: count(r.tally.delivered)),
         row("**lost** (must be 0)", lambda r: count(len(r.tally.lost))),
@@ -1269,6 +1336,9 @@ def print_crash_loop(results: Sequence[CrashLoopResult]) -> None:
         ["figure", *columns],
         rows,
     )
+    for result in results:
+        named = ", ".join(f"{name} {n}" for name, n in sorted(result.points().items()))
+        print(f"\nkill points under UNKNOWN_POLICY={result.policy}: {named}")
     for result in results:
         if result.tally.duplicates:
             print(f"\nsame-Message-ID duplicates under UNKNOWN_POLICY={result.policy}, each explained:\n")

@@ -1,7 +1,7 @@
 """Emails per second: rendered (Jinja2 → CSS inlined → MIME), and rendered + sent to an SMTP server on
 127.0.0.1 over one reused connection (the SMTP server runs in its own process).
 
-Every kind's sample contexts (bridge.mail.kinds) in Polish and English, in turn.
+Every kind's sample contexts (bridge.model.kinds) in Polish and English, in turn.
 
     python3 dev.py bench throughput [--small]
 """
@@ -17,8 +17,10 @@ from typing import Any
 
 from _common import machine_line, parse_args, print_table, smtp_sink
 
-from bridge.mail.kinds import KINDS
-from bridge.mail.render import ShopIdentity, get_renderer, make_address, new_message_id, render_email
+from bridge.mail.render import get_renderer, new_message_id, render_email
+from bridge.model.headers import make_address
+from bridge.model.identity import ShopIdentity
+from bridge.model.kinds import KINDS
 
 SHOP = ShopIdentity(
     name="Pracownia Ceramiki Złota Łąka",

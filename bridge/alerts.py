@@ -22,32 +22,27 @@ there would queue a new alert into every such gap, spending the customers' budge
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import Connection, func, select
-
-from bridge.commands.testmail import identity_for_test
 from bridge.config import Settings, format_duration
 from bridge.delivery.deliver import DeliveryResult, paused, stored_identity
-from bridge.mail.render import ShopIdentity
-from bridge.state import outbox
-from bridge.state.store import Store, cursors, get_cursor, set_cursor
-from bridge.state.store import outbox as outbox_table
+from bridge.delivery.identity import identity_for_test
+from bridge.model.identity import ShopIdentity
+from bridge.model.kinds import OWNER_ALERT, get_kind
+from bridge.state import cursors, outbox
+from bridge.state.store import Store, Tx
 
 log = logging.getLogger(__name__)
 
 Problem = Literal["shop_unreachable", "sending_paused"]
 SHOP_UNREACHABLE: Final = "shop_unreachable"
 SENDING_PAUSED: Final = "sending_paused"
-KIND: Final = "owner_alert"  # bridge.mail.kinds
-PRIORITY: Final = -1  # ahead of every customer email (the rules queue them with 0)
-# Cursors this module writes: when each open incident began ("" when none is open), and the pause's kind.
-SHOP_SINCE: Final = "alert.shop.since"
-SENDING_SINCE: Final = "alert.sending.since"
-SENDING_KIND: Final = "alert.sending.kind"
+KIND: Final = OWNER_ALERT
+PRIORITY: Final = get_kind(OWNER_ALERT).priority  # ahead of every customer email
 
 
 @dataclass(frozen=True)
@@ -78,16 +73,17 @@ def after_poll(store: Store, settings: Settings, *, now: datetime, error: str | 
     one-line failure, None when it succeeded). True when the incident's alert is queued and not sent yet:
     the caller may deliver it now, since the shop being down says nothing about SMTP."""
     domain = _message_id_domain(store, settings) if error is not None else ""
-    with store.transaction() as conn:
-        since = _instant(get_cursor(conn, SHOP_SINCE))
+    with store.transaction() as tx:
+        marks = cursors.load(tx).alerts
+        since = marks.shop_since
         if error is None:
             if since is not None:
-                set_cursor(conn, SHOP_SINCE, "", now=now)
+                cursors.save_alerts(tx, dataclasses.replace(marks, shop_since=None), now=now)
                 log.info("the shop answers again; it could not be read for %s", format_duration(now - since))
             return False
         if since is None:
             since = now
-            set_cursor(conn, SHOP_SINCE, since.isoformat(), now=now)
+            cursors.save_alerts(tx, dataclasses.replace(marks, shop_since=since), now=now)
             log.warning(
                 "incident: the shop cannot be read (%s); %s",
                 error,
@@ -96,74 +92,67 @@ def after_poll(store: Store, settings: Settings, *, now: datetime, error: str | 
         if now - since < settings.alert_after or settings.admin_email is None:
             return False
         key = alert_key(SHOP_UNREACHABLE, since)
-        context = _context(conn, SHOP_UNREACHABLE, "", since, error, "")
-        return _alert(conn, settings, key, context, now=now, domain=domain)
+        context = _context(tx, SHOP_UNREACHABLE, "", since, error, "")
+        return _alert(tx, settings, key, context, now=now, domain=domain)
 
 
 def after_delivery(store: Store, settings: Settings, *, now: datetime, result: DeliveryResult) -> None:
     """Open, continue or close the sending incident after a delivery run ended with `result`."""
     pause = paused(store, now) if result.stopped_by == "pause" else None
     domain = _message_id_domain(store, settings) if result.stopped_by == "pause" else ""
-    with store.transaction() as conn:
-        since = _instant(get_cursor(conn, SENDING_SINCE))
+    with store.transaction() as tx:
+        marks = cursors.load(tx).alerts
+        since = marks.sending_since
         if result.stopped_by != "pause":
             if since is not None:
-                set_cursor(conn, SENDING_SINCE, "", now=now)
-                set_cursor(conn, SENDING_KIND, "", now=now)
+                closed = dataclasses.replace(marks, sending_since=None, sending_kind="")
+                cursors.save_alerts(tx, closed, now=now)
                 log.info("sending works again; it was paused for %s", format_duration(now - since))
             return
         reason = pause.reason if pause is not None else (result.paused or "")
         if since is None:
             since = now
             kind: str = pause.kind if pause is not None and pause.kind is not None else ""
-            set_cursor(conn, SENDING_SINCE, since.isoformat(), now=now)
-            set_cursor(conn, SENDING_KIND, kind, now=now)
+            opened = dataclasses.replace(marks, sending_since=since, sending_kind=kind)
+            cursors.save_alerts(tx, opened, now=now)
             log.warning(
                 "incident: sending is paused (%s); %s",
                 kind or "paused",
                 _who(settings, "told first thing when sending works again"),
             )
         else:
-            kind = get_cursor(conn, SENDING_KIND) or ""
+            kind = marks.sending_kind
         if settings.admin_email is None:
             return
         # deliver.py writes a pause's reason as "<the server's reply> — <what it means, what to do>".
         error, _, advice = reason.partition(" — ")
         key = alert_key(SENDING_PAUSED, since, kind)
-        context = _context(conn, SENDING_PAUSED, kind, since, error, advice)
-        _alert(conn, settings, key, context, now=now, domain=domain)
+        context = _context(tx, SENDING_PAUSED, kind, since, error, advice)
+        _alert(tx, settings, key, context, now=now, domain=domain)
 
 
 def open_incidents(store: Store, settings: Settings) -> tuple[Incident, ...]:
     """The incidents open now, each with its alert email's outbox row if one was queued."""
-    names = (SHOP_SINCE, SENDING_SINCE, SENDING_KIND)
-    with store.read() as conn:
-        values = dict(
-            conn.execute(select(cursors.c.name, cursors.c.value).where(cursors.c.name.in_(names))).all()
-        )
+    with store.read() as tx:
+        marks = cursors.load(tx).alerts
         found: list[Incident] = []
-        shop_since, sending_since = _instant(values.get(SHOP_SINCE)), _instant(values.get(SENDING_SINCE))
+        shop_since, sending_since = marks.shop_since, marks.sending_since
         if shop_since is not None:
-            found.append(_incident(conn, SHOP_UNREACHABLE, shop_since, "", shop_since + settings.alert_after))
+            found.append(_incident(tx, SHOP_UNREACHABLE, shop_since, "", shop_since + settings.alert_after))
         if sending_since is not None:
-            kind = values.get(SENDING_KIND) or ""
-            found.append(_incident(conn, SENDING_PAUSED, sending_since, kind, sending_since))
+            found.append(_incident(tx, SENDING_PAUSED, sending_since, marks.sending_kind, sending_since))
     return tuple(found)
 
 
-def _incident(conn: Connection, problem: Problem, since: datetime, kind: str, alert_at: datetime) -> Incident:
-    row = conn.execute(
-        select(outbox_table.c.id, outbox_table.c.status).where(
-            outbox_table.c.idempotency_key == alert_key(problem, since, kind)
-        )
-    ).first()
+def _incident(tx: Tx, problem: Problem, since: datetime, kind: str, alert_at: datetime) -> Incident:
+    row = outbox.find(tx, alert_key(problem, since, kind))
     return Incident(
-        problem, since, kind, alert_at, row.id if row is not None else None, row.status if row else None
+        problem, since, kind, alert_at, row.id if row is not None else None, row.status.value if row else None
     )
 
 
 def _alert(
-    conn: Connection, settings: Settings, key: str, context: dict[str, Any], *, now: datetime, domain: str
+    tx: Tx, settings: Settings, key: str, context: dict[str, Any], *, now: datetime, domain: str
 ) -> bool:
     """Queue the incident's alert (a no-op once queued); True while it waits to be sent."""
     admin = settings.admin_email
@@ -181,30 +170,22 @@ def _alert(
         not_before=now,
         expires_at=None,  # late is better than never: a pause must not expire the alert about it
     )
-    if outbox.enqueue(conn, intent, now=now, message_id_domain=domain):
+    if outbox.enqueue(tx, intent, now=now, message_id_domain=domain):
         log.info("owner alert queued for %s (%s)", admin.addr_spec, key)
-    status = conn.execute(
-        select(outbox_table.c.status).where(outbox_table.c.idempotency_key == key)
-    ).scalar_one_or_none()
-    return status in {s.value for s in outbox.DUE}
+    row = outbox.find(tx, key)
+    return row is not None and row.status in outbox.DUE
 
 
-def _context(
-    conn: Connection, problem: Problem, kind: str, since: datetime, error: str, advice: str
-) -> dict[str, Any]:
-    """The owner_alert context (bridge.mail.kinds.OwnerAlertContext)."""
-    waiting = conn.execute(
-        select(func.count())
-        .select_from(outbox_table)
-        .where(outbox_table.c.status.in_([s.value for s in outbox.DUE]), outbox_table.c.kind != KIND)
-    ).scalar_one()
+def _context(tx: Tx, problem: Problem, kind: str, since: datetime, error: str, advice: str) -> dict[str, Any]:
+    """The owner_alert context (bridge.model.kinds.OwnerAlertContext)."""
+    waiting = outbox.count_waiting(tx, other_than=KIND)
     return {
         "problem": problem,
         "pause_kind": kind,
         "date": since.isoformat(),
         "error": error.strip(),
         "advice": advice.strip() if advice.strip() != error.strip() else "",
-        "waiting": int(waiting),
+        "waiting": waiting,
     }
 
 
@@ -222,7 +203,3 @@ def _who(settings: Settings, when: str) -> str:
     if settings.admin_email is None:
         return "no ADMIN_EMAIL to tell: `bridge status` shows it"
     return f"ADMIN_EMAIL ({settings.admin_email.addr_spec}) is {when}"
-
-
-def _instant(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None

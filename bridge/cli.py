@@ -41,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--env-file", type=Path, metavar="PATH", help="read settings from PATH instead of ./.env"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_setup_commands(commands)
+    add_cycle_commands(commands)
+    add_operation_commands(commands)
+    add_preview_commands(commands)
+    add_outbox_commands(commands)
+    add_explain_commands(commands)
+    add_suppress_commands(commands)
+    add_template_commands(commands)
+    return parser
+
+
+def add_setup_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`check` and `demo`: what an owner runs first."""
     commands.add_parser(
         "check", help="validate the settings, reach the shop, and say what the key can read"
     ).set_defaults(run=cmd_check)
@@ -49,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--output", type=Path, default=Path("demo-output"), help="where the emails go")
     demo.set_defaults(run=cmd_demo)
+
+
+def add_cycle_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`sync` (one cycle) and `run` (the service)."""
     sync = commands.add_parser("sync", help="one cycle: poll the shop, queue the emails due, send them")
     sync.add_argument(
         "--since",
@@ -65,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--wait", action="store_true", help=WAIT_HELP)
     run.set_defaults(run=cmd_run)
+
+
+def add_operation_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`status` and `systemd-unit`: watching and installing the service."""
     status = commands.add_parser(
         "status",
         help="when the shop was last polled, the cursors, the outbox, the daily budget, pauses, errors",
@@ -81,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
         " (`bridge sync` every 5 minutes instead)",
     )
     unit.set_defaults(run=cmd_systemd_unit)
+
+
+def add_preview_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`preview` and `test-email`: see the emails before customers do."""
     preview = commands.add_parser(
         "preview",
         help="render one email with a real order of the shop into .html and .eml files (nothing is sent)",
@@ -108,11 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", required=True, metavar="ADDRESS", help="where to send it (your own address)"
     )
     test_email.set_defaults(run=cmd_test_email)
-    add_outbox_commands(commands)
-    add_explain_commands(commands)
-    add_suppress_commands(commands)
-    add_template_commands(commands)
-    return parser
 
 
 def add_outbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -445,11 +465,10 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _has_run(store: Store) -> bool:
-    from bridge.state.store import get_cursor
-    from bridge.sync import BASELINE_AT
+    from bridge.state import cursors
 
-    with store.read() as conn:
-        return get_cursor(conn, BASELINE_AT) is not None
+    with store.read() as tx:
+        return cursors.load(tx).orders.baseline_at is not None
 
 
 def cmd_outbox_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -505,13 +524,14 @@ def cmd_outbox_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_suppress(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge import cart_watch
+    from bridge.state import unsubscribes
+    from bridge.state.plans import cancel_marketing
     from bridge.web import unsubscribe
 
     clock: Clock = args.clock
     if args.list:
         with open_state(settings) as store, store.read() as conn:
-            rows = unsubscribe.list_unsubscribed(conn)
+            rows = unsubscribes.list_unsubscribed(conn)
         for row in rows:
             print(f"{row.created_at:%Y-%m-%d %H:%M} UTC  {row.source:<9}  {row.email}")
         print(f"{len(rows)} address(es) get no marketing mail.")
@@ -538,20 +558,20 @@ def cmd_suppress(args: argparse.Namespace, settings: Settings) -> int:
     now = clock.now()
     with open_state(settings) as store, store.transaction() as conn:
         new = unsubscribe.unsubscribe(conn, email, source, now=now)
-        cancelled = cart_watch.stop_for_address(conn, email, "not sent: the address unsubscribed", now=now)
+        cancelled = cancel_marketing(conn, email, "not sent: the address unsubscribed", now=now)
     what = "now gets" if new else "already got"
-    print(f"{unsubscribe.normalise_email(email)} {what} no marketing mail (order emails still go).")
+    print(f"{unsubscribes.normalise_email(email)} {what} no marketing mail (order emails still go).")
     if cancelled:
         print(f"{len(cancelled)} waiting marketing email(s) cancelled.")
     return 0
 
 
 def cmd_unsuppress(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.web import unsubscribe
+    from bridge.state import unsubscribes
 
     with open_state(settings) as store, store.transaction() as conn:
-        found = unsubscribe.resubscribe(conn, args.address)
-    email = unsubscribe.normalise_email(args.address)
+        found = unsubscribes.resubscribe(conn, args.address)
+    email = unsubscribes.normalise_email(args.address)
     if not found:
         print(f"{email} had not unsubscribed.")
         return 0
@@ -617,9 +637,9 @@ def print_story(
 
 
 def cmd_templates_lint(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.mail.kinds import KINDS
     from bridge.mail.lint import lint_templates, template_languages
     from bridge.mail.render import RenderError
+    from bridge.model.kinds import KINDS
 
     folder: Path | None = args.dir if args.dir is not None else settings.templates_dir
     problems = lint_templates(folder)
@@ -635,9 +655,9 @@ def cmd_templates_lint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_templates_preview(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.mail.kinds import KINDS
     from bridge.mail.lint import preview_email
     from bridge.mail.render import RenderError
+    from bridge.model.kinds import KINDS
 
     kind = KINDS.get(args.kind)
     if kind is None:

@@ -1,4 +1,4 @@
-"""`bridge run`: the two halves of `sync_once` on an APScheduler 3.x schedule, in one process.
+"""`bridge run`: the two steps of the cycle (bridge.cycle) on an APScheduler 3.x schedule, in one process.
 
 - `poll` reads the shop every POLL_INTERVAL (a first run at start) and enqueues what is due;
 - `deliver` sends due emails one at a time, woken as soon as a poll queued some, and otherwise at the
@@ -34,20 +34,17 @@ from typing import Final
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Connection, func, select
 
-from bridge import alerts, cart_watch
+from bridge import alerts
 from bridge.app import Bridge
 from bridge.clock import SystemClock
-from bridge.commands.status import record_poll
 from bridge.config import format_duration
-from bridge.delivery.budget import budget_for
-from bridge.delivery.deliver import deliver_due
+from bridge.cycle import Cycle, SyncSummary
 from bridge.errors import BridgeError
 from bridge.plan.rules import Decision
 from bridge.state import outbox
-from bridge.state.store import outbox as outbox_table
-from bridge.sync import SyncSummary, poll, sync_once, watch_carts_safely
+from bridge.state.plans import cancel_marketing
+from bridge.state.store import Tx
 from bridge.web.unsubscribe import UnsubscribeServer
 
 log = logging.getLogger(__name__)
@@ -67,7 +64,7 @@ class Service:
         self.stop_requested = threading.Event()
         self.failure: BaseException | None = None
         self._delivering = threading.Lock()
-        self.budget = budget_for(bridge.settings)
+        self.cycle = Cycle.of(bridge)
         self._idle = threading.Event()  # never set: the main thread's pause between looks at the flag
         interval = bridge.settings.poll_interval.total_seconds()
         self.scheduler = BackgroundScheduler(
@@ -91,33 +88,22 @@ class Service:
         )
 
     def poll(self) -> None:
-        """One poll of the shop; wakes delivery when it queued something."""
+        """One poll of the shop; wakes delivery when it queued something (or an owner alert fell due)."""
         if self.stop_requested.is_set():
             return
-        b = self.bridge
-        started = b.clock.now()
-        try:
-            result = poll(b.client, b.store, b.settings, now=started)
-        except BridgeError as error:
-            log.error("poll failed: %s", error)
-            record_poll(b.store, started=started, error=str(error))
-            if alerts.after_poll(b.store, b.settings, now=started, error=str(error)):
+        result = self.cycle.poll()
+        if result.error is not None:
+            log.error("poll failed: %s", result.error)
+            if result.alert_due:
                 self._wake_delivery(timedelta(0))  # the owner's alert: SMTP may work while the shop does not
             return
-        record_poll(b.store, started=started)
-        alerts.after_poll(b.store, b.settings, now=started, error=None)
-        carts = watch_carts_safely(b.client, b.store, b.settings, now=b.clock.now())
-        if carts is not None and carts.queued:
-            log.info("carts: %s reminder(s) queued", carts.queued)
-            result.queued += carts.queued
-        if result.changes or result.queued or result.skipped:
-            log.info(
-                "poll: %s change(s), %s queued, %s skipped", result.changes, result.queued, result.skipped
-            )
+        queued = result.queued + (result.carts.queued if result.carts is not None else 0)
+        if result.changes or queued or result.skipped:
+            log.info("poll: %s change(s), %s queued, %s skipped", result.changes, queued, result.skipped)
         else:
             log.debug("poll: nothing new")
         # Committed before this check: a delivery already running will claim these rows itself.
-        if result.queued and not self._delivering.locked():
+        if queued and not self._delivering.locked():
             self._wake_delivery(timedelta(0))
 
     def deliver(self) -> None:
@@ -128,22 +114,10 @@ class Service:
         if self.stop_requested.is_set():
             return
         with self._delivering:
-            result = deliver_due(
-                b.store,
-                b.transport,
-                b.renderer,
-                b.clock,
-                identity=alerts.sender_identity(b.store, b.settings),
-                unknown_policy=b.settings.unknown_policy,
-                budget=self.budget,
-                login_retry=b.settings.smtp_login_retry,
-                should_stop=self.stop_requested.is_set,
-                marketing=b.marketing,
-            )
+            result = self.cycle.deliver(should_stop=self.stop_requested.is_set)
             if result.paused:
                 log.debug("delivery waits: %s", result.paused)
                 resume_at = result.resume_at
-            alerts.after_delivery(b.store, b.settings, now=b.clock.now(), result=result)  # paused, or not
         if not self.stop_requested.is_set():
             now = b.clock.now()
             wait = resume_at - now if resume_at is not None else self._next_due(now)
@@ -228,12 +202,8 @@ class Service:
 
     def _next_due(self, now: datetime) -> timedelta:
         """How long until the next queued email falls due (a retry's backoff); the poll interval if none."""
-        with self.bridge.store.read() as conn:
-            first: datetime | None = conn.execute(
-                select(func.min(outbox_table.c.not_before)).where(
-                    outbox_table.c.status.in_([s.value for s in outbox.DUE])
-                )
-            ).scalar()
+        with self.bridge.store.read() as tx:
+            first = outbox.next_due_at(tx)
         return self.bridge.settings.poll_interval if first is None else max(first - now, timedelta(0))
 
     def _wake_delivery(self, delay: timedelta) -> None:
@@ -247,59 +217,16 @@ class Service:
                 job.modify(next_run_time=when)
 
 
-def _cancel_marketing(conn: Connection, email: str, now: datetime) -> None:
+def _cancel_marketing(tx: Tx, email: str, now: datetime) -> None:
     """An unsubscribe cancels the marketing mail still waiting for that address, in the same transaction."""
-    cart_watch.stop_for_address(conn, email, "not sent: the address unsubscribed", now=now)
+    cancel_marketing(tx, email, "not sent: the address unsubscribed", now=now)
 
 
 def sync_recorded(
     bridge: Bridge, *, since: datetime | None = None, confirm: Callable[[list[Decision]], None] | None = None
 ) -> SyncSummary:
-    """`bridge sync`: one `sync_once`, with the poll's time and outcome recorded for `bridge status`."""
-    b = bridge
-    started = b.clock.now()
-    try:
-        summary = sync_once(
-            b.client,
-            b.store,
-            b.transport,
-            b.renderer,
-            b.settings,
-            b.clock,
-            since=since,
-            confirm=confirm,
-            marketing=b.marketing,
-        )
-    except BridgeError as error:
-        record_poll(b.store, started=started, error=str(error))
-        if alerts.after_poll(b.store, b.settings, now=started, error=str(error)):
-            _deliver_alert(b)
-        raise
-    record_poll(b.store, started=started)
-    alerts.after_poll(b.store, b.settings, now=started, error=None)
-    alerts.after_delivery(b.store, b.settings, now=b.clock.now(), result=summary.delivery)
-    return summary
-
-
-def _deliver_alert(b: Bridge) -> None:
-    """The shop is down but SMTP may work: deliver what is due, the owner's alert first, so that `bridge
-    sync` on a timer tells the owner while the outage lasts. A failure here is logged, never raised: the
-    poll's error is the one the command reports."""
-    try:
-        result = deliver_due(
-            b.store,
-            b.transport,
-            b.renderer,
-            b.clock,
-            identity=alerts.sender_identity(b.store, b.settings),
-            unknown_policy=b.settings.unknown_policy,
-            budget=budget_for(b.settings),
-            login_retry=b.settings.smtp_login_retry,
-        )
-    except BridgeError as error:
-        log.error("the owner alert could not be sent: %s", error)
-        return
-    alerts.after_delivery(b.store, b.settings, now=b.clock.now(), result=result)
+    """`bridge sync`: one cycle."""
+    return Cycle.of(bridge).once(since=since, confirm=confirm)
 
 
 def main(argv: list[str] | None = None) -> int:

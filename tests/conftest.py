@@ -14,6 +14,7 @@ import pytest
 
 from bridge.clock import ManualClock
 from bridge.config import Settings
+from bridge.cycle import Cycle, SyncSummary
 from bridge.delivery.smtp import SmtpSender
 from bridge.mail.render import Renderer, get_renderer
 from bridge.secret import Secret
@@ -22,7 +23,6 @@ from bridge.simulator import Simulator
 from bridge.simulator.actions import Shop
 from bridge.simulator.demo_shop import build_demo_shop
 from bridge.state.store import Store, open_store
-from bridge.sync import SyncSummary, sync_once
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME, GmailLikeServer, gmail_like_server
 
 SHOP_KEY = "TESTKEY0TESTKEY0TESTKEY0TESTKEY0"
@@ -93,9 +93,8 @@ class World:
     renderer: Renderer = field(default_factory=get_renderer)
 
     def sync(self, since: datetime | None = None) -> SyncSummary:
-        return sync_once(
-            self.client, self.store, self.sender, self.renderer, self.settings, self.clock, since=since
-        )
+        cycle = Cycle(self.client, self.store, self.sender, self.renderer, self.settings, self.clock)
+        return cycle.once(since=since)
 
     def mail(self) -> list[EmailMessage]:
         return [received.message for received in self.smtp.messages]

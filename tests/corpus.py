@@ -1,5 +1,6 @@
 """The recorded exchanges of a real PrestaShop 8.1.2 shop, and a ShopState seeded with the same data.
 
+The recordings are `tests/data/real-responses/` (its README lists every file and what it shows).
 Every object found in a recorded response body becomes a row (union by resource and id). The shop changed a
 little while it was recorded (a thread reopened, checkout comments arrived), so a state is built "as of" a
 moment: the static corpus (recorded within one minute) is the base, and later recordings overlay it.
@@ -22,8 +23,8 @@ from bridge.simulator import Simulator
 from bridge.simulator.schema import RESOURCES, Field, Resource
 from bridge.simulator.state import ShopState, coerce_value
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CORPUS_DIR = SHARED / "prestashop" / "real-responses"
+# Recorded from a real shop and kept in the repository, so the tests that replay them always run.
+CORPUS_DIR = Path(__file__).resolve().parent / "data" / "real-responses"
 
 FULL_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ123456"
 ORDERS_ONLY_KEY = "GETORDERSONLY0000000000000000001"

@@ -1,6 +1,6 @@
 """A real SMTP server on 127.0.0.1 that answers the way smtp.gmail.com does, for the tests.
 
-Gmail's replies are copied from email-delivery.md §1.1/§1.4: the EHLO capabilities before and after
+Gmail's replies are copied from docs/email-facts.md §1 and §4: the EHLO capabilities before and after
 STARTTLS, `530 5.7.0 Must issue a STARTTLS command first.`, `530-5.7.0 Authentication Required`, the
 two-line `535-5.7.8` for a refused app password, `250 2.0.0 OK … - gsmtp`, and the session id plus
 `- gsmtp` at the end of every reply (so a client that matches on the tail breaks here as it would there).
@@ -26,9 +26,13 @@ Faults at a seeded random rate, for the reliability benchmark (scripted replies 
                                       "AUTH": [TOO_MANY_LOGINS, BAD_CREDENTIALS]}, seed=3)
         server.script.injected                          # [(command, fault), …] in the order injected
 
-`server.on_event` (called in the server's thread) is told `MAIL` when a MAIL FROM arrives, before any
-reply, and `RECORDED` once a message is recorded, before its 250 leaves: the moments a crash test kills
-its client at.
+Replies kept back, for crash tests: the client then waits at a known point until it is killed.
+
+        server.script.hold("DATA", after=2)             # the 3rd message is recorded, its 250 kept back
+        ...                                             # poll server.script.held("DATA") until it is 1
+        server.script.release()                         # (stop() releases too)
+
+AUTH, NOOP, MAIL and RCPT replies can be kept back the same way (AUTH: the reply to the AUTH command).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import socket
 import ssl
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -55,6 +59,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 Mode = Literal["starttls", "ssl", "plain"]
 Command = Literal["CONNECT", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "NOOP"]
 COMMANDS: Final = ("CONNECT", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "NOOP")
+HoldCommand = Literal["AUTH", "NOOP", "MAIL", "RCPT", "DATA"]
+HOLD_COMMANDS: Final = ("AUTH", "NOOP", "MAIL", "RCPT", "DATA")
 
 GMAIL_SIZE_LIMIT: Final = 35882577
 GMAIL_HOSTNAME: Final = "smtp.gmail.com"
@@ -142,6 +148,9 @@ class Script:
         self._probability = 0.0
         self._rng = random.Random(0)
         self.injected: list[tuple[str, str]] = []  # (command, fault) of every random fault, in order
+        self._holds: dict[str, int] = {}  # command -> replies still let out before one is kept back
+        self._kept: list[str] = []  # the command of every reply kept back so far
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     def next_reply(self, command: Command, reply: str) -> None:
         """Answer the next `command` with `reply` (`"550 5.1.1 text"`; `\\n` separates reply lines)."""
@@ -210,6 +219,46 @@ class Script:
                 self._drops -= 1
                 return True
             return False
+
+    def hold(self, command: HoldCommand, *, after: int = 0) -> None:
+        """Let `after` replies to `command` out, then keep the next one back until `release()` (or the
+        server stops): its client then provably waits at that point, where a crash test kills it. For DATA
+        the message is recorded first: the server has it and owes the 250."""
+        if command not in HOLD_COMMANDS:
+            raise ValueError(f"cannot hold {command!r}; one of {', '.join(HOLD_COMMANDS)}")
+        if after < 0:
+            raise ValueError("after must be 0 or more")
+        with self._lock:
+            self._holds[command] = after
+
+    def held(self, command: HoldCommand) -> int:
+        """How many replies to `command` have been kept back so far."""
+        with self._lock:
+            return self._kept.count(command)
+
+    def release(self) -> None:
+        """Disarm every hold and let every reply kept back go (its client may be gone by then)."""
+        with self._lock:
+            self._holds.clear()
+            waiting, self._waiting = self._waiting, []
+        for loop, event in waiting:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
+
+    async def keep_back(self, command: HoldCommand) -> None:
+        """The server's side of `hold()`, awaited before it replies: returns at once, or when released."""
+        with self._lock:
+            left = self._holds.get(command)
+            if left is None:
+                return
+            if left > 0:
+                self._holds[command] = left - 1
+                return
+            del self._holds[command]
+            event = asyncio.Event()
+            self._waiting.append((asyncio.get_running_loop(), event))
+            self._kept.append(command)
+        await event.wait()  # cancelled instead when the client's connection is lost
 
     def pending(self) -> dict[str, list[str]]:
         """Scripted replies not used yet (a test can assert its script was consumed)."""
@@ -384,6 +433,7 @@ class _GmailSMTP(SMTP):
         if arg and arg.split()[0].upper() not in ("PLAIN", "LOGIN"):
             await self.push(self.reply("504 5.7.4 Unrecognized authentication type."))
             return
+        await self.gmail.script.keep_back("AUTH")
         await super().smtp_AUTH(arg)
 
     async def check_auth_needed(self, caller_method: str) -> bool:
@@ -406,6 +456,7 @@ class _GmailHandler:
     async def handle_NOOP(
         self, smtp: _GmailSMTP, session: Session, envelope: Envelope, arg: str | None
     ) -> str:
+        await self.gmail.script.keep_back("NOOP")
         return smtp.scripted("NOOP") or smtp.reply("250 2.0.0 OK")
 
     async def handle_QUIT(self, smtp: _GmailSMTP, session: Session, envelope: Envelope) -> str:
@@ -417,7 +468,7 @@ class _GmailHandler:
     async def handle_MAIL(
         self, smtp: _GmailSMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        self.gmail._event("MAIL")
+        await self.gmail.script.keep_back("MAIL")
         scripted = smtp.scripted("MAIL")
         if scripted is not None:
             return scripted
@@ -432,6 +483,7 @@ class _GmailHandler:
     async def handle_RCPT(
         self, smtp: _GmailSMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        await self.gmail.script.keep_back("RCPT")
         scripted = smtp.scripted("RCPT")
         if scripted is not None:
             return scripted
@@ -448,7 +500,7 @@ class _GmailHandler:
         if len(raw) > self.gmail.size_limit:
             return smtp.reply(SIZE_EXCEEDED)
         number = self.gmail._record(smtp, envelope.mail_from or "", tuple(envelope.rcpt_tos), raw)
-        self.gmail._event("RECORDED")
+        await self.gmail.script.keep_back("DATA")  # the server has the message; the 250 waits
         if drop or self.gmail.script.take_drop():
             smtp.hang_up()  # accepted, then lost: the client never hears the 250 it is owed
         return smtp.reply(f"250 2.0.0 OK  {1764230000 + number}")
@@ -547,7 +599,6 @@ class GmailLikeServer:
         self._live: set[_GmailSMTP] = set()
         self._ignored_peers: set[tuple[str, int]] = set()
         self._started = False
-        self.on_event: Callable[[str], None] | None = None  # see the module docstring
         self._server_context: ssl.SSLContext | None = None
         if mode != "plain":
             self._server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -605,6 +656,7 @@ class GmailLikeServer:
         self._started = True
 
     def stop(self) -> None:
+        self.script.release()
         if self._controller.loop.is_running():
             self.drop_connections()
         self._controller.stop()
@@ -625,10 +677,6 @@ class GmailLikeServer:
             self._sessions.append(log)
             self._live.add(smtp)
         return log
-
-    def _event(self, name: str) -> None:
-        if self.on_event is not None:
-            self.on_event(name)
 
     def _unregister(self, smtp: _GmailSMTP) -> None:
         with self._lock:

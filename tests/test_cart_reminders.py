@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from bridge import cart_watch
+from bridge.cycle import carts as cart_watch
 from bridge.simulator import Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY, PLATE, VASE
+from bridge.state.carts import series_of
 from bridge.state.outbox import OutboxRow, Status, list_rows
 from tests.conftest import World, bridge_settings, html_of, text_of
 
@@ -100,7 +101,7 @@ def test_a_left_cart_gets_three_reminders_at_1h_24h_and_72h_and_nothing_more(wor
     assert [r.context["step"] for r in sent] == [1, 2, 3]
     assert {r.cart_id for r in sent} == {cart}
     assert len(reminder_mail(world)) == 3
-    series = cart_watch.series_of(world.store, cart)
+    series = series_of(world.store, cart)
     assert series is not None and series.status == "done"
 
 
@@ -157,7 +158,7 @@ def test_an_order_through_the_same_cart_stops_the_series(world: World) -> None:
     for hours in (24.1, 72.1):
         at(world, left, H(hours))
     assert [r.context["step"] for r in reminders(world, Status.SENT)] == [1]
-    series = cart_watch.series_of(world.store, cart)
+    series = series_of(world.store, cart)
     assert series is not None and series.status == "stopped"
     assert series.stop_reason is not None and "became order" in series.stop_reason
 
@@ -174,7 +175,7 @@ def test_an_order_through_another_cart_stops_the_series(world: World) -> None:
     for hours in (24.1, 72.1):
         at(world, left, H(hours))
     assert [r.context["step"] for r in reminders(world, Status.SENT)] == [1]
-    series = cart_watch.series_of(world.store, cart)
+    series = series_of(world.store, cart)
     assert series is not None and series.stop_reason is not None
     assert "another cart" in series.stop_reason
 
@@ -189,7 +190,7 @@ def test_an_emptied_cart_gets_no_more_reminders(world: World) -> None:
     for hours in (3.5, 24.1, 27, 72.1, 80):
         at(world, left, H(hours))
     assert [r.context["step"] for r in reminders(world, Status.SENT)] == [1]
-    series = cart_watch.series_of(world.store, cart)
+    series = series_of(world.store, cart)
     assert series is not None and series.stop_reason == "the cart was emptied"
 
 
@@ -235,7 +236,7 @@ def test_a_reminder_that_could_not_go_in_its_window_expires_instead_of_arriving_
     assert expired.context == {} and "expired" in (expired.skip_reason or "")
     at(world, left, H(24.1))
     assert [r.context["step"] for r in reminders(world, Status.SENT)] == [2]
-    assert cart_watch.series_of(world.store, cart) is not None
+    assert series_of(world.store, cart) is not None
 
 
 # --- consent ---------------------------------------------------------------------
@@ -250,7 +251,7 @@ def test_without_consent_no_reminder_is_sent_and_the_reason_is_recorded(world: W
     assert reminders(world, Status.SENT) == [] and reminder_mail(world) == []
     [skipped] = reminders(world, Status.SKIPPED)
     assert "no marketing consent" in (skipped.skip_reason or "")
-    series = cart_watch.series_of(world.store, cart)
+    series = series_of(world.store, cart)
     assert series is not None and series.status == "stopped"
 
 
@@ -284,7 +285,7 @@ def test_a_deleted_or_disabled_customer_gets_no_reminder(world: World) -> None:
     shop.update_customer(off, active=False)
     at(world, world.clock.now(), H(1.1))
     assert reminders(world, Status.SENT) == []
-    reasons = [cart_watch.series_of(world.store, cart).stop_reason for cart in carts]  # type: ignore[union-attr]
+    reasons = [series_of(world.store, cart).stop_reason for cart in carts]  # type: ignore[union-attr]
     assert "deleted" in (reasons[0] or "") and "disabled" in (reasons[1] or "")
 
 
@@ -393,4 +394,4 @@ def test_a_cart_left_minutes_before_the_first_run_is_history_and_gets_no_reminde
     for hours in (1.1, 25.2, 72.1):
         at(world, left, H(hours))
     assert reminders(world) == []
-    assert cart_watch.series_of(world.store, cart) is None
+    assert series_of(world.store, cart) is None

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
-from bridge.mail.kinds import KINDS
 from bridge.mail.render import shipped_templates_dir
+from bridge.model.kinds import KINDS
 
 
 @pytest.fixture(autouse=True)

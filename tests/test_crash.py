@@ -1,6 +1,6 @@
 """Crash tests: `bridge sync` as a real process, killed with SIGKILL at chosen points, then restarted.
 
-The promise under test (design.md, "Nothing lost, nothing twice"): whatever moment the process dies at,
+The promise under test (docs/design.md §3 "Nothing lost, nothing twice"): whatever moment the process dies at,
 after a restart every email is delivered, none twice with different Message-IDs, and the one email SMTP
 cannot settle (the server had the whole message, the bridge died before hearing the 250) is `unknown`,
 not silently resent.
@@ -47,6 +47,7 @@ from bridge.config import setting_names
 from bridge.simulator import Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
+from bridge.state import cursors
 from bridge.state.outbox import (
     STALE_BEFORE_DATA,
     STALE_LEASE,
@@ -57,8 +58,7 @@ from bridge.state.outbox import (
     list_rows,
     retry,
 )
-from bridge.state.store import get_cursors, open_store
-from bridge.sync import ORDERS
+from bridge.state.store import open_store
 from tests.conftest import SHOP_KEY
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME, GmailLikeServer, ReceivedMessage
 
@@ -311,9 +311,9 @@ class Rig:
         assert detail is not None
         return detail
 
-    def cursors(self) -> dict[str, str]:
+    def order_cursor(self) -> int:
         with open_store(self.database) as store, store.read() as conn:
-            return get_cursors(conn)
+            return cursors.load(conn).orders.orders.position
 
     def received_ids(self) -> list[str]:
         return [str(message.message["Message-ID"]) for message in self.smtp.messages]
@@ -459,7 +459,7 @@ def test_with_the_resend_policy_the_unknown_email_is_resent_with_the_same_messag
 
 def test_killed_while_reading_the_shop_the_restart_sees_the_same_orders_and_sends_each_once(rig: Rig) -> None:
     placed = place_orders(started(rig).shop, 3)
-    cursor_before = rig.cursors()[ORDERS]
+    cursor_before = rig.order_cursor()
     faults = rig.shop_server.faults
     faults.timeout_hold = 2 * WAIT  # released at once when the simulator stops
     faults.next("timeout", resource="customers")  # asked after the orders were read, before the commit
@@ -470,7 +470,7 @@ def test_killed_while_reading_the_shop_the_restart_sees_the_same_orders_and_send
 
     # Nothing was enqueued, and the cursor did not move past the new orders.
     assert rig.rows(skipped=True) == []
-    assert rig.cursors()[ORDERS] == cursor_before
+    assert rig.order_cursor() == cursor_before
     assert rig.smtp.messages == []
 
     # Skipped: each order's "payment accepted", which its confirmation covers (paid at checkout).

@@ -20,8 +20,8 @@ from bridge.delivery.deliver import (
     retry_delay,
 )
 from bridge.delivery.marketing import MarketingGate
-from bridge.mail.kinds import get_kind
-from bridge.mail.render import ShopIdentity
+from bridge.model.identity import ShopIdentity
+from bridge.model.kinds import get_kind
 from bridge.state import outbox
 from bridge.state.outbox import Category, Status
 from tests.conftest import World

@@ -32,7 +32,8 @@ import pytest
 from bridge.cli import main
 from bridge.commands import explain
 from bridge.delivery.smtp import SmtpSender
-from bridge.mail.render import DISPLAY_NAME_LIMIT, SUBJECT_LIMIT
+from bridge.mail.render import SUBJECT_LIMIT
+from bridge.model.headers import DISPLAY_NAME_LIMIT
 from bridge.secret import Secret
 from bridge.shop.client import ShopClient
 from bridge.simulator import Simulator

@@ -23,16 +23,11 @@ from typing import Any
 
 import pytest
 
-from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 from bridge.mail.lint import SAMPLE_SHOP
-from bridge.mail.render import (
-    DISPLAY_NAME_LIMIT,
-    SUBJECT_LIMIT,
-    RenderedEmail,
-    ShopIdentity,
-    make_address,
-    render_email,
-)
+from bridge.mail.render import SUBJECT_LIMIT, RenderedEmail, render_email
+from bridge.model.headers import DISPLAY_NAME_LIMIT, make_address
+from bridge.model.identity import ShopIdentity
+from bridge.model.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 LANGUAGES = ("pl", "en")

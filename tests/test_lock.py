@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.cycle.orders import poll_orders as poll
 from bridge.delivery.deliver import deliver_due
 from bridge.delivery.smtp import SmtpSender
 from bridge.errors import LockError
@@ -20,7 +21,6 @@ from bridge.secret import Secret
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
 from bridge.state.outbox import Status, list_rows
-from bridge.sync import poll
 from tests.conftest import World
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME
 

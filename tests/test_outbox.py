@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from bridge.clock import ManualClock
+from bridge.model.cursors import IdCursor, OrderCursors
+from bridge.state import cursors
 from bridge.state.outbox import (
     EmailIntent,
     Status,
@@ -34,7 +36,7 @@ from bridge.state.outbox import (
     retry,
     skip,
 )
-from bridge.state.store import Store, get_cursor, open_store, set_cursor
+from bridge.state.store import Store, open_store
 
 DOMAIN = "shop.example"
 LEASE = timedelta(minutes=5)
@@ -143,16 +145,17 @@ def test_a_skipped_email_says_why_and_takes_its_key(store: Store, clock: ManualC
 
 
 def test_a_cursor_and_the_emails_it_produced_roll_back_together(store: Store, clock: ManualClock) -> None:
+    moved = OrderCursors(baseline_at=clock.now(), histories=IdCursor(5531))
     with pytest.raises(RuntimeError, match="crash before commit"), store.transaction() as conn:
-        set_cursor(conn, "order_histories.id", "5531", now=clock.now())
+        cursors.save_orders(conn, OrderCursors(), moved, now=clock.now())
         enqueue(conn, intent(), now=clock.now(), message_id_domain=DOMAIN)
         raise RuntimeError("crash before commit")
     with store.read() as conn:
-        assert get_cursor(conn, "order_histories.id") is None
+        assert cursors.load(conn).orders == OrderCursors()
     assert list_rows(store) == []
     # The next poll sees the same change and enqueues it, exactly once.
     with store.transaction() as conn:
-        set_cursor(conn, "order_histories.id", "5531", now=clock.now())
+        cursors.save_orders(conn, OrderCursors(), moved, now=clock.now())
         assert enqueue(conn, intent(), now=clock.now(), message_id_domain=DOMAIN)
     assert counts_by_status(store)[Status.QUEUED] == 1
 

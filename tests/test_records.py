@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.errors import ShopResponseError
-from bridge.shop.records import (
-    Multilingual,
+from bridge.model.records import Multilingual
+from bridge.shop.parse import (
     parse_address,
     parse_carrier,
     parse_cart,
@@ -32,7 +32,7 @@ from bridge.shop.records import (
     parse_shop_datetime,
 )
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "prestashop" / "real-responses"
+REAL = Path(__file__).resolve().parent / "data" / "real-responses"
 WARSAW = ZoneInfo("Europe/Warsaw")
 
 
@@ -111,7 +111,7 @@ def test_unset_invoice_and_delivery_dates_become_none() -> None:
 
 
 def test_shop_local_dates_become_aware_instants_in_the_shop_timezone() -> None:
-    # FINDINGS §1: at 04:46:21 UTC the Warsaw shop wrote "2026-11-27 05:46:21".
+    # docs/shop-facts.md §5.1: at 04:46:21 UTC the Warsaw shop wrote "2026-11-27 05:46:21".
     order = parse_order(body("orders/single-6.json")["order"], tz=WARSAW)
     assert order.date_add is not None and order.date_add.tzinfo is WARSAW
     assert order.date_add.astimezone(UTC) == datetime(2026, 11, 27, 4, 46, 21, tzinfo=UTC)
@@ -246,7 +246,7 @@ def test_multilingual_list_with_int_ids_gives_each_language() -> None:
 
 
 def test_multilingual_list_with_string_ids_gives_the_same_state() -> None:
-    # language=[1|2] turns the ids inside the lists into strings (FINDINGS §2).
+    # language=[1|2] turns the ids inside the lists into strings (docs/shop-facts.md §4.4).
     with_strings = body("order_states/display-full-language-1-or-2.json")["order_states"]
     with_ints = body("order_states/display-full.json")["order_states"]
     assert [parse_order_state(s, tz=WARSAW) for s in with_strings] == [

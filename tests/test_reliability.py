@@ -1,9 +1,10 @@
 """Reliability under fire, at a CI size: the scenarios of benchmarks/reliability.py, each run small, and the
 promises asserted (the full-size figures are the benchmark's business).
 
-- killed again and again (SIGKILL, the real CLI as a subprocess): nothing lost, never one email under two
-  Message-IDs; with UNKNOWN_POLICY=resend a copy is sent twice only when a kill came after its final dot,
-  and with `hold` it waits as `unknown` instead;
+- killed again and again (SIGKILL, the real CLI as a subprocess), each time at a named point where it
+  provably waits (never after a wall-clock delay, so a slow machine gets the same kills): nothing lost,
+  never one email under two Message-IDs; with UNKNOWN_POLICY=resend a copy is sent twice only when a kill
+  came after its final dot, and with `hold` it waits as `unknown` instead;
 - a shop whose webservice fails a fifth of the time: no cursor ever passes a row whose email was not
   decided, and the customers get what a bridge on a healthy shop sends, once;
 - an SMTP server that refuses, throttles and drops the line: nothing lost, quota and login refusals pause
@@ -26,25 +27,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import reliability  # noqa: E402
-from reliability import AFTER_DOT, CLAIMED  # noqa: E402
+from reliability import AFTER_DOT, BEFORE, CLAIMED  # noqa: E402
 
+from bridge.cycle.orders import poll_orders as poll  # noqa: E402
 from bridge.plan.rules import Decision  # noqa: E402
 from bridge.simulator.actions import PostalAddress  # noqa: E402
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY  # noqa: E402
 from bridge.state.outbox import Status, list_rows  # noqa: E402
-from bridge.sync import poll  # noqa: E402
 from tests.conftest import World  # noqa: E402
 
 WARSAW = PostalAddress("ul. Marszałkowska 10/4", "00-590", "Warszawa", phone="+48 600 700 800")
 
 
-def test_a_bridge_killed_at_random_moments_loses_nothing_and_resends_only_what_the_server_may_have() -> None:
+def test_a_bridge_killed_at_seeded_points_loses_nothing_and_resends_only_what_the_server_may_have() -> None:
     result = reliability.crash_loop(orders=40, kills=5, policy="resend", seed=2)
 
-    assert result.failures == []
-    assert len(result.kills) == 5
+    assert result.failures == []  # each run reached its kill point, and the store agrees it died there
+    assert len(result.kills) == 5 and result.finished == 0
     phases = result.phases()
     assert phases[AFTER_DOT] >= 1 and phases[CLAIMED] >= 1  # the two windows that matter were hit
+    assert phases[BEFORE] >= 1  # ... and the poll
     tally = result.tally
     assert tally.expected > 40  # a confirmation each, and bank-wire / cheque instructions
     assert tally.lost == []
@@ -64,7 +66,7 @@ def test_with_the_hold_policy_an_email_cut_off_after_its_final_dot_waits_as_unkn
     result = reliability.crash_loop(orders=40, kills=5, policy="hold", seed=3)
 
     assert result.failures == []
-    assert len(result.kills) == 5
+    assert len(result.kills) == 5 and result.finished == 0
     tally = result.tally
     assert result.phases()[AFTER_DOT] >= 1
     assert tally.lost == []  # an unknown email is held for the owner, not lost

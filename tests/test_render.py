@@ -16,17 +16,11 @@ from typing import Any
 import pytest
 
 from bridge.errors import ConfigError
-from bridge.mail.kinds import get_kind
 from bridge.mail.lint import SAMPLE_SHOP
-from bridge.mail.render import (
-    RenderedEmail,
-    RenderError,
-    ShopIdentity,
-    clean_header_text,
-    make_address,
-    new_message_id,
-    render_email,
-)
+from bridge.mail.render import RenderedEmail, RenderError, new_message_id, render_email
+from bridge.model.headers import clean_header_text, make_address
+from bridge.model.identity import ShopIdentity
+from bridge.model.kinds import get_kind
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MESSAGE_ID = "<order-1042.status-5531@zolta-lodka.pl>"
@@ -378,11 +372,11 @@ def test_the_polish_subject_survives_encoding_and_parsing() -> None:
 
 
 def shop_configuration() -> dict[str, str]:
-    """The values a real PrestaShop 8.1.2 shop returned (shared/prestashop/real-responses/configurations)."""
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "prestashop" / "real-responses"
+    """The values a real PrestaShop 8.1.2 shop returned (tests/data/real-responses/configurations)."""
+    real = Path(__file__).resolve().parent / "data" / "real-responses"
     values: dict[str, str] = {}
     for name in ("filter-name-begins-with.json", "PS_SHOP_DOMAIN-and-mail.json", "PS_TIMEZONE.json"):
-        body = json.loads((shared / "configurations" / name).read_text(encoding="utf-8"))["response"]["body"]
+        body = json.loads((real / "configurations" / name).read_text(encoding="utf-8"))["response"]["body"]
         values.update({row["name"]: row["value"] for row in json.loads(body)["configurations"]})
     return values
 

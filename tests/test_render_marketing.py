@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 from bridge.mail.lint import SAMPLE_SHOP
-from bridge.mail.render import RenderedEmail, RenderError, make_address, render_email, shipped_templates_dir
+from bridge.mail.render import RenderedEmail, RenderError, render_email, shipped_templates_dir
+from bridge.model.headers import make_address
+from bridge.model.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MESSAGE_ID = "<cart-731.step-1@zolta-lodka.pl>"

@@ -32,6 +32,7 @@ from bridge.app import Bridge
 from bridge.clock import SystemClock
 from bridge.commands.status import gather
 from bridge.config import setting_names
+from bridge.cycle.orders import poll_orders as poll
 from bridge.delivery.smtp import SendResult
 from bridge.logs import secret_forms
 from bridge.secret import Secret
@@ -41,8 +42,8 @@ from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
 from bridge.state.outbox import OutboxRow, Status, list_rows
 from bridge.state.store import open_store
-from bridge.sync import poll
-from bridge.web.unsubscribe import Signer, load_key, unsubscribed
+from bridge.state.unsubscribes import unsubscribed
+from bridge.web.unsubscribe import Signer, load_key
 from tests.conftest import SHOP_KEY, World
 from tests.smtp_server import DEFAULT_PASSWORD, DEFAULT_USERNAME, GmailLikeServer
 

@@ -12,7 +12,8 @@ import pytest
 
 from bridge.clock import ManualClock
 from bridge.secret import Secret
-from bridge.shop.client import Filter, Query, ShopClient, between, equals, greater_than, less_than, one_of
+from bridge.shop.client import ShopClient
+from bridge.shop.query import Filter, Query, between, equals, greater_than, less_than, one_of
 from bridge.simulator import DEMO_API_KEY, ShopState, Simulator
 from bridge.simulator.demo_shop import build_demo_state
 

@@ -13,9 +13,9 @@ import pytest
 
 from bridge.clock import ManualClock
 from bridge.errors import ShopPermissionError, ShopRequestError
+from bridge.model.records import CartRuleSpec
 from bridge.secret import Secret
 from bridge.shop.client import ShopClient
-from bridge.shop.records import CartRuleSpec
 from bridge.simulator import DEMO_API_KEY, Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import (
@@ -356,4 +356,4 @@ def test_a_copied_client_reads_the_same_shop_with_its_own_session(client: ShopCl
     with client.copy() as twin:
         assert twin.base_url == client.base_url and twin.url_form == "api"
         assert [c.iso_code for c in twin.currencies()] == ["PLN", "EUR"]
-        assert twin._session is not client._session
+        assert twin._transport._session is not client._transport._session

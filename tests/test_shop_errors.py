@@ -32,11 +32,13 @@ from bridge.errors import (
     ShopUnreachable,
 )
 from bridge.secret import Secret
-from bridge.shop.client import Query, ShopClient
+from bridge.shop.client import ShopClient
+from bridge.shop.failures import connection_error
+from bridge.shop.query import Query
 from bridge.simulator import DEMO_API_KEY, ShopState, Simulator
 from bridge.simulator.demo_shop import build_demo_state
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "prestashop" / "real-responses"
+REAL = Path(__file__).resolve().parent / "data" / "real-responses"
 FLAVOURS = ("1.7.7", "8.1", "8.2")
 EVERY_FLAVOUR = pytest.mark.parametrize("flavour", FLAVOURS, indirect=True)
 WRONG_KEY = "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"
@@ -404,7 +406,7 @@ def test_an_unknown_host_name_is_a_dns_problem() -> None:
     resolution.__cause__ = gaierror
     failure = requests.exceptions.ConnectionError(MaxRetryError(None, "/api/orders", resolution))  # type: ignore[arg-type]
     with make_client("http://shop.invalid", retries=0) as client:
-        error, retryable = client._transport_error(failure, "orders")
+        error, retryable = connection_error(failure, "orders", root=client.base_url, timeout=20.0)
     assert isinstance(error, ShopUnreachable) and retryable
     assert "cannot resolve the host name 'shop.invalid' (DNS)" in str(error)
     assert error.exit_code == 69

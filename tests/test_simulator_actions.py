@@ -1,6 +1,6 @@
 """Each shop action, checked through the HTTP webservice the bridge polls.
 
-What an action must (and must not) move comes from the real shop (`prestashop/real-responses/timeline/`):
+What an action must (and must not) move comes from the real shop (`tests/data/real-responses/timeline/`):
 the bridge's change detection relies on exactly these movements.
 """
 

@@ -1,6 +1,6 @@
 """The simulator answers every recorded request the way the real PrestaShop 8.1.2 shop did.
 
-Each file in `shared/prestashop/real-responses/` (outside `timeline/`) is replayed as recorded (method, path,
+Each file in `tests/data/real-responses/` (outside `timeline/`) is replayed as recorded (method, path,
 headers) against a simulator seeded with the objects the recordings show. The answer must have the same
 status, content type, JSON shape (keys in order, value types, `[]` for empty), error codes and messages, the
 same values (so filters, sort, paging and rendering are proven), and for XML the same element tree.

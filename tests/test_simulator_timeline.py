@@ -1,6 +1,6 @@
 """Replays the shop actions recorded on a real PrestaShop 8.1.2 shop and checks the same things move.
 
-`prestashop/real-responses/timeline/` holds, per step, the webservice snapshots taken before and after one
+`tests/data/real-responses/timeline/` holds, per step, the webservice snapshots taken before and after one
 action (orders, order_histories and the resources the action touches). The simulated shop performs the same
 action through `bridge.simulator.actions.Shop`, the same requests are made against the simulator, and both
 pairs of snapshots are reduced to a description of the movement (which order moved its date_upd, which new
@@ -26,17 +26,12 @@ from bridge.simulator import DEMO_API_KEY, Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import CANDLE, MUG, MUG_COBALT, MUG_HONEY, build_demo_shop
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-TIMELINE = SHARED / "prestashop" / "real-responses" / "timeline"
+TIMELINE = Path(__file__).resolve().parent / "data" / "real-responses" / "timeline"
 ORDERS_PATH = "/api/orders?display=[id,current_state,date_upd]&sort=[id_ASC]&output_format=JSON"
 HISTORIES_PATH = "/api/order_histories?display=full&output_format=JSON"
 
-pytestmark = pytest.mark.skipif(not TIMELINE.is_dir(), reason="the recorded timeline is not checked out")
-
 
 def recorded_steps() -> list[str]:
-    if not TIMELINE.is_dir():
-        return []
     return sorted(p.name for p in TIMELINE.iterdir() if p.is_dir())
 
 

@@ -17,8 +17,7 @@ from bridge.service import sync_recorded
 from bridge.shop.client import ShopClient
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.state.store import get_cursor
-from bridge.sync import ORDERS
+from bridge.state import cursors
 from tests.conftest import World
 
 WARSAW = PostalAddress("ul. Marszałkowska 10/4", "00-590", "Warszawa", phone="+48 600 700 800")
@@ -61,7 +60,7 @@ def test_status_says_when_the_shop_was_polled_where_the_cursors_stand_and_what_w
 
     assert status.last_poll_at == polled_at and status.last_poll_error is None
     with world.store.read() as conn:
-        order_cursor = get_cursor(conn, ORDERS)
+        order_cursor = str(cursors.load(conn).orders.orders.position)
     orders = {r.name: r for r in status.resources}["orders"]
     assert orders.cursor == order_cursor and orders.moved_at == polled_at
     assert status.outbox["sent"] == 1 and status.outbox["queued"] == 0

@@ -17,17 +17,11 @@ from sqlalchemy.exc import StatementError
 
 from bridge.clock import ManualClock
 from bridge.errors import StoreError
-from bridge.state.store import (
-    SeenOrder,
-    Store,
-    get_cursor,
-    get_cursors,
-    get_seen_orders,
-    metadata,
-    open_store,
-    put_seen_order,
-    set_cursor,
-)
+from bridge.model.cursors import IdCursor, OrderCursors, PollRecord
+from bridge.model.memory import SeenOrder
+from bridge.state import cursors
+from bridge.state.orders import get_seen_orders, put_seen_order
+from bridge.state.store import Store, Tx, metadata, open_store
 
 
 @pytest.fixture
@@ -64,6 +58,15 @@ def an_order(order_id: int = 1042, **changes: object) -> SeenOrder:
     return SeenOrder(**values)  # type: ignore[arg-type]
 
 
+def record_poll(conn: Tx, error: str, now: datetime) -> None:
+    """Any write will do for these tests: the poll record is the simplest typed one."""
+    cursors.save_poll(conn, PollRecord(last_at=now, last_error=error), now=now)
+
+
+def last_error(conn: Tx) -> str:
+    return cursors.load(conn).poll.last_error
+
+
 def test_a_new_store_is_a_private_file_in_a_new_private_directory(tmp_path: Path) -> None:
     path = tmp_path / "new" / "dir" / "bridge.db"
     previous = os.umask(0)  # SQLite alone would then create a world-readable file
@@ -71,7 +74,7 @@ def test_a_new_store_is_a_private_file_in_a_new_private_directory(tmp_path: Path
         with open_store(f"sqlite:///{path}") as store:
             assert store.path == path
             with store.transaction() as conn:
-                set_cursor(conn, "baseline_at", "2026-11-27T09:00:00+00:00", now=ManualClock().now())
+                record_poll(conn, "", ManualClock().now())
             wal = path.with_name("bridge.db-wal")
             assert wal.exists()
             assert mode_of(wal) == 0o600
@@ -86,7 +89,7 @@ def test_an_existing_store_readable_by_others_is_made_private_again(db_path: Pat
     db_path.chmod(0o644)
     with open_store(str(db_path)) as writer:
         with writer.transaction() as conn:
-            set_cursor(conn, "orders.date_upd", "x", now=ManualClock().now())
+            record_poll(conn, "x", ManualClock().now())
         assert mode_of(db_path) == 0o600
         wal = db_path.with_name("bridge.db-wal")
         wal.chmod(0o644)
@@ -113,39 +116,50 @@ def test_a_writer_waits_for_the_write_lock_at_begin_while_readers_go_on(db_path:
     impatient = open_store(str(db_path), busy_timeout=timedelta(0))
     try:
         with first.transaction() as conn:
-            set_cursor(conn, "orders.date_upd", "committed", now=ManualClock().now())
+            record_poll(conn, "committed", ManualClock().now())
         with first.transaction():
             # Nothing written yet: only BEGIN IMMEDIATE can make the second writer wait here.
             with pytest.raises(StoreError, match=r"bridge\.db: database is locked"), impatient.transaction():
                 pass
             with impatient.read() as conn:
-                assert get_cursor(conn, "orders.date_upd") == "committed"
+                assert last_error(conn) == "committed"
     finally:
         first.close()
         impatient.close()
 
 
 def test_reopening_the_store_keeps_cursors_and_seen_orders(db_path: Path, clock: ManualClock) -> None:
+    moved = OrderCursors(
+        baseline_at=clock.now(),
+        baseline_order_id=1000,
+        histories=IdCursor(5531, frozenset({5530, 5531})),
+        orders=IdCursor(1042),
+        payments=IdCursor(12),
+    )
     with open_store(str(db_path)) as store, store.transaction() as conn:
-        set_cursor(conn, "orders.date_upd", "2026-11-27 10:30:00", now=clock.now())
-        set_cursor(conn, "order_histories.id", "5531", now=clock.now())
+        cursors.save_orders(conn, OrderCursors(), moved, now=clock.now())
         put_seen_order(conn, an_order(), now=clock.now())
     with open_store(str(db_path)) as store, store.read() as conn:
-        assert get_cursors(conn) == {"orders.date_upd": "2026-11-27 10:30:00", "order_histories.id": "5531"}
+        assert cursors.load(conn).orders == moved
         assert get_seen_orders(conn, [1042])[1042].total_paid_real == Decimal("129.90")
 
 
-def test_setting_a_cursor_again_replaces_its_value(store: Store, clock: ManualClock) -> None:
+def test_moving_a_cursor_again_replaces_its_value_and_leaves_the_others(
+    store: Store, clock: ManualClock
+) -> None:
+    first = OrderCursors(baseline_at=clock.now(), payments=IdCursor(10))
     with store.transaction() as conn:
-        set_cursor(conn, "order_payments.id", "10", now=clock.now())
+        cursors.save_orders(conn, OrderCursors(), first, now=clock.now())
     clock.advance(60)
+    later = OrderCursors(baseline_at=first.baseline_at, payments=IdCursor(12, frozenset({11, 12})))
     with store.transaction() as conn:
-        set_cursor(conn, "order_payments.id", "12", now=clock.now())
+        cursors.save_orders(conn, first, later, now=clock.now())
     with store.read() as conn:
-        assert get_cursor(conn, "order_payments.id") == "12"
-        assert get_cursor(conn, "never.set") is None
-        updated = conn.exec_driver_sql("SELECT updated_at FROM cursors").scalar()
-    assert updated == "2026-11-27T09:01:00.000000+00:00"
+        assert cursors.load(conn).orders == later
+        assert cursors.load(conn).carts.changed_up_to is None  # never set
+        moved = dict(conn.exec_driver_sql("SELECT name, updated_at FROM cursors").all())
+    assert moved["order_payments.id"] == "2026-11-27T09:01:00.000000+00:00"
+    assert moved["order_histories.id"] == "2026-11-27T09:00:00.000000+00:00"  # unchanged: not written
 
 
 def test_a_seen_order_keeps_its_first_sighting_when_updated(store: Store, clock: ManualClock) -> None:
@@ -197,7 +211,8 @@ def test_rows_written_at_revision_0001_survive_the_upgrade_to_head(db_path: Path
             " '2026-11-27T09:00:00.000000+00:00', 0, '2026-11-27T09:00:00.000000+00:00')"
         )
     with open_store(str(db_path)) as upgraded, upgraded.read() as conn:
-        assert get_cursor(conn, "orders.date_upd") == "2026-11-27 10:30:00"
+        kept = conn.exec_driver_sql("SELECT value FROM cursors WHERE name = 'orders.date_upd'").scalar()
+        assert kept == "2026-11-27 10:30:00"
         queued = conn.exec_driver_sql("SELECT idempotency_key, status, message_id FROM outbox").all()
     assert queued == [("order_confirmation:order:1042", "queued", "<abc@shop.example>")]
 

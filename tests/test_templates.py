@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 from bridge.mail.lint import SAMPLE_SHOP, Problem, lint_templates, preview_email
-from bridge.mail.render import RenderedEmail, make_address, render_email
+from bridge.mail.render import RenderedEmail, render_email
+from bridge.model.headers import make_address
+from bridge.model.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MESSAGE_ID = "<order-1042.status-5531@zolta-lodka.pl>"

@@ -11,12 +11,12 @@ import pytest
 
 from bridge.commands.testmail import (
     EmailTestReport,
-    identity_for_test,
     load_identity_for_test,
     send_test_email,
 )
 from bridge.config import Settings
 from bridge.delivery.deliver import stored_identity
+from bridge.delivery.identity import identity_for_test
 from bridge.errors import ConfigError, DeliveryError
 from tests.conftest import World, bridge_settings, html_of, text_of
 from tests.smtp_server import DEFAULT_USERNAME, SIZE_EXCEEDED, GmailLikeServer, gmail_like_server
@@ -197,7 +197,7 @@ def test_with_mail_transport_file_the_test_email_is_written_not_sent(tmp_path: P
 
 
 def test_the_test_email_is_signed_with_the_shop_identity_and_the_current_sender(tmp_path: Path) -> None:
-    from bridge.mail.render import ShopIdentity
+    from bridge.model.identity import ShopIdentity
 
     settings = Settings.from_mapping(
         {

@@ -15,12 +15,12 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
-from sqlalchemy import Connection
 
 from bridge.clock import ManualClock
 from bridge.errors import ConfigError
 from bridge.secret import Secret
-from bridge.state.store import Store, open_store
+from bridge.state.store import Store, Tx, open_store
+from bridge.state.unsubscribes import list_unsubscribed, resubscribe, unsubscribed
 from bridge.web.unsubscribe import (
     KEY_FILE,
     LIST_UNSUBSCRIBE_POST,
@@ -29,13 +29,10 @@ from bridge.web.unsubscribe import (
     UnsubscribeServer,
     choose_language,
     links,
-    list_unsubscribed,
     load_key,
     mask_email,
-    resubscribe,
     token_from_mailto_subject,
     unsubscribe,
-    unsubscribed,
     validate_base_url,
 )
 
@@ -573,7 +570,7 @@ def test_the_after_unsubscribe_hook_shares_the_transaction(
     caplog.set_level(logging.DEBUG, logger="bridge.web.unsubscribe")
     seen: list[str] = []
 
-    def cancel_marketing(conn: Connection, email: str, now: datetime) -> None:
+    def cancel_marketing(conn: Tx, email: str, now: datetime) -> None:
         assert unsubscribed(conn, email) is not None, "runs after the row is written, before commit"
         seen.append(email)
         if email.startswith("broken"):

@@ -34,9 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE
 from bridge.mail.lint import SAMPLE_SHOP, SHIPPED_LANGUAGES
-from bridge.mail.render import Renderer, make_address
+from bridge.mail.render import Renderer
+from bridge.model.headers import make_address
+from bridge.model.kinds import KINDS, SAMPLE_UNSUBSCRIBE
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

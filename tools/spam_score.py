@@ -24,7 +24,7 @@ of rules are reported but not counted:
 
 PrestaShop's own order_conf, payment and shipped templates score 0.0 on content this way; ours must too.
 Offline scoring cannot see SPF, DKIM, DMARC, blocklists or Gmail's reputation models
-(../shared/docs/email-delivery.md §6.3): it catches spammy content, it does not promise the inbox.
+(docs/email-facts.md §10): it catches spammy content, it does not promise the inbox.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE
 from bridge.mail.lint import SAMPLE_SHOP, SHIPPED_LANGUAGES
-from bridge.mail.render import Renderer, make_address
+from bridge.mail.render import Renderer
+from bridge.model.headers import make_address
+from bridge.model.kinds import KINDS, SAMPLE_UNSUBSCRIBE
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 INFORMATIONAL: Final = 0.1  # points: below this, a rule is informational (SpamAssassin shows it as 0.0)

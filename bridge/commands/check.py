@@ -15,6 +15,7 @@ from bridge.config import Settings, format_duration
 from bridge.delivery.smtp import LoginReport
 from bridge.delivery.transports import smtp_transport
 from bridge.errors import ShopPermissionError
+from bridge.model.records import Currency, Language
 from bridge.shop.client import ShopClient
 
 # What the bridge reads, and why (the owner sees the reason when a permission is missing).
@@ -77,6 +78,35 @@ def check_shop(client: ShopClient, settings: Settings | None = None) -> ShopRepo
     Raises ShopAuthError / ShopPermissionError / ShopUnreachable / … for what stops the bridge.
     """
     permissions = client.permissions()
+    _require_reading(permissions)
+    findings = _permission_findings(permissions)
+
+    marketing = ""
+    if settings is not None:
+        marketing, extra = _marketing(settings, permissions)
+        findings += extra
+
+    timezone = client.shop_timezone()
+    languages = client.languages()
+    currencies = client.currencies()
+    config = client.configuration(["PS_LANG_DEFAULT", "PS_CURRENCY_DEFAULT", "PS_MAIL_METHOD"])
+    findings += _own_mail_findings(client, config["PS_MAIL_METHOD"] or "1")
+
+    return ShopReport(
+        marketing=marketing,
+        base_url=client.base_url,
+        version=client.version,
+        url_form=client.url_form,
+        timezone=timezone.key,
+        languages=_language_lines(languages, config["PS_LANG_DEFAULT"]),
+        currencies=_currency_lines(currencies, config["PS_CURRENCY_DEFAULT"]),
+        readable=sorted(name for name, methods in permissions.items() if "GET" in methods),
+        findings=findings,
+    )
+
+
+def _require_reading(permissions: Mapping[str, set[str]]) -> None:
+    """Raise ShopPermissionError, naming each box to tick, when the key cannot read what the bridge needs."""
     missing = [name for name in REQUIRED_RESOURCES if "GET" not in permissions.get(name, set())]
     if missing:
         reasons = "; ".join(f"{name} ({REQUIRED_RESOURCES[name]})" for name in missing)
@@ -85,6 +115,10 @@ def check_shop(client: ShopClient, settings: Settings | None = None) -> ShopRepo
             f"In the back office: {WHERE_TO_TICK} {', '.join(missing)}",
             resource=missing[0],
         )
+
+
+def _permission_findings(permissions: Mapping[str, set[str]]) -> list[Finding]:
+    """Optional resources the key may not read, and writes it should not be allowed."""
     findings: list[Finding] = []
     for name, why in OPTIONAL_RESOURCES.items():
         if "GET" not in permissions.get(name, set()):
@@ -101,57 +135,46 @@ def check_shop(client: ShopClient, settings: Settings | None = None) -> ShopRepo
                     "order makes PrestaShop send its own status mail again. Untick everything but GET.",
                 )
             )
-
-    marketing = ""
-    if settings is not None:
-        marketing, extra = _marketing(settings, permissions)
-        findings += extra
-
-    timezone = client.shop_timezone()
-    languages = client.languages()
-    currencies = client.currencies()
-    config = client.configuration(["PS_LANG_DEFAULT", "PS_CURRENCY_DEFAULT", "PS_MAIL_METHOD"])
-    default_lang = config["PS_LANG_DEFAULT"]
-    default_currency = config["PS_CURRENCY_DEFAULT"]
-
-    mail_method = config["PS_MAIL_METHOD"] or "1"
-    if mail_method != "3":
-        sending = [state for state in client.order_states() if state.send_email and not state.deleted]
-        if sending:
-            names = ", ".join(state.name.get(None) for state in sending[:6])
-            more = f" and {len(sending) - 6} more" if len(sending) > 6 else ""
-            findings.append(
-                Finding(
-                    "warning",
-                    f"the shop is set to send its own emails ({MAIL_METHODS.get(mail_method, mail_method)}) "
-                    f"for {len(sending)} order statuses ({names}{more}): when that works, customers get two. "
-                    "Set Advanced Parameters → E-mail → 'Never send emails', or untick 'Send an email to the "
-                    "customer' on those statuses.",
-                )
-            )
-
-    return ShopReport(
-        marketing=marketing,
-        base_url=client.base_url,
-        version=client.version,
-        url_form=client.url_form,
-        timezone=timezone.key,
-        languages=[
-            f"{lang.iso_code} ({lang.name}{', default' if str(lang.id) == default_lang else ''})"
-            for lang in languages
-            if lang.active
-        ],
-        currencies=[
-            f"{cur.iso_code}{' (default)' if str(cur.id) == default_currency else ''}"
-            for cur in currencies
-            if cur.active and not cur.deleted
-        ],
-        readable=sorted(name for name, methods in permissions.items() if "GET" in methods),
-        findings=findings,
-    )
+    return findings
 
 
-# A personal Gmail account may send to about 500 recipients a day (email-delivery.md §1.3).
+def _own_mail_findings(client: ShopClient, mail_method: str) -> list[Finding]:
+    """A warning when the shop still sends its own status emails: customers would get two."""
+    if mail_method == "3":
+        return []
+    sending = [state for state in client.order_states() if state.send_email and not state.deleted]
+    if not sending:
+        return []
+    names = ", ".join(state.name.get(None) for state in sending[:6])
+    more = f" and {len(sending) - 6} more" if len(sending) > 6 else ""
+    return [
+        Finding(
+            "warning",
+            f"the shop is set to send its own emails ({MAIL_METHODS.get(mail_method, mail_method)}) "
+            f"for {len(sending)} order statuses ({names}{more}): when that works, customers get two. "
+            "Set Advanced Parameters → E-mail → 'Never send emails', or untick 'Send an email to the "
+            "customer' on those statuses.",
+        )
+    ]
+
+
+def _language_lines(languages: list[Language], default_id: str | None) -> list[str]:
+    return [
+        f"{lang.iso_code} ({lang.name}{', default' if str(lang.id) == default_id else ''})"
+        for lang in languages
+        if lang.active
+    ]
+
+
+def _currency_lines(currencies: list[Currency], default_id: str | None) -> list[str]:
+    return [
+        f"{cur.iso_code}{' (default)' if str(cur.id) == default_id else ''}"
+        for cur in currencies
+        if cur.active and not cur.deleted
+    ]
+
+
+# A personal Gmail account may send to about 500 recipients a day (docs/email-facts.md §3.1).
 CONSUMER_GMAIL_DOMAINS: Final = ("gmail.com", "googlemail.com")
 CONSUMER_GMAIL_DAILY: Final = 500
 

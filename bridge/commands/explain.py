@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
 
-from sqlalchemy import func, select
-
 from bridge.errors import BridgeError
 from bridge.mail.render import Renderer, RenderError
-from bridge.state import outbox
+from bridge.model.memory import SeenOrder
+from bridge.state import cursors, outbox, reports
+from bridge.state.orders import get_seen_orders
 from bridge.state.outbox import Attempt, OutboxDetail, OutboxRow, Status
-from bridge.state.store import SeenOrder, Store, get_cursors, get_seen_orders, orders_seen
-from bridge.state.store import outbox as outbox_rows
-from bridge.sync import BASELINE_AT, BASELINE_ORDER
+from bridge.state.store import Store
+from bridge.state.unsubscribes import normalise_email, unsubscribed
 
 # C0 and C1 controls (ESC starts a terminal sequence), DEL, and the Unicode line separators.
 _UNPRINTABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -379,34 +378,15 @@ def find_order(store: Store, asked: str) -> OrderStory:
     """
     text = asked.strip().lstrip("#").strip()
     by_id = text.isdigit()
-    with store.read() as conn:
-        cursors = get_cursors(conn)
+    with store.read() as tx:
+        baseline = cursors.load(tx).orders
         ids: set[int] = set()
-        if by_id:
-            number = int(text)
-            if (
-                get_seen_orders(conn, [number])
-                or conn.execute(
-                    select(func.count()).select_from(outbox_rows).where(outbox_rows.c.order_id == number)
-                ).scalar()
-            ):
-                ids.add(number)
+        if by_id and reports.order_known(tx, int(text)):
+            ids.add(int(text))
         if not ids and text:
-            reference = text.upper()
-            ids.update(
-                conn.execute(
-                    select(orders_seen.c.order_id).where(orders_seen.c.reference == reference)
-                ).scalars()
-            )
-            ids.update(
-                order_id
-                for order_id in conn.execute(
-                    select(outbox_rows.c.order_id).where(outbox_rows.c.order_reference == reference)
-                ).scalars()
-                if order_id is not None
-            )
+            ids = reports.orders_with_reference(tx, text.upper())
             by_id = by_id and not ids
-        seen = get_seen_orders(conn, ids)
+        seen = get_seen_orders(tx, ids)
     emails = [
         detail
         for order_id in sorted(ids)
@@ -417,8 +397,6 @@ def find_order(store: Store, asked: str) -> OrderStory:
     references = {s.reference for s in seen.values()} | {
         d.row.order_reference for d in emails if d.row.order_reference
     }
-    baseline_order = cursors.get(BASELINE_ORDER, "")
-    baseline_at = cursors.get(BASELINE_AT)
     return OrderStory(
         asked=text,
         by_id=by_id,
@@ -426,8 +404,8 @@ def find_order(store: Store, asked: str) -> OrderStory:
         references=tuple(sorted(references)),
         seen=tuple(seen[i] for i in sorted(seen)),
         emails=tuple(emails),
-        baseline_order_id=int(baseline_order) if baseline_order.isdigit() else None,
-        baseline_at=datetime.fromisoformat(baseline_at) if baseline_at else None,
+        baseline_order_id=baseline.baseline_order_id if baseline.baseline_at is not None else None,
+        baseline_at=baseline.baseline_at,
     )
 
 
@@ -557,7 +535,7 @@ def _facts(facts: Iterable[tuple[str, str]], pad: str) -> list[str]:
 
 def cart_story_lines(store: Store, cart_id: int, zone: tzinfo, language_of: LanguageOf) -> list[str]:
     """`bridge explain cart ID`: the cart's reminder series and every reminder sent, waiting or skipped."""
-    from bridge.cart_watch import series_of
+    from bridge.state.carts import series_of
 
     series = series_of(store, cart_id)
     rows = sorted(outbox.list_rows(store, cart_id=cart_id, limit=ORDER_EMAILS_LIMIT), key=lambda r: r.id)
@@ -584,12 +562,10 @@ def cart_story_lines(store: Store, cart_id: int, zone: tzinfo, language_of: Lang
 
 def address_story_lines(store: Store, email: str, zone: tzinfo, language_of: LanguageOf) -> list[str]:
     """`bridge explain address EMAIL`: whether marketing mail may go to it, and every email to it."""
-    from bridge.web.unsubscribe import unsubscribed
-
-    address = email.strip().lower()
-    with store.read() as conn:
-        gone = unsubscribed(conn, address)
-        bounced = outbox.is_suppressed(conn, address)
+    address = normalise_email(email)
+    with store.read() as tx:
+        gone = unsubscribed(tx, address)
+        bounced = outbox.is_suppressed(tx, address)
     rows = sorted(
         outbox.list_rows(store, recipient_email=address, limit=ORDER_EMAILS_LIMIT), key=lambda r: r.id
     )

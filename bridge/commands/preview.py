@@ -19,23 +19,35 @@ from typing import Final
 
 from bridge.clock import Clock, SystemClock
 from bridge.config import Settings
+from bridge.cycle.orders import rule_settings
 from bridge.errors import BridgeError
-from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
-from bridge.mail.render import RenderedEmail, Renderer, get_renderer, make_address
+from bridge.mail.render import RenderedEmail, Renderer, get_renderer
+from bridge.model.headers import make_address
+from bridge.model.kinds import (
+    AWAITING_BANK_WIRE,
+    AWAITING_CHEQUE,
+    KINDS,
+    ORDER_CONFIRMATION,
+    SAMPLE_UNSUBSCRIBE,
+    SHIPPED,
+    TRACKING_ADDED,
+    get_kind,
+)
+from bridge.model.profile import STATUS_KINDS, ShopProfile
+from bridge.model.records import Order, OrderHistory
 from bridge.plan.contexts import OrderFacts
 from bridge.plan.detect import Change, NewOrder, StateChanged
 from bridge.plan.rules import Decision, RuleSettings, decide
 from bridge.shop.client import ShopClient
-from bridge.shop.profile import STATUS_KINDS, ShopProfile, load_profile
-from bridge.shop.records import Order, OrderHistory
-from bridge.sync import gather_facts, rule_settings
+from bridge.shop.facts import gather_facts
+from bridge.shop.profile import load_profile
 
 log = logging.getLogger(__name__)
 
 # The kinds an order can get; `test_email` is about the SMTP settings, not an order.
-ORDER_KINDS: Final = ("order_confirmation", *sorted(STATUS_KINDS), "tracking_added")
+ORDER_KINDS: Final = (ORDER_CONFIRMATION, *sorted(STATUS_KINDS), TRACKING_ADDED)
 # Waiting-for-payment kinds that only an order paid with that module ever gets.
-PAYMENT_METHOD_KINDS: Final = frozenset({"awaiting_bank_wire", "awaiting_cheque"})
+PAYMENT_METHOD_KINDS: Final = frozenset({AWAITING_BANK_WIRE, AWAITING_CHEQUE})
 
 
 class PreviewError(BridgeError):
@@ -158,7 +170,7 @@ def applicable_kinds(facts: OrderFacts, profile: ShopProfile, histories: Sequenc
     of the shop sends (the bank-wire and cheque ones only when the order was paid that way or went
     through that state), and `tracking_added` once there is a tracking number."""
     visited = {h.id_order_state for h in histories if h.id_order == facts.order.id}
-    kinds = ["order_confirmation"]
+    kinds = [ORDER_CONFIRMATION]
     for kind in sorted(STATUS_KINDS):
         states = states_sending(kind, profile)
         if not states:
@@ -168,8 +180,8 @@ def applicable_kinds(facts: OrderFacts, profile: ShopProfile, histories: Sequenc
             if not (visited & set(states)) and facts.order.module not in modules:
                 continue
         kinds.append(kind)
-    if facts.tracking_number and states_sending("shipped", profile):
-        kinds.append("tracking_added")
+    if facts.tracking_number and states_sending(SHIPPED, profile):
+        kinds.append(TRACKING_ADDED)
     return kinds
 
 
@@ -186,10 +198,10 @@ def decision_for(
     else the shop's first such state). `tracking_added` carries the same context as `shipped`.
     """
     order = facts.order
-    if kind == "order_confirmation":
+    if kind == ORDER_CONFIRMATION:
         change: Change = NewOrder(order=order)
     else:
-        status_kind = "shipped" if kind == "tracking_added" else kind
+        status_kind = SHIPPED if kind == TRACKING_ADDED else kind
         states = states_sending(status_kind, profile)
         if not states:
             return Decision(
@@ -201,7 +213,7 @@ def decision_for(
             )
         visited = [h for h in sorted(histories, key=lambda h: h.id) if h.id_order_state in states]
         state_id = visited[-1].id_order_state if visited else states[0]
-        if kind == "tracking_added" and not facts.tracking_number:
+        if kind == TRACKING_ADDED and not facts.tracking_number:
             return Decision(
                 f"preview:{kind}",
                 kind,
@@ -213,7 +225,7 @@ def decision_for(
         change = StateChanged(history=history, initial=False)
     decisions = decide([change], facts={order.id: facts}, profile=profile, settings=settings, already_sent={})
     decision = decisions[0]
-    if kind == "tracking_added" and decision.sends:
+    if kind == TRACKING_ADDED and decision.sends:
         return dataclasses.replace(decision, kind=kind)
     return decision
 

@@ -13,37 +13,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, select
-
 from bridge.alerts import SHOP_UNREACHABLE, Incident, open_incidents
 from bridge.config import Settings
 from bridge.delivery.budget import Budget, Limits
 from bridge.delivery.deliver import paused
-from bridge.state.outbox import Status, counts_by_status
-from bridge.state.store import Store, cart_series, cursors, outbox, set_cursor, unsubscribes
+from bridge.model.cursors import OrderCursors
+from bridge.model.kinds import REVIEW_REQUEST
+from bridge.state import cursors, outbox, reports
+from bridge.state.cursors import PositionMoves
+from bridge.state.outbox import OutboxRow, Status, counts_by_status
+from bridge.state.store import Store
+from bridge.state.unsubscribes import count_unsubscribed
 
-# Cursors this module writes: every poll, from `bridge run` and `bridge sync` alike.
-POLL_AT: Final = "poll.last_at"
-POLL_OK_AT: Final = "poll.last_ok_at"
-POLL_ERROR: Final = "poll.last_error"
-# The resources each poll reads, with the cursor that records how far it got.
-RESOURCES: Final = (
-    ("orders", "orders.id"),
-    ("order_histories", "order_histories.id"),
-    ("order_payments", "order_payments.id"),
-)
 ERROR_STATUSES: Final = (Status.FAILED, Status.RETRY, Status.UNKNOWN)
 # A poll this many intervals old means the service is not polling (stopped, hung, or the shop is down).
 STALE_POLLS: Final = 3
-
-
-def record_poll(store: Store, *, started: datetime, error: str | None = None) -> None:
-    """Remember that a poll started at `started` and how it ended (`error` is the owner's one line)."""
-    with store.transaction() as conn:
-        set_cursor(conn, POLL_AT, started.isoformat(), now=started)
-        set_cursor(conn, POLL_ERROR, error or "", now=started)
-        if error is None:
-            set_cursor(conn, POLL_OK_AT, started.isoformat(), now=started)
 
 
 @dataclass(frozen=True)
@@ -103,63 +87,49 @@ class StatusReport:
             "pid": self.running_pid,
             "poll_interval_seconds": int(self.poll_interval.total_seconds()),
             "baseline_at": _iso(self.baseline_at),
-            "last_poll": {
-                "at": _iso(self.last_poll_at),
-                "age_seconds": self._age(self.last_poll_at),
-                "ok": self.last_poll_at is not None and not self.last_poll_error,
-                "error": self.last_poll_error,
-                "last_ok_at": _iso(self.last_ok_poll_at),
-            },
-            "resources": {
-                r.name: {
-                    "cursor": r.cursor,
-                    "polled_at": _iso(self.last_poll_at),
-                    "polled_age_seconds": self._age(self.last_poll_at),
-                    "moved_at": _iso(r.moved_at),
-                }
-                for r in self.resources
-            },
+            "last_poll": self._last_poll_dict(),
+            "resources": {r.name: self._resource_dict(r) for r in self.resources},
             "outbox": dict(self.outbox),
             "sent_last_24h": self.sent_24h,
             "daily_send_limit": self.daily_limit,
             "paused": self.paused_until is not None,
             "paused_until": _iso(self.paused_until),
             "pause_reason": self.pause_reason,
-            "incidents": [
-                {
-                    "problem": i.problem,
-                    "since": _iso(i.since),
-                    "age_seconds": self._age(i.since),
-                    "pause_kind": i.pause_kind or None,
-                    "alert": {
-                        "to": self.alerts_to,
-                        "due_at": _iso(i.alert_at),
-                        "outbox_id": i.alert_id,
-                        "status": i.alert_status,
-                    },
-                }
-                for i in self.incidents
-            ],
-            "last_errors": [
-                {
-                    "outbox_id": e.outbox_id,
-                    "status": e.status,
-                    "kind": e.kind,
-                    "order": e.order,
-                    "recipient": e.recipient,
-                    "error": e.error,
-                    "at": _iso(e.at),
-                }
-                for e in self.errors
-            ],
+            "incidents": [self._incident_dict(i) for i in self.incidents],
+            "last_errors": [_error_dict(e) for e in self.errors],
             "problems": list(self.problems),
-            "marketing": None
-            if self.marketing is None
-            else {
-                "carts_checked_at": _iso(self.marketing.carts_checked_at),
-                "open_cart_series": self.marketing.open_series,
-                "unsubscribed": self.marketing.unsubscribed,
-                "review_requests_waiting": self.marketing.review_requests_waiting,
+            "marketing": None if self.marketing is None else _marketing_dict(self.marketing),
+        }
+
+    def _last_poll_dict(self) -> dict[str, Any]:
+        return {
+            "at": _iso(self.last_poll_at),
+            "age_seconds": self._age(self.last_poll_at),
+            "ok": self.last_poll_at is not None and not self.last_poll_error,
+            "error": self.last_poll_error,
+            "last_ok_at": _iso(self.last_ok_poll_at),
+        }
+
+    def _resource_dict(self, r: Resource) -> dict[str, Any]:
+        """A resource's cursor; every resource is read by the same poll, so they share its time."""
+        return {
+            "cursor": r.cursor,
+            "polled_at": _iso(self.last_poll_at),
+            "polled_age_seconds": self._age(self.last_poll_at),
+            "moved_at": _iso(r.moved_at),
+        }
+
+    def _incident_dict(self, i: Incident) -> dict[str, Any]:
+        return {
+            "problem": i.problem,
+            "since": _iso(i.since),
+            "age_seconds": self._age(i.since),
+            "pause_kind": i.pause_kind or None,
+            "alert": {
+                "to": self.alerts_to,
+                "due_at": _iso(i.alert_at),
+                "outbox_id": i.alert_id,
+                "status": i.alert_status,
             },
         }
 
@@ -239,82 +209,94 @@ class StatusReport:
         return f"{_show(moment)} ({ago(self.now - moment)})"
 
 
+def _error_dict(e: RecentError) -> dict[str, Any]:
+    return {
+        "outbox_id": e.outbox_id,
+        "status": e.status,
+        "kind": e.kind,
+        "order": e.order,
+        "recipient": e.recipient,
+        "error": e.error,
+        "at": _iso(e.at),
+    }
+
+
+def _marketing_dict(m: Marketing) -> dict[str, Any]:
+    return {
+        "carts_checked_at": _iso(m.carts_checked_at),
+        "open_cart_series": m.open_series,
+        "unsubscribed": m.unsubscribed,
+        "review_requests_waiting": m.review_requests_waiting,
+    }
+
+
 def gather(
     store: Store, settings: Settings, *, now: datetime, running_pid: int | None = None, errors: int = 5
 ) -> StatusReport:
     """Read the status report from the store. `running_pid` comes from `bridge.lock.holder`."""
-    with store.read() as conn:
-        rows = {row.name: row for row in conn.execute(select(cursors))}
-        failing = conn.execute(
-            select(outbox)
-            .where(outbox.c.status.in_([s.value for s in ERROR_STATUSES]))
-            .order_by(outbox.c.updated_at.desc(), outbox.c.id.desc())
-            .limit(errors)
-        ).all()
+    with store.read() as tx:
+        stands = cursors.load(tx)
+        moves = cursors.position_moves(tx)
+        failing = outbox.latest_changed(tx, ERROR_STATUSES, limit=errors)
     counts = {status.value: count for status, count in counts_by_status(store).items()}
     incidents = open_incidents(store, settings)
     pause = paused(store, now)
     # Counted as delivery counts it (bridge.delivery.budget): from the attempt log, unknown hand-overs
     # included.
     usage = Budget(Limits.from_settings(settings)).usage(store, now)
-
-    def value(name: str) -> str | None:
-        row = rows.get(name)
-        return row.value if row is not None and row.value else None
-
-    def instant(name: str) -> datetime | None:
-        text = value(name)
-        return datetime.fromisoformat(text) if text else None
-
-    resources = tuple(
-        Resource(name, value(cursor), rows[cursor].updated_at if cursor in rows else None)
-        for name, cursor in RESOURCES
-    )
-    recent = tuple(
-        RecentError(
-            outbox_id=row.id,
-            status=row.status,
-            kind=row.kind,
-            order=row.order_reference or (str(row.order_id) if row.order_id else None),
-            recipient=row.recipient_email,
-            error=_reason(row.last_error, row.smtp_reply),
-            at=row.updated_at,
-        )
-        for row in failing
-    )
+    poll = stands.poll
     report = StatusReport(
         now=now,
         running_pid=running_pid,
         poll_interval=settings.poll_interval,
-        baseline_at=instant("baseline_at"),
-        last_poll_at=instant(POLL_AT),
-        last_ok_poll_at=instant(POLL_OK_AT),
-        last_poll_error=value(POLL_ERROR),
-        resources=resources,
+        baseline_at=stands.orders.baseline_at,
+        last_poll_at=poll.last_at,
+        last_ok_poll_at=poll.last_ok_at,
+        last_poll_error=poll.last_error or None,
+        resources=_resources(stands.orders, moves),
         outbox=counts,
         sent_24h=usage.last_day,
         daily_limit=usage.limits.daily,
         paused_until=pause.until if pause else None,
         pause_reason=pause.reason if pause else None,
-        errors=recent,
+        errors=tuple(_recent_error(row) for row in failing),
         incidents=incidents,
         alerts_to=settings.admin_email.addr_spec if settings.admin_email is not None else None,
-        marketing=_marketing(store, instant("carts.checked_at")) if settings.marketing_enabled else None,
+        marketing=_marketing(store, stands.carts.checked_at) if settings.marketing_enabled else None,
     )
     return dataclasses.replace(report, problems=tuple(_problems(report)))
 
 
+def _resources(orders: OrderCursors, moves: PositionMoves) -> tuple[Resource, ...]:
+    """Each resource a poll reads, with its position (None while never recorded) and when it moved."""
+    stands = (
+        ("orders", orders.orders, moves.orders),
+        ("order_histories", orders.histories, moves.histories),
+        ("order_payments", orders.payments, moves.payments),
+    )
+    return tuple(
+        Resource(name, str(cursor.position) if moved_at is not None else None, moved_at)
+        for name, cursor, moved_at in stands
+    )
+
+
+def _recent_error(row: OutboxRow) -> RecentError:
+    return RecentError(
+        outbox_id=row.id,
+        status=row.status.value,
+        kind=row.kind,
+        order=row.order_reference or (str(row.order_id) if row.order_id else None),
+        recipient=row.recipient_email,
+        error=_reason(row.last_error, row.smtp_reply),
+        at=row.updated_at,
+    )
+
+
 def _marketing(store: Store, checked_at: datetime | None) -> Marketing:
-    with store.read() as conn:
-        series = conn.execute(
-            select(func.count()).select_from(cart_series).where(cart_series.c.status == "open")
-        ).scalar_one()
-        gone = conn.execute(select(func.count()).select_from(unsubscribes)).scalar_one()
-        reviews = conn.execute(
-            select(func.count())
-            .select_from(outbox)
-            .where(outbox.c.kind == "review_request", outbox.c.status.in_(["queued", "retry"]))
-        ).scalar_one()
+    with store.read() as tx:
+        series = reports.count_open_cart_series(tx)
+        gone = count_unsubscribed(tx)
+        reviews = outbox.count_waiting(tx, kind=REVIEW_REQUEST)
     return Marketing(checked_at, series, gone, reviews)
 
 

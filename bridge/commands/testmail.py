@@ -12,7 +12,6 @@ once, in the owner's words (an app password to create, a port to open, an addres
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +20,16 @@ from email.message import EmailMessage
 from bridge.clock import Clock, SystemClock
 from bridge.config import Invalid, Settings, parse_address
 from bridge.delivery.deliver import existing_store, stored_identity
+from bridge.delivery.identity import identity_for_test
 from bridge.delivery.smtp import Outcome, SendResult
 from bridge.delivery.transports import Transport, build_transport
 from bridge.errors import ConfigError, DeliveryError
-from bridge.mail.kinds import get_kind
-from bridge.mail.render import Renderer, RenderError, ShopIdentity, get_renderer, make_address, new_message_id
+from bridge.mail.render import Renderer, RenderError, get_renderer, new_message_id
+from bridge.model.headers import make_address
+from bridge.model.identity import ShopIdentity
+from bridge.model.kinds import ORDER_CONFIRMATION, get_kind
 
-KIND = "order_confirmation"
+KIND = ORDER_CONFIRMATION
 SUBJECT_MARK = "[TEST]"
 
 
@@ -46,31 +48,6 @@ class EmailTestReport:
             f"sent a test order confirmation to {self.to} via {self.via}\n"
             f"  subject:    {self.subject}\n  Message-ID: {self.message_id}\n  server:     {self.reply}"
         )
-
-
-def identity_for_test(settings: Settings, stored: ShopIdentity | None = None) -> ShopIdentity:
-    """The identity the test email is signed with: the shop's (as the last sync read it) when known, with
-    From and Reply-To as the settings say now, since those are what the test is about."""
-    sender = settings.mail_from
-    reply_to = settings.mail_reply_to
-    if stored is not None:
-        return dataclasses.replace(
-            stored,
-            from_email=sender.addr_spec,
-            from_name=sender.display_name,
-            reply_to_email=reply_to.addr_spec if reply_to else stored.reply_to_email,
-            reply_to_name=reply_to.display_name if reply_to else stored.reply_to_name,
-        )
-    contact = reply_to or sender
-    return ShopIdentity(
-        name=sender.display_name or sender.domain,
-        email=contact.addr_spec,
-        from_email=sender.addr_spec,
-        from_name=sender.display_name,
-        reply_to_name=contact.display_name,
-        default_language=settings.default_language,
-        timezone=settings.shop_timezone.key if settings.shop_timezone else "Europe/Warsaw",
-    )
 
 
 def load_identity_for_test(settings: Settings) -> ShopIdentity:

@@ -1,15 +1,16 @@
 """How many emails may go now: a rolling 24-hour budget, a per-minute pace, and a share kept for orders.
 
 Gmail counts what an account sent in the last 24 hours (a rolling window, not a calendar day), shared by
-every program using the account and by the owner's own mail (email-delivery.md §1.3). The bridge keeps
+every program using the account and by the owner's own mail (docs/email-facts.md §3). The bridge keeps
 below it with DAILY_SEND_LIMIT (default 400, well under a personal account's ~500; Workspace allows 2000,
 500 while on trial) and spaces its mail with SEND_RATE_PER_MINUTE (default 20: Google publishes no
 per-minute number, and 20-30 a minute over one connection is what stays clear of its throttling).
 
-Both are counted from the attempt log in the state store, never from a counter in memory, so `bridge run`,
-`bridge sync` and a restarted bridge share one budget. A send counts when the server accepted it, and also
-when the message was handed over but its outcome is unknown (the server may have taken it: Gmail would
-count it). Refusals do not count. One recipient per message, so messages are recipients.
+Both are counted from the attempt log in the state store (bridge.state.attempts), never from a counter in
+memory, so `bridge run`, `bridge sync` and a restarted bridge share one budget. A send counts when the
+server accepted it, and also when the message was handed over but its outcome is unknown (the server may
+have taken it: Gmail would count it). Refusals do not count. One recipient per message, so messages are
+recipients.
 
 Transactional mail (orders, payments, shipping) may use the whole budget. Marketing mail may only use it
 while at least MARKETING_RESERVE (20 %) of it is left: with the default 400, marketing stops at 320 sent in
@@ -27,11 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from sqlalchemy import Connection, or_, select, union_all
-
 from bridge.config import Settings
+from bridge.state.attempts import send_times
 from bridge.state.outbox import Category
-from bridge.state.store import Store, outbox_attempts
+from bridge.state.store import Store
 
 DAY: Final = timedelta(hours=24)
 MINUTE: Final = timedelta(minutes=1)
@@ -98,19 +98,6 @@ class Usage:
             f"{self.last_day} of {self.limits.daily} emails sent in the last 24 hours, {self.left} left; "
             f"{self.last_minute} in the last minute (at most {self.limits.per_minute})"
         )
-
-
-def send_times(conn: Connection, since: datetime) -> list[datetime]:
-    """When each counted send after `since` happened, oldest first (see the module docstring)."""
-    accepted = select(outbox_attempts.c.finished_at.label("at")).where(
-        outbox_attempts.c.outcome == "sent", outbox_attempts.c.finished_at > since
-    )
-    maybe = select(outbox_attempts.c.handed_over_at.label("at")).where(
-        or_(outbox_attempts.c.outcome.is_(None), outbox_attempts.c.outcome == "unknown"),
-        outbox_attempts.c.handed_over_at > since,
-    )
-    both = union_all(accepted, maybe).subquery()
-    return sorted(at for at in conn.execute(select(both.c.at)).scalars() if at is not None)
 
 
 class Budget:

@@ -1,7 +1,7 @@
 """Delivery: claim a due email, render it from its stored context, send it, record the outcome.
 
-One email at a time, each outcome committed before the next claim (design.md: per message, never per
-batch). What each SMTP outcome does to the email and to the sender (email-delivery.md §1.6):
+One email at a time, each outcome committed before the next claim (docs/design.md §3.4: per message, never
+per batch). What each SMTP outcome does to the email and to the sender (docs/email-facts.md §5):
 
 | outcome             | the email                               | the sender                               |
 |---------------------|-----------------------------------------|------------------------------------------|
@@ -22,21 +22,16 @@ claimed, so nothing spends an attempt. Transient failures are retried until the 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import random
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.errors import MessageError
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
-
-from sqlalchemy import select, update
-from sqlalchemy.engine import make_url
+from typing import TYPE_CHECKING, Final, Literal
 
 from bridge.clock import Clock
 from bridge.config import Settings
@@ -44,9 +39,12 @@ from bridge.delivery.budget import Budget, Hold, quota_resume_at
 from bridge.delivery.smtp import Outcome, SendResult
 from bridge.delivery.transports import Transport
 from bridge.errors import ConfigError
-from bridge.mail.render import Renderer, RenderError, ShopIdentity, make_address
-from bridge.state import outbox
-from bridge.state.store import Store, get_cursor, open_store, sender_state, upsert
+from bridge.mail.render import Renderer, RenderError
+from bridge.model.headers import make_address
+from bridge.model.identity import ShopIdentity
+from bridge.state import cursors, outbox, sender
+from bridge.state.sender import Pause, PauseKind
+from bridge.state.store import Store, open_store, store_exists
 
 if TYPE_CHECKING:
     from bridge.delivery.marketing import MarketingGate
@@ -58,7 +56,7 @@ log = logging.getLogger(__name__)
 # while the process still lives would wrongly turn a slow success into "unknown".
 LEASE: Final = timedelta(minutes=15)
 MAX_ATTEMPTS: Final = 12  # with the schedule below: about two days of trying
-# email-delivery.md §1.6: 1 m, 5 m, 15 m, 1 h, 3 h, then every 6 h; each ±20 % so that mail which failed
+# docs/email-facts.md §5.2: 1 m, 5 m, 15 m, 1 h, 3 h, then every 6 h; each ±20 % so that mail which failed
 # together (a Gmail outage) does not come back in one burst.
 RETRY_SCHEDULE: Final = (
     timedelta(minutes=1),
@@ -71,10 +69,7 @@ RETRY_SCHEDULE: Final = (
 JITTER: Final = 0.2
 QUOTA_PAUSE: Final = timedelta(hours=1)  # 421 repeated, 454 too many logins
 CREDENTIALS_PAUSE: Final = timedelta(hours=1)  # the default of SMTP_LOGIN_RETRY
-SHOP_IDENTITY: Final = "shop.identity"
 
-PauseKind = Literal["quota", "login", "credentials"]
-PAUSE_KINDS: Final[tuple[PauseKind, ...]] = ("quota", "login", "credentials")
 StopReason = Literal["pause", "daily", "marketing", "pace"]
 
 
@@ -91,18 +86,6 @@ class DeliveryResult:
 
     def stop(self, why: StopReason, reason: str, until: datetime) -> None:
         self.stopped_by, self.paused, self.resume_at = why, reason, until
-
-
-@dataclass(frozen=True)
-class Pause:
-    """The sender is paused until `until` (`sender_state`): Gmail's quota, or a refused login."""
-
-    until: datetime
-    kind: PauseKind | None
-    reason: str
-
-    def __str__(self) -> str:
-        return f"sending paused until {self.until:%Y-%m-%d %H:%M} UTC: {self.reason}"
 
 
 def owner_name() -> str:
@@ -135,30 +118,15 @@ def paused(store: Store, now: datetime) -> Pause | None:
 
 def _pause_record(store: Store) -> Pause | None:
     with store.read() as conn:
-        row = conn.execute(select(sender_state).where(sender_state.c.id == 1)).first()
-    if row is None or row.paused_until is None:
-        return None
-    tag, _, text = (row.pause_reason or "").partition(": ")
-    if tag in PAUSE_KINDS:
-        return Pause(row.paused_until, tag, text)
-    return Pause(row.paused_until, None, row.pause_reason or "")
+        return sender.load_pause(conn)
 
 
 def pause(
-    store: Store, *, until: datetime | None, reason: str, now: datetime, kind: PauseKind | None = None
+    store: Store, *, until: datetime, reason: str, now: datetime, kind: PauseKind | None = None
 ) -> None:
     """Pause the whole sender until `until`; `kind` is kept with the reason so a login can lift it."""
-    stored = f"{kind}: {reason}" if kind is not None else reason
-    with store.transaction() as conn:
-        statement = upsert(conn, sender_state).values(
-            id=1, paused_until=until, pause_reason=stored, updated_at=now
-        )
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[sender_state.c.id],
-                set_={"paused_until": until, "pause_reason": stored, "updated_at": now},
-            )
-        )
+    with store.transaction() as tx:
+        sender.save_pause(tx, Pause(until, kind, reason), now=now)
 
 
 def resume_after_login(store: Store, now: datetime) -> Pause | None:
@@ -183,8 +151,7 @@ def resume_after_login_in(settings: Settings, now: datetime) -> Pause | None:
 def existing_store(settings: Settings) -> Iterator[Store | None]:
     """The configured state store, or None when it is an SQLite file that does not exist yet: commands
     that only look (`bridge check`, `bridge test-email`) do not create one."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).expanduser().exists()):
+    if not store_exists(settings.database_url):
         yield None
         return
     with open_store(settings.database_url) as store:
@@ -192,12 +159,8 @@ def existing_store(settings: Settings) -> Iterator[Store | None]:
 
 
 def _clear_pause(store: Store, now: datetime) -> None:
-    with store.transaction() as conn:
-        conn.execute(
-            update(sender_state)
-            .where(sender_state.c.id == 1)
-            .values(paused_until=None, pause_reason=None, updated_at=now)
-        )
+    with store.transaction() as tx:
+        sender.clear_pause(tx, now=now)
 
 
 def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
@@ -211,10 +174,9 @@ def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> time
 def stored_identity(store: Store) -> ShopIdentity | None:
     """The shop identity the last poll recorded (delivery renders without asking the shop)."""
     with store.read() as conn:
-        raw = get_cursor(conn, SHOP_IDENTITY)
-    if not raw:
+        values = cursors.load(conn).shop_identity
+    if not values:
         return None
-    values: Mapping[str, Any] = json.loads(raw)
     return ShopIdentity(**{**values, "address_lines": tuple(values.get("address_lines", ()))})
 
 
@@ -243,81 +205,156 @@ def deliver_due(
     why and until when (`paused`, `resume_at`). `budget=None` sends without limits (the file transport).
     `should_stop` is asked before each email (SIGTERM: the email in flight is finished and recorded)."""
     owner = owner or owner_name()
-    result = DeliveryResult()
     now = clock.now()
+    stale_pause = _settle_earlier_runs(store, unknown_policy, now)
+    if stale_pause is not None and stale_pause.until > now:
+        result = DeliveryResult()
+        result.stop("pause", str(stale_pause), stale_pause.until)
+        return result
+    run = _DeliveryRun(
+        store=store,
+        transport=transport,
+        renderer=renderer,
+        clock=clock,
+        owner=owner,
+        shop=identity or stored_identity(store),
+        budget=budget,
+        marketing=marketing,
+        login_retry=login_retry,
+        rng=rng,
+        stale_pause=stale_pause,
+    )
+    while limit is None or _with_outcome(run.result) < limit:
+        if should_stop is not None and should_stop():
+            break
+        if not run.next_email():
+            break
+    return run.result
+
+
+def _settle_earlier_runs(store: Store, unknown_policy: outbox.UnknownPolicy, now: datetime) -> Pause | None:
+    """Settle what an earlier run left (stale leases, unknown outcomes); return the last recorded pause."""
     for row_id in outbox.recover_stale(store, now=now, owner_is_dead=owner_is_dead):
         log.warning("outbox #%s: the bridge stopped while sending it; its outcome is unknown", row_id)
     outbox.resolve_unknown(store, unknown_policy, now=now)
-    stale_pause = _pause_record(store)
-    if stale_pause is not None and stale_pause.until > now:
-        result.stop("pause", str(stale_pause), stale_pause.until)
-        return result
-    shop = identity or stored_identity(store)
-    tried: set[int] = set()
-    while limit is None or result.sent + result.failed + result.retry + result.unknown < limit:
-        if should_stop is not None and should_stop():
-            break
-        now = clock.now()
-        # Transactional mail has the most room: if it may not go, nothing may, and nothing is claimed.
-        hold = budget.hold(store, "transactional", now) if budget is not None else None
-        if hold is not None:
-            _stop_for(result, hold)
-            break
-        row = outbox.claim_next(store, now=now, owner=owner, lease=LEASE)
+    return _pause_record(store)
+
+
+def _with_outcome(result: DeliveryResult) -> int:
+    """The emails that reached an outcome: what `limit` counts (deferred ones do not)."""
+    return result.sent + result.failed + result.retry + result.unknown
+
+
+@dataclass
+class _DeliveryRun:
+    """One call of `deliver_due`: what each email of it shares, and the result so far."""
+
+    store: Store
+    transport: Transport
+    renderer: Renderer
+    clock: Clock
+    owner: str
+    shop: ShopIdentity | None
+    budget: Budget | None
+    marketing: MarketingGate | None
+    login_retry: timedelta
+    rng: Callable[[], float]
+    stale_pause: Pause | None  # a pause that ran out: forgotten once mail goes again
+    result: DeliveryResult = field(default_factory=DeliveryResult)
+    tried: set[int] = field(default_factory=set)
+
+    def next_email(self) -> bool:
+        """Claim, check, send and record the next due email; False when delivery stops for this cycle."""
+        now = self.clock.now()
+        row = self._claim(now)
         if row is None:
-            break
-        if row.id in tried:  # retried so soon that it is due again: leave it to the next cycle
-            outbox.mark_deferred(
-                store, row.id, owner=owner, now=now, not_before=row.not_before, reason=row.last_error or ""
-            )
-            break
-        tried.add(row.id)
-        if shop is None:
-            outbox.mark_deferred(
-                store, row.id, owner=owner, now=now, not_before=row.not_before, reason="shop identity unknown"
-            )
-            raise ConfigError("the shop's identity is unknown: run `bridge sync` once to read it")
-        if budget is not None and row.category == "marketing":
-            # The outbox claims transactional mail first, so none is due: only marketing is left.
-            hold = budget.hold(store, "marketing", now)
-            if hold is not None:
-                outbox.mark_deferred(
-                    store, row.id, owner=owner, now=now, not_before=hold.until, reason=hold.reason
-                )
-                result.deferred += 1
-                _stop_for(result, hold)
-                break
+            return False
+        shop = self._shop_for(row, now)
         unsubscribe: UnsubscribeLinks | None = None
         if row.category == "marketing":
-            verdict = marketing.check(row, now) if marketing is not None else None
-            if verdict is None or verdict.action == "cancel":
-                why = (
-                    verdict.reason
-                    if verdict is not None
-                    else "marketing mail is off (UNSUBSCRIBE_URL is empty)"
-                )
-                outbox.mark_cancelled(store, row.id, owner=owner, now=now, reason=why)
-                log.info("%s: not sent: %s", _label(row), why)
-                continue
-            if verdict.action == "wait":
-                until = verdict.until or now + timedelta(minutes=5)
-                outbox.mark_deferred(
-                    store, row.id, owner=owner, now=now, not_before=until, reason=verdict.reason
-                )
-                result.deferred += 1
-                continue
-            assert marketing is not None
-            unsubscribe = marketing.links(row, shop.reply_to_email or shop.email)
-        sent = _send_one(store, transport, renderer, shop, row, owner, clock, unsubscribe)
+            if self._marketing_budget_spent(row, now):
+                return False
+            unsubscribe = self._marketing_links(row, shop, now)
+            if unsubscribe is None:  # cancelled or deferred, and recorded
+                return True
+        return self._send(row, shop, unsubscribe)
+
+    def _claim(self, now: datetime) -> outbox.OutboxRow | None:
+        """The next due row, leased to this run; None when nothing more goes this cycle."""
+        # Transactional mail has the most room: if it may not go, nothing may, and nothing is claimed.
+        hold = self.budget.hold(self.store, "transactional", now) if self.budget is not None else None
+        if hold is not None:
+            _stop_for(self.result, hold)
+            return None
+        row = outbox.claim_next(self.store, now=now, owner=self.owner, lease=LEASE)
+        if row is None:
+            return None
+        if row.id in self.tried:  # retried so soon that it is due again: leave it to the next cycle
+            self._defer(row, now, row.not_before, row.last_error or "")
+            return None
+        self.tried.add(row.id)
+        return row
+
+    def _shop_for(self, row: outbox.OutboxRow, now: datetime) -> ShopIdentity:
+        """The shop identity emails are rendered with; without one the row goes back and delivery stops."""
+        if self.shop is None:
+            self._defer(row, now, row.not_before, "shop identity unknown")
+            raise ConfigError("the shop's identity is unknown: run `bridge sync` once to read it")
+        return self.shop
+
+    def _marketing_budget_spent(self, row: outbox.OutboxRow, now: datetime) -> bool:
+        """True (the row given back, delivery stopped) when marketing's share of the budget is spent."""
+        if self.budget is None:
+            return False
+        # The outbox claims transactional mail first, so none is due: only marketing is left.
+        hold = self.budget.hold(self.store, "marketing", now)
+        if hold is None:
+            return False
+        self._defer(row, now, hold.until, hold.reason)
+        self.result.deferred += 1
+        _stop_for(self.result, hold)
+        return True
+
+    def _marketing_links(
+        self, row: outbox.OutboxRow, shop: ShopIdentity, now: datetime
+    ) -> UnsubscribeLinks | None:
+        """The unsubscribe links of a marketing email that may go; None when the gate cancelled or deferred
+        it (recorded)."""
+        verdict = self.marketing.check(row, now) if self.marketing is not None else None
+        if verdict is None or verdict.action == "cancel":
+            why = (
+                verdict.reason if verdict is not None else "marketing mail is off (UNSUBSCRIBE_URL is empty)"
+            )
+            outbox.mark_cancelled(self.store, row.id, owner=self.owner, now=now, reason=why)
+            log.info("%s: not sent: %s", _label(row), why)
+            return None
+        if verdict.action == "wait":
+            self._defer(row, now, verdict.until or now + timedelta(minutes=5), verdict.reason)
+            self.result.deferred += 1
+            return None
+        assert self.marketing is not None
+        return self.marketing.links(row, shop.reply_to_email or shop.email)
+
+    def _send(self, row: outbox.OutboxRow, shop: ShopIdentity, unsubscribe: UnsubscribeLinks | None) -> bool:
+        """Send one row and record the outcome; False when the whole sender is now paused."""
+        sent = _send_one(
+            self.store, self.transport, self.renderer, shop, row, self.owner, self.clock, unsubscribe
+        )
         if sent is None:  # suppressed or not renderable: failed, and said why
-            result.failed += 1
-            continue
-        if not _record(store, row, sent, owner, clock.now(), result, login_retry, rng):
-            break
-        if sent.sent and stale_pause is not None:
-            _clear_pause(store, clock.now())  # the pause ran out and mail goes again: forget it
-            stale_pause = None
-    return result
+            self.result.failed += 1
+            return True
+        now = self.clock.now()
+        if not _record(self.store, row, sent, self.owner, now, self.result, self.login_retry, self.rng):
+            return False
+        if sent.sent and self.stale_pause is not None:
+            _clear_pause(self.store, self.clock.now())  # the pause ran out and mail goes again: forget it
+            self.stale_pause = None
+        return True
+
+    def _defer(self, row: outbox.OutboxRow, now: datetime, not_before: datetime, reason: str) -> None:
+        outbox.mark_deferred(
+            self.store, row.id, owner=self.owner, now=now, not_before=not_before, reason=reason
+        )
 
 
 def _stop_for(result: DeliveryResult, hold: Hold) -> None:
@@ -382,83 +419,29 @@ def _record(
     rng: Callable[[], float],
 ) -> bool:
     """Record one outcome; False when the whole sender is now paused (stop this cycle)."""
-    label = _label(row)
-    explained = sent.explanation or sent.reply
     match sent.outcome:
         case Outcome.SENT:
             outbox.mark_sent(store, row.id, owner=owner, now=now, smtp_reply=sent.reply)
-            log.info("%s sent to %s, Message-ID %s", label, row.recipient_email, row.message_id)
+            log.info("%s sent to %s, Message-ID %s", _label(row), row.recipient_email, row.message_id)
             result.sent += 1
         case Outcome.TRANSIENT if row.expires_at is not None or row.attempts < MAX_ATTEMPTS:
             # With a deadline, retry until it passes (the outbox then cancels the email as expired).
-            retry_at = now + retry_delay(row.attempts, rng)
-            outbox.mark_retry(
-                store,
-                row.id,
-                owner=owner,
-                now=now,
-                error=explained,
-                not_before=retry_at,
-                smtp_code=sent.code,
-                smtp_reply=sent.reply,
-            )
-            log.warning("%s: %s; retrying at %s UTC", label, sent.reply, f"{retry_at:%Y-%m-%d %H:%M}")
+            _record_retry(store, row, sent, owner, now, rng)
             result.retry += 1
         case Outcome.TRANSIENT:
-            error = f"gave up after {row.attempts} attempts: {explained}"
-            outbox.mark_failed(
-                store, row.id, owner=owner, now=now, error=error, smtp_code=sent.code, smtp_reply=sent.reply
-            )
-            log.error("%s: %s (%s)", label, error, sent.reply)
+            _record_given_up(store, row, sent, owner, now)
             result.failed += 1
         case Outcome.QUOTA | Outcome.CREDENTIALS:
-            kind: PauseKind
-            reason = f"{sent.reply} — {explained}"
-            # The sender's pause holds every email back; this one keeps its place (and its attempts).
-            # Recorded first, so the refused attempt is not counted as a send when the pause is measured.
-            outbox.mark_deferred(
-                store, row.id, owner=owner, now=now, not_before=row.not_before, reason=reason
-            )
-            if sent.outcome is Outcome.CREDENTIALS:
-                kind, until = "credentials", now + login_retry
-            elif sent.enhanced_code == "5.4.5":
-                kind, until = "quota", quota_resume_at(store, now)
-            else:
-                kind, until = ("login" if sent.stage == "auth" else "quota"), now + QUOTA_PAUSE
-            pause(store, until=until, reason=reason, now=now, kind=kind)
-            log.error(
-                "sending paused until %s UTC: %s (%s)", f"{until:%Y-%m-%d %H:%M}", explained, sent.reply
-            )
+            held = _pause_sender(store, row, sent, owner, now, login_retry)
             result.deferred += 1
-            result.stop("pause", str(Pause(until, kind, reason)), until)
+            result.stop("pause", str(held), held.until)
             return False
         case Outcome.RECIPIENT_PERMANENT:
-            outbox.mark_failed(
-                store,
-                row.id,
-                owner=owner,
-                now=now,
-                error=explained,
-                smtp_code=sent.code,
-                smtp_reply=sent.reply,
-            )
-            with store.transaction() as conn:
-                outbox.suppress(conn, row.recipient_email, sent.reply, now=now)
-            log.warning(
-                "%s: %s refused permanently (%s); address suppressed", label, row.recipient_email, sent.reply
-            )
+            _record_refused_recipient(store, row, sent, owner, now)
             result.failed += 1
         case Outcome.MESSAGE_PERMANENT:
-            outbox.mark_failed(
-                store,
-                row.id,
-                owner=owner,
-                now=now,
-                error=explained,
-                smtp_code=sent.code,
-                smtp_reply=sent.reply,
-            )
-            log.error("%s refused: %s (%s)", label, explained, sent.reply)
+            _mark_failed(store, row, sent, owner, now, _explained(sent))
+            log.error("%s refused: %s (%s)", _label(row), _explained(sent), sent.reply)
             result.failed += 1
         case Outcome.UNKNOWN:
             outbox.mark_unknown(
@@ -466,10 +449,85 @@ def _record(
                 row.id,
                 owner=owner,
                 now=now,
-                error=explained,
+                error=_explained(sent),
                 smtp_code=sent.code,
                 smtp_reply=sent.reply,
             )
-            log.warning("%s: %s", label, explained)
+            log.warning("%s: %s", _label(row), _explained(sent))
             result.unknown += 1
     return True
+
+
+def _explained(sent: SendResult) -> str:
+    """What the owner reads about an outcome: the explanation when there is one, else the server's reply."""
+    return sent.explanation or sent.reply
+
+
+def _mark_failed(
+    store: Store, row: outbox.OutboxRow, sent: SendResult, owner: str, now: datetime, error: str
+) -> None:
+    outbox.mark_failed(
+        store, row.id, owner=owner, now=now, error=error, smtp_code=sent.code, smtp_reply=sent.reply
+    )
+
+
+def _record_retry(
+    store: Store, row: outbox.OutboxRow, sent: SendResult, owner: str, now: datetime, rng: Callable[[], float]
+) -> None:
+    retry_at = now + retry_delay(row.attempts, rng)
+    outbox.mark_retry(
+        store,
+        row.id,
+        owner=owner,
+        now=now,
+        error=_explained(sent),
+        not_before=retry_at,
+        smtp_code=sent.code,
+        smtp_reply=sent.reply,
+    )
+    log.warning("%s: %s; retrying at %s UTC", _label(row), sent.reply, f"{retry_at:%Y-%m-%d %H:%M}")
+
+
+def _record_given_up(
+    store: Store, row: outbox.OutboxRow, sent: SendResult, owner: str, now: datetime
+) -> None:
+    error = f"gave up after {row.attempts} attempts: {_explained(sent)}"
+    _mark_failed(store, row, sent, owner, now, error)
+    log.error("%s: %s (%s)", _label(row), error, sent.reply)
+
+
+def _record_refused_recipient(
+    store: Store, row: outbox.OutboxRow, sent: SendResult, owner: str, now: datetime
+) -> None:
+    """The email failed, and its address is suppressed for later mail."""
+    _mark_failed(store, row, sent, owner, now, _explained(sent))
+    with store.transaction() as conn:
+        outbox.suppress(conn, row.recipient_email, sent.reply, now=now)
+    log.warning(
+        "%s: %s refused permanently (%s); address suppressed", _label(row), row.recipient_email, sent.reply
+    )
+
+
+def _pause_sender(
+    store: Store, row: outbox.OutboxRow, sent: SendResult, owner: str, now: datetime, login_retry: timedelta
+) -> Pause:
+    """Quota or credentials: the whole sender pauses, and this email keeps its place (and its attempts)."""
+    explained = _explained(sent)
+    reason = f"{sent.reply} — {explained}"
+    # Recorded first, so the refused attempt is not counted as a send when the pause is measured.
+    outbox.mark_deferred(store, row.id, owner=owner, now=now, not_before=row.not_before, reason=reason)
+    kind, until = _pause_length(store, sent, now, login_retry)
+    pause(store, until=until, reason=reason, now=now, kind=kind)
+    log.error("sending paused until %s UTC: %s (%s)", f"{until:%Y-%m-%d %H:%M}", explained, sent.reply)
+    return Pause(until, kind, reason)
+
+
+def _pause_length(
+    store: Store, sent: SendResult, now: datetime, login_retry: timedelta
+) -> tuple[PauseKind, datetime]:
+    """What kind of pause an outcome calls for, and until when (docs/email-facts.md §5.1)."""
+    if sent.outcome is Outcome.CREDENTIALS:
+        return "credentials", now + login_retry
+    if sent.enhanced_code == "5.4.5":
+        return "quota", quota_resume_at(store, now)
+    return ("login" if sent.stage == "auth" else "quota"), now + QUOTA_PAUSE

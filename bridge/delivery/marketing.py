@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from bridge import cart_watch
 from bridge.config import Settings
 from bridge.errors import ShopError
+from bridge.plan import carts as cart_rules
 from bridge.plan.consent import consent_basis, no_consent_reason
 from bridge.shop.client import ShopClient
 from bridge.state import outbox
+from bridge.state.carts import series_of
+from bridge.state.plans import stop_for_orders
 from bridge.state.store import Store
-from bridge.web.unsubscribe import Signer, UnsubscribeLinks, links, load_key, unsubscribed
+from bridge.state.unsubscribes import unsubscribed
+from bridge.web.unsubscribe import Signer, UnsubscribeLinks, links, load_key
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +66,15 @@ class MarketingGate:
     def check(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
         if not self.settings.marketing_enabled:
             return Verdict("cancel", "marketing mail is off (UNSUBSCRIBE_URL is empty)")
-        with self.store.read() as conn:
-            gone = unsubscribed(conn, row.recipient_email)
+        with self.store.read() as tx:
+            gone = unsubscribed(tx, row.recipient_email)
         if gone is not None:
             return Verdict("cancel", f"the address unsubscribed ({gone.source}, {gone.created_at:%Y-%m-%d})")
         if row.customer_id is not None:
             verdict = self._consent_still_given(row, now)
             if verdict is not SEND:
                 return verdict
-        if row.kind == cart_watch.KIND and row.cart_id is not None:
+        if row.kind == cart_rules.KIND and row.cart_id is not None:
             return self._cart_still_abandoned(row, now)
         return SEND
 
@@ -91,7 +94,7 @@ class MarketingGate:
         customer = found[0] if found else None
         if customer is None or customer.deleted:
             return Verdict("cancel", f"not sent: customer #{row.customer_id} no longer exists in the shop")
-        if row.consent == cart_watch.FIRST_WITHOUT_CONSENT:
+        if row.consent == cart_rules.FIRST_WITHOUT_CONSENT:
             return SEND  # the owner chose to send the first reminder without consent
         if consent_basis(customer, self.settings.marketing_consent) is None:
             return Verdict(
@@ -100,7 +103,7 @@ class MarketingGate:
         return SEND
 
     def _cart_still_abandoned(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
-        series = cart_watch.series_of(self.store, row.cart_id or 0)
+        series = series_of(self.store, row.cart_id or 0)
         if series is None:
             return Verdict("cancel", "the cart's reminder series is unknown")
         if series.status == "stopped":
@@ -108,7 +111,7 @@ class MarketingGate:
         if self.client is None:
             return Verdict("wait", "the shop must be asked whether the cart was ordered", now + SHOP_RETRY)
         try:
-            ordered = self.client.orders(cart_ids=[series.cart_id], fields=cart_watch.ORDER_FIELDS)
+            ordered = self.client.orders(cart_ids=[series.cart_id], fields=cart_rules.ORDER_FIELDS)
             later = [
                 order
                 for order in self.client.orders_placed_by([series.customer_id], series.cart_updated_at)
@@ -123,7 +126,7 @@ class MarketingGate:
         if not found:
             return SEND
         with self.store.transaction() as conn:
-            stopped = cart_watch.stop_for_orders(conn, found, now=now)
+            stopped = stop_for_orders(conn, found, now=now)
         reason = (
             stopped[0][1] if stopped else f"the customer ordered (order {found[0].reference or found[0].id})"
         )

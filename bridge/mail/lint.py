@@ -17,16 +17,10 @@ from typing import Final
 
 from jinja2 import TemplateSyntaxError
 
-from bridge.mail.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
-from bridge.mail.render import (
-    PARTS,
-    RenderedEmail,
-    Renderer,
-    RenderError,
-    ShopIdentity,
-    make_address,
-    shipped_templates_dir,
-)
+from bridge.mail.render import PARTS, RenderedEmail, Renderer, RenderError, shipped_templates_dir
+from bridge.model.headers import make_address
+from bridge.model.identity import ShopIdentity
+from bridge.model.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 
 SHIPPED_LANGUAGES: Final = ("pl", "en")
 HELPER_TEMPLATES: Final = frozenset({"base", "parts"})  # per-language files that are not kinds

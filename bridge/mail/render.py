@@ -20,7 +20,7 @@ import importlib.resources
 import re
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address, BaseHeader, UnstructuredHeader
@@ -31,7 +31,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import css_inline
 from babel.numbers import format_percent
@@ -49,28 +49,27 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from bridge.errors import BridgeError, ConfigError
+from bridge.errors import BridgeError
 from bridge.mail import formatting
-from bridge.mail.kinds import get_kind
+from bridge.model.headers import (
+    BIDI_CONTROLS,
+    HEADER_UNSAFE,
+    LANGUAGE_TAG,
+    clean_header_text,
+    make_address,
+    shorten,
+)
+from bridge.model.identity import ShopIdentity
+from bridge.model.kinds import get_kind
 
 PARTS: Final = ("subject.txt", "txt", "html")
 # Names the renderer puts into every template context; a stored context must not use them.
 RESERVED_KEYS: Final = frozenset({"shop", "lang", "locale", "timezone", "subject", "unsubscribe_url"})
 
-# C0 and C1 controls, DEL, and the Unicode line/paragraph separators: none belongs in a header.
-_HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # The same minus tab and line ends, which text from the shop (a checkout comment) may carry in a body.
 _BODY_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Bidi embeddings, overrides and isolates: invisible, and they reorder what follows them, so a name could
-# make "Total 100" read "001 latoT" or flip a reference. Right-to-left letters need none of them.
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-# Python's header folding is quadratic in the length of non-ASCII display names (10 000 characters took
-# minutes on 3.11.7): no real name or subject is this long, so longer ones are cut with an ellipsis.
-DISPLAY_NAME_LIMIT: Final = 100
 SUBJECT_LIMIT: Final = 200
-_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
-_LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*")
 _HEADERS_WE_WRITE: Final = frozenset(
     {
         "from",
@@ -110,44 +109,11 @@ class RenderError(BridgeError):
 # --- Header hygiene -------------------------------------------------------------------------------
 
 
-def clean_header_text(value: str) -> str:
-    """Make shop data safe for a header: no control characters, no RFC 2047 encoded-word opener.
-
-    Controls become spaces (so `Anna\\r\\nBcc: x` reads `Anna Bcc: x`, inert), bidi controls vanish. `=?`
-    becomes `= ?` because the stdlib decodes encoded words in header values and, before 3.11.10, writes a
-    decoded newline verbatim.
-    """
-    text = _HEADER_UNSAFE.sub(" ", _BIDI_CONTROLS.sub("", value))
-    while "=?" in text:
-        text = text.replace("=?", "= ?")
-    return re.sub(" {2,}", " ", text).strip()
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text`, or its first `limit - 1` characters and an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def make_address(display_name: str, addr_spec: str) -> Address:
-    """An Address whose display name is cleaned (and cut to DISPLAY_NAME_LIMIT); an address with control
-    characters is refused."""
-    if _HEADER_UNSAFE.search(addr_spec) or _BIDI_CONTROLS.search(addr_spec) or "=?" in addr_spec:
-        raise ValueError(f"refusing an email address with control characters: {addr_spec!r}")
-    name = shorten(clean_header_text(display_name), DISPLAY_NAME_LIMIT)
-    spec = addr_spec.strip()
-    local, at, domain = spec.rpartition("@")
-    if at and not local.isascii():
-        # RFC 6531: a UTF-8 local part travels as it is (with SMTPUTF8); parsing it as an addr-spec would
-        # flag it as a defect, so it is built from its parts.
-        return Address(display_name=name, username=local, domain=domain)
-    return Address(display_name=name, addr_spec=spec)
-
-
 def clean_body_value(value: object) -> object:
     """Jinja's `finalize`: shop text printed into a body loses control characters (tab and line ends
     stay) and bidi controls. Markup (a macro's output) was cleaned when it was built."""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return _BODY_UNSAFE.sub(" ", _BIDI_CONTROLS.sub("", value))
+        return _BODY_UNSAFE.sub(" ", BIDI_CONTROLS.sub("", value))
     return value
 
 
@@ -264,134 +230,6 @@ def shipped_templates_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "templates"
 
 
-# --- The shop's identity --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShopIdentity:
-    """Who the email is from and what its layout shows. Built once from settings (defaulting to PS_SHOP_*).
-
-    `email` is the shop's contact address, shown in the footer and used as Reply-To unless `reply_to_email`
-    (MAIL_REPLY_TO) is set. `from_email` is the authenticated Gmail address (or a verified alias),
-    `from_name` its display name.
-    """
-
-    name: str
-    email: str
-    from_email: str
-    from_name: str = ""  # defaults to `name`
-    reply_to_email: str = ""  # defaults to `email`
-    reply_to_name: str = ""  # defaults to `name`
-    address_lines: tuple[str, ...] = ()
-    phone: str = ""
-    logo_url: str = ""
-    accent_color: str = "#1a73e8"
-    base_url: str = ""
-    timezone: str = "Europe/Warsaw"
-    default_language: str = "pl"
-    zone: ZoneInfo = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        if not self.name.strip():
-            problems.append("the shop name is empty")
-        if not _COLOUR.fullmatch(self.accent_color):
-            # It is written into a <style> block, where HTML escaping does not help.
-            problems.append(f"accent colour {self.accent_color!r} is not #rgb or #rrggbb")
-        for label, url in (("logo URL", self.logo_url), ("shop URL", self.base_url)):
-            if url and urlsplit(url).scheme not in ("http", "https"):
-                problems.append(f"{label} {url!r} is not an http(s) URL")
-        addresses = [("shop email", self.email), ("from address", self.from_email)]
-        if self.reply_to_email:
-            addresses.append(("reply-to address", self.reply_to_email))
-        for label, address in addresses:
-            try:
-                make_address("", address)
-            except (ValueError, IndexError):
-                problems.append(f"{label} {address!r} is not an email address")
-        if not _LANGUAGE.fullmatch(self.default_language):
-            problems.append(f"default language {self.default_language!r} is not a language code")
-        try:
-            zone = ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(f"timezone {self.timezone!r} is unknown")
-            zone = ZoneInfo("UTC")
-        if problems:
-            raise ConfigError(problems)
-        object.__setattr__(self, "zone", zone)
-
-    @classmethod
-    def from_shop_configuration(
-        cls,
-        configuration: Mapping[str, str | None],
-        *,
-        from_email: str,
-        from_name: str = "",
-        reply_to_email: str = "",
-        reply_to_name: str = "",
-        name: str = "",
-        email: str = "",
-        address_lines: tuple[str, ...] = (),
-        phone: str = "",
-        logo_url: str = "",
-        accent_color: str = "#1a73e8",
-        base_url: str = "",
-        timezone: str = "",
-        default_language: str = "pl",
-    ) -> ShopIdentity:
-        """The owner's settings where given, else the shop's own PS_* configuration values.
-
-        `configuration` maps names to values as `configurations?filter[name]=[PS_SHOP_…]` returns them
-        (PS_SHOP_NAME, PS_SHOP_EMAIL, PS_SHOP_ADDR1, PS_SHOP_ADDR2, PS_SHOP_CODE, PS_SHOP_CITY, PS_SHOP_PHONE,
-        PS_SHOP_DOMAIN, PS_SHOP_DOMAIN_SSL, PS_SSL_ENABLED, PS_LOGO, PS_TIMEZONE); absent keys are fine.
-        """
-
-        def value(key: str) -> str:
-            return (configuration.get(key) or "").strip()
-
-        secure = value("PS_SSL_ENABLED") != "0"
-        domain = value("PS_SHOP_DOMAIN_SSL" if secure else "PS_SHOP_DOMAIN") or value("PS_SHOP_DOMAIN")
-        shop_url = base_url or (f"{'https' if secure else 'http'}://{domain}" if domain else "")
-        city_line = " ".join(part for part in (value("PS_SHOP_CODE"), value("PS_SHOP_CITY")) if part)
-        shop_address = tuple(
-            line for line in (value("PS_SHOP_ADDR1"), value("PS_SHOP_ADDR2"), city_line) if line
-        )
-        logo = logo_url or (f"{shop_url}/img/{value('PS_LOGO')}" if shop_url and value("PS_LOGO") else "")
-        return cls(
-            name=name or value("PS_SHOP_NAME"),
-            email=email or value("PS_SHOP_EMAIL"),
-            from_email=from_email,
-            from_name=from_name,
-            reply_to_email=reply_to_email,
-            reply_to_name=reply_to_name,
-            address_lines=address_lines or shop_address,
-            phone=phone or value("PS_SHOP_PHONE"),
-            logo_url=logo,
-            accent_color=accent_color,
-            base_url=shop_url,
-            timezone=timezone or value("PS_TIMEZONE") or "Europe/Warsaw",
-            default_language=default_language,
-        )
-
-    @property
-    def domain(self) -> str:
-        """The shop's domain, for Message-IDs: the shop URL's host, else the contact address's domain."""
-        host = urlsplit(self.base_url).hostname if self.base_url else None
-        return host or self.email.rpartition("@")[2]
-
-    def to_template(self) -> dict[str, Any]:
-        """The plain values templates see as `shop`."""
-        return {
-            "name": self.name,
-            "email": self.email,
-            "address_lines": list(self.address_lines),
-            "phone": self.phone,
-            "logo_url": self.logo_url,
-            "accent_color": self.accent_color,
-            "base_url": self.base_url,
-        }
-
-
 def new_message_id(shop: ShopIdentity, idstring: str | None = None) -> str:
     """A Message-ID on the shop's domain. Call it once, when the email is enqueued, and store it."""
     tag = re.sub(r"[^A-Za-z0-9.-]", "-", idstring) if idstring else None
@@ -472,7 +310,7 @@ def _percent_filter(context: Context, value: object) -> str:
 def _url_filter(value: str) -> str:
     """Only http(s) links reach an href: a `javascript:` tracking URL from a carrier becomes nothing."""
     url = str(value).strip()
-    return url if urlsplit(url).scheme in ("http", "https") and not _HEADER_UNSAFE.search(url) else ""
+    return url if urlsplit(url).scheme in ("http", "https") and not HEADER_UNSAFE.search(url) else ""
 
 
 _FILTERS: Final[dict[str, Callable[..., Any]]] = {
@@ -564,7 +402,7 @@ class Renderer:
         requested = language.strip().lower().replace("_", "-")
         primary = requested.split("-")[0]
         for candidate in dict.fromkeys((requested, primary)):
-            if candidate and _LANGUAGE.fullmatch(candidate) and self.has_kind(kind, candidate):
+            if candidate and LANGUAGE_TAG.fullmatch(candidate) and self.has_kind(kind, candidate):
                 return candidate, False
         for candidate in dict.fromkeys((default_language.lower(), "en")):
             if self.has_kind(kind, candidate):

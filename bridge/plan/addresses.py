@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from bridge.shop.records import Customer
+from bridge.model.records import Customer
 
 MAX_LOCAL: Final = 64
 MAX_ADDRESS: Final = 254

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bridge.shop.records import Customer
+from bridge.model.records import Customer
 
 
 def consent_basis(customer: Customer, fields: Iterable[str]) -> str | None:

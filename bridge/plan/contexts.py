@@ -1,6 +1,6 @@
 """Template contexts built from shop records: the JSON the outbox stores and the templates read.
 
-Pure. The shapes are the contract in `bridge.mail.kinds`; everything is converted to plain values here, so a
+Pure. The shapes are the contract in `bridge.model.kinds`; everything is converted to plain values here, so a
 queued email renders the same after a restart, and nothing the emails do not show is stored (no secure
 keys, no password hashes).
 """
@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from bridge.shop.records import Address, Carrier, Country, Customer, Order, OrderPayment
+from bridge.model.records import Address, Carrier, Country, Customer, Order, OrderPayment
 
 CENT = Decimal("0.01")
 

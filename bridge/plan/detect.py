@@ -2,7 +2,7 @@
 
 Pure: no I/O and no clock. The sync reads the shop and the state store, and passes both here.
 
-Why these inputs (../shared/prestashop/FINDINGS.md §1, what a real 8.1.2 shop moved):
+Why these inputs (docs/shop-facts.md §5 and §6, what a real 8.1.2 shop moved):
 - every state change adds an `order_histories` row: an id cursor over them sees each change once, in
   order, even several in one second (`date_upd` has one-second resolution and `>` is strict);
 - a new order has an id above the orders cursor (and its first history row);
@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.shop.records import Order, OrderCarrier, OrderHistory, OrderPayment
-from bridge.state.store import SeenOrder
+from bridge.model.memory import SeenOrder
+from bridge.model.records import Order, OrderCarrier, OrderHistory, OrderPayment
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ The rules, and why:
 - with marketing mail on, an order marked delivered gets one review request REVIEW_REQUEST_DAYS later;
   one marked shipped gets it REVIEW_REQUEST_FALLBACK_DAYS after shipping unless delivery comes first (the
   same key: the delivery moves the queued request). It needs the customer's consent like any marketing
-  mail. FINDINGS §4: the `delivery` flag is already set on "Processing in progress", so the Delivered
+  mail. docs/shop-facts.md §7.4: "Processing in progress" already has the `delivery` flag, so the Delivered
   state (PS_OS_DELIVERED, or any state the owner maps to `delivered`) is what "delivered" means here.
 """
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bridge.model.profile import ShopProfile
 from bridge.plan.addresses import customer_problem
 from bridge.plan.consent import consent_basis, no_consent_reason
 from bridge.plan.contexts import (
@@ -41,7 +42,6 @@ from bridge.plan.contexts import (
     status_context,
 )
 from bridge.plan.detect import Change, NewOrder, PaymentAdded, StateChanged, TrackingChanged
-from bridge.shop.profile import ShopProfile
 
 # Initial-state emails worth sending next to the order confirmation.
 INITIAL_STATE_KINDS = frozenset(
@@ -69,6 +69,8 @@ class Decision:
     consent: str | None = None  # marketing: the basis
     customer_id: int | None = None
     reschedule: bool = False  # already queued under this key: move it to `not_before`
+    cart_id: int | None = None  # a cart reminder's cart
+    expires_at: datetime | None = None  # not sent after this (a cart reminder's window)
 
     @property
     def sends(self) -> bool:
@@ -130,71 +132,97 @@ def _decide_one(
     sent: Mapping[int, set[str]],
 ) -> Decision | None:
     match change:
-        case NewOrder(order=order, initial_state=initial_state):
-            key = f"order_confirmation:order:{order.id}"
-            placed_in = profile.kind_for_state(initial_state) if initial_state is not None else None
-            if placed_in in NO_CONFIRMATION_KINDS:
-                # As PrestaShop: an order placed straight into "payment error" or "cancelled" gets that
-                # state's email, not the confirmation of an order that did not happen.
-                why = f"the order was placed in a failed state ({placed_in}): no confirmation"
-                return Decision(key, "order_confirmation", order.id, order.reference, skip_reason=why)
-            return _for_order(
-                key, "order_confirmation", facts.get(order.id), profile, settings, _confirmation
-            )
-        case StateChanged(history=history, initial=initial):
-            key = f"status:history:{history.id}"
-            kind = profile.kind_for_state(history.id_order_state)
-            state = profile.states.get(history.id_order_state)
-            order_facts = facts.get(history.id_order)
-            reference = order_facts.order.reference if order_facts else ""
-            if kind is None:
-                name = state.name.get(None) if state else f"#{history.id_order_state}"
-                why = f"the state '{name}' (id {history.id_order_state}) has no customer email"
-                return Decision(key, "status", history.id_order, reference, skip_reason=why)
-            if initial and kind not in INITIAL_STATE_KINDS:
-                return Decision(
-                    key, kind, history.id_order, reference, skip_reason="covered by the order confirmation"
-                )
-            if kind == "payment_accepted" and "payment_accepted" in sent.get(history.id_order, set()):
-                return Decision(
-                    key,
-                    kind,
-                    history.id_order,
-                    reference,
-                    skip_reason="the customer already got a payment confirmation",
-                )
-            return _for_order(key, kind, order_facts, profile, settings, _status)
-        case PaymentAdded(payment=payment, order_id=order_id):
-            key = f"payment:payment:{payment.id}"
-            order_facts = facts.get(order_id)
-            if order_facts is None:
-                return None
-            state = profile.states.get(order_facts.order.current_state)
-            if state is not None and state.paid:
-                # The move to a paid state made this payment (or will be confirmed by its own email).
-                return None
-            if "status:payment_accepted" in sent.get(order_id, set()):
-                # Marked paid (with its own email) since this poll read the order: told once is enough.
-                why = "the customer already got a payment confirmation"
-                return Decision(
-                    key, "payment_accepted", order_id, order_facts.order.reference, skip_reason=why
-                )
-            return _for_order(
-                key,
-                "payment_accepted",
-                order_facts,
-                profile,
-                settings,
-                lambda f, p, s, k: {**status_context(f, p.front_url), "payment": _payment(f, p, payment.id)},
-            )
-        case TrackingChanged(order_id=order_id, tracking_number=number):
-            order_facts = facts.get(order_id)
-            if order_facts is None or profile.kind_for_state(order_facts.order.current_state) != "shipped":
-                return None  # not shipped yet: the shipped email will carry the number
-            if "shipped" not in sent.get(order_id, set()):
-                return None
-            key = f"tracking:order:{order_id}:{number}"
-            return _for_order(key, "tracking_added", order_facts, profile, settings, _status)
+        case NewOrder():
+            return _on_new_order(change, facts, profile, settings)
+        case StateChanged():
+            return _on_state_changed(change, facts, profile, settings, sent)
+        case PaymentAdded():
+            return _on_payment(change, facts, profile, settings, sent)
+        case TrackingChanged():
+            return _on_tracking(change, facts, profile, settings, sent)
+
+
+def _on_new_order(
+    change: NewOrder, facts: Mapping[int, OrderFacts], profile: ShopProfile, settings: RuleSettings
+) -> Decision:
+    order = change.order
+    key = f"order_confirmation:order:{order.id}"
+    placed_in = profile.kind_for_state(change.initial_state) if change.initial_state is not None else None
+    if placed_in in NO_CONFIRMATION_KINDS:
+        # As PrestaShop: an order placed straight into "payment error" or "cancelled" gets that state's
+        # email, not the confirmation of an order that did not happen.
+        why = f"the order was placed in a failed state ({placed_in}): no confirmation"
+        return Decision(key, "order_confirmation", order.id, order.reference, skip_reason=why)
+    return _for_order(key, "order_confirmation", facts.get(order.id), profile, settings, _confirmation)
+
+
+def _on_state_changed(
+    change: StateChanged,
+    facts: Mapping[int, OrderFacts],
+    profile: ShopProfile,
+    settings: RuleSettings,
+    sent: Mapping[int, set[str]],
+) -> Decision:
+    history = change.history
+    key = f"status:history:{history.id}"
+    kind = profile.kind_for_state(history.id_order_state)
+    order_facts = facts.get(history.id_order)
+    reference = order_facts.order.reference if order_facts else ""
+    if kind is None:
+        state = profile.states.get(history.id_order_state)
+        name = state.name.get(None) if state else f"#{history.id_order_state}"
+        why = f"the state '{name}' (id {history.id_order_state}) has no customer email"
+        return Decision(key, "status", history.id_order, reference, skip_reason=why)
+    if change.initial and kind not in INITIAL_STATE_KINDS:
+        why = "covered by the order confirmation"
+        return Decision(key, kind, history.id_order, reference, skip_reason=why)
+    if kind == "payment_accepted" and "payment_accepted" in sent.get(history.id_order, set()):
+        why = "the customer already got a payment confirmation"
+        return Decision(key, kind, history.id_order, reference, skip_reason=why)
+    return _for_order(key, kind, order_facts, profile, settings, _status)
+
+
+def _on_payment(
+    change: PaymentAdded,
+    facts: Mapping[int, OrderFacts],
+    profile: ShopProfile,
+    settings: RuleSettings,
+    sent: Mapping[int, set[str]],
+) -> Decision | None:
+    payment, order_id = change.payment, change.order_id
+    key = f"payment:payment:{payment.id}"
+    order_facts = facts.get(order_id)
+    if order_facts is None:
+        return None
+    state = profile.states.get(order_facts.order.current_state)
+    if state is not None and state.paid:
+        # The move to a paid state made this payment (or will be confirmed by its own email).
+        return None
+    if "status:payment_accepted" in sent.get(order_id, set()):
+        # Marked paid (with its own email) since this poll read the order: told once is enough.
+        why = "the customer already got a payment confirmation"
+        return Decision(key, "payment_accepted", order_id, order_facts.order.reference, skip_reason=why)
+
+    def context(f: OrderFacts, p: ShopProfile, s: RuleSettings, k: str) -> dict[str, Any]:
+        return {**status_context(f, p.front_url), "payment": _payment(f, p, payment.id)}
+
+    return _for_order(key, "payment_accepted", order_facts, profile, settings, context)
+
+
+def _on_tracking(
+    change: TrackingChanged,
+    facts: Mapping[int, OrderFacts],
+    profile: ShopProfile,
+    settings: RuleSettings,
+    sent: Mapping[int, set[str]],
+) -> Decision | None:
+    order_facts = facts.get(change.order_id)
+    if order_facts is None or profile.kind_for_state(order_facts.order.current_state) != "shipped":
+        return None  # not shipped yet: the shipped email will carry the number
+    if "shipped" not in sent.get(change.order_id, set()):
+        return None
+    key = f"tracking:order:{change.order_id}:{change.tracking_number}"
+    return _for_order(key, "tracking_added", order_facts, profile, settings, _status)
 
 
 def _payment(facts: OrderFacts, profile: ShopProfile, payment_id: int | None) -> dict[str, Any]:
@@ -332,21 +360,6 @@ def _review_request(
     basis = consent_basis(customer, settings.marketing_consent)
     if basis is None:
         return _replace(base, skip_reason=no_consent_reason(customer, settings.marketing_consent))
-    front = profile.front_url.rstrip("/")
-    products: list[dict[str, str]] = []
-    seen: set[int] = set()
-    for row in order.rows:
-        if row.product_id in seen:
-            continue
-        seen.add(row.product_id)
-        url = (
-            f"{front}/index.php?controller=product&id_product={row.product_id}"
-            if front and row.product_id
-            else ""
-        )
-        products.append(
-            {"name": row.name, "url": url, "image_url": order_facts.images.get(row.product_id, "")}
-        )
     return _replace(
         base,
         recipient_email=customer.email.strip(),
@@ -355,10 +368,28 @@ def _review_request(
         context={
             "customer": customer_context(customer),
             "order": order_summary(order_facts, profile.front_url),
-            "products": products,
+            "products": _review_products(order_facts, profile.front_url),
         },
         consent=basis,
     )
+
+
+def _review_products(facts: OrderFacts, front_url: str) -> list[dict[str, str]]:
+    """Each product of the order once, with its page and picture: what the customer is asked to review."""
+    front = front_url.rstrip("/")
+    products: list[dict[str, str]] = []
+    seen: set[int] = set()
+    for row in facts.order.rows:
+        if row.product_id in seen:
+            continue
+        seen.add(row.product_id)
+        url = (
+            f"{front}/index.php?controller=product&id_product={row.product_id}"
+            if front and row.product_id
+            else ""
+        )
+        products.append({"name": row.name, "url": url, "image_url": facts.images.get(row.product_id, "")})
+    return products
 
 
 def _replace(decision: Decision, **changes: Any) -> Decision:

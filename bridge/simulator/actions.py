@@ -2,7 +2,7 @@
 
 Each `Shop` method is one action of a customer or an employee (checkout, a back-office state change, a
 tracking number...). What each one touches was recorded on a real PrestaShop 8.1.2 shop
-(`prestashop/real-responses/timeline/` and FINDINGS §1 and §4); the bridge's change detection is only as
+(`tests/data/real-responses/timeline/`, docs/shop-facts.md §6, §7); the bridge's change detection is only as
 good as this fidelity, so the surprising parts are deliberate:
 
 - checkout does not touch the cart's `date_upd` (neither do the vouchers it uses);

@@ -1,7 +1,8 @@
 """Faults the simulator can inject, so tests see what a real shop behind nginx/Apache sometimes does.
 
 Queue faults for the next requests with `next()`, or inject them at a seeded random rate with `rate()`.
-`timeout` holds the answer on an Event (released by `Simulator.stop()`), never with a sleep.
+`timeout` holds the answer on an Event (released by `Simulator.stop()`, or by `let_go()` for a test that
+killed the client and goes on with the same simulator), never with a sleep.
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ class FaultPlan:
     def hold(self) -> None:
         """Keep a "timeout" answer back until the client has given up (bounded; released on stop)."""
         self.release.wait(self.timeout_hold)
+
+    def let_go(self) -> None:
+        """Send every answer held so far now; later "timeout" faults hold afresh (stop() lets all go)."""
+        with self._lock:
+            held, self.release = self.release, threading.Event()
+        held.set()
 
 
 NGINX_502 = (

@@ -3,7 +3,7 @@
 Delivery semantics
 ------------------
 * Enqueue: `enqueue()` runs inside the caller's transaction, the same one that advances the shop cursor
-  (design.md "Nothing lost, nothing twice"). The unique idempotency key makes a second enqueue of the same
+  (docs/design.md §3). The unique idempotency key makes a second enqueue of the same
   shop event a no-op. The Message-ID is fixed here; every retry sends the same one.
 * Claim: `claim_next()` moves ONE due row `queued`/`retry` → `sending` with a lease (owner + lease_until),
   by a conditional UPDATE whose row count decides ownership, so two processes never claim the same row.
@@ -638,6 +638,42 @@ def cancel(store: Store, row_id: int, *, now: datetime, reason: str = "cancelled
             .values(status=Status.CANCELLED.value, skip_reason=reason, lease_until=None, updated_at=now)
         )
         return result.rowcount == 1
+
+
+def find(conn: Connection, idempotency_key: str) -> OutboxRow | None:
+    """The row an event's key names, or None when it was never queued nor skipped."""
+    row = conn.execute(select(outbox).where(outbox.c.idempotency_key == idempotency_key)).one_or_none()
+    return None if row is None else _row(row)
+
+
+def count_waiting(conn: Connection, *, kind: str | None = None, other_than: str | None = None) -> int:
+    """How many rows wait to be sent (queued or retrying): only of `kind`, or of every kind but
+    `other_than`."""
+    query = select(func.count()).select_from(outbox).where(outbox.c.status.in_(DUE))
+    if kind is not None:
+        query = query.where(outbox.c.kind == kind)
+    if other_than is not None:
+        query = query.where(outbox.c.kind != other_than)
+    return int(conn.execute(query).scalar_one())
+
+
+def next_due_at(conn: Connection) -> datetime | None:
+    """When the earliest waiting row falls due (it may be due already); None when nothing waits."""
+    first: datetime | None = conn.execute(
+        select(func.min(outbox.c.not_before)).where(outbox.c.status.in_(DUE))
+    ).scalar()
+    return first
+
+
+def latest_changed(conn: Connection, statuses: Iterable[Status], *, limit: int) -> list[OutboxRow]:
+    """The rows in one of `statuses` that changed last, newest first (`bridge status`'s last errors)."""
+    query = (
+        select(outbox)
+        .where(outbox.c.status.in_([Status(status).value for status in statuses]))
+        .order_by(outbox.c.updated_at.desc(), outbox.c.id.desc())
+        .limit(limit)
+    )
+    return [_row(row) for row in conn.execute(query)]
 
 
 def counts_by_status(store: Store) -> dict[Status, int]:

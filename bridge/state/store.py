@@ -13,11 +13,9 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from sqlalchemy import (
     CheckConstraint,
@@ -37,8 +35,6 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
-    or_,
-    select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -244,19 +240,9 @@ sender_state = Table(
 )
 
 
-@dataclass(frozen=True)
-class SeenOrder:
-    """What the bridge last saw of one order; `first_seen_at`/`updated_at` are filled in by the store."""
-
-    order_id: int
-    reference: str
-    current_state: int
-    last_history_id: int | None
-    tracking_number: str | None
-    total_paid_real: Decimal
-    date_upd: datetime
-    first_seen_at: datetime | None = None
-    updated_at: datetime | None = None
+# The state store's transaction handle: pass it to bridge.state functions, never build SQL with it. Modules
+# outside bridge.state type-hint `tx: Tx` and so never import SQLAlchemy.
+Tx: TypeAlias = Connection
 
 
 class Store:
@@ -357,6 +343,15 @@ def open_store(
     return store
 
 
+def store_exists(database_url: str) -> bool:
+    """False only for an SQLite file that does not exist yet: commands that only look (`bridge check`,
+    `bridge test-email`) then open nothing rather than create a store. A server database always exists."""
+    url = _parse_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return True
+    return bool(url.database) and Path(url.database or "").expanduser().exists()
+
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -381,65 +376,6 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 # --- cursors -------------------------------------------------------------------------------------------
-
-
-def get_cursor(conn: Connection, name: str) -> str | None:
-    return conn.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar_one_or_none()
-
-
-def get_cursors(conn: Connection) -> dict[str, str]:
-    return {row.name: row.value for row in conn.execute(select(cursors.c.name, cursors.c.value))}
-
-
-def set_cursor(conn: Connection, name: str, value: str, *, now: datetime) -> None:
-    statement = upsert(conn, cursors).values(name=name, value=value, updated_at=now)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[cursors.c.name],
-            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
-        )
-    )
-
-
-# --- orders seen ---------------------------------------------------------------------------------------
-
-
-def get_seen_orders(conn: Connection, ids: Iterable[int]) -> dict[int, SeenOrder]:
-    """The orders among `ids` the bridge has seen before (missing ids are simply absent)."""
-    wanted = sorted(set(ids))
-    found: dict[int, SeenOrder] = {}
-    for start in range(0, len(wanted), 500):  # stay far below any bound-parameter limit
-        chunk = wanted[start : start + 500]
-        for row in conn.execute(select(orders_seen).where(orders_seen.c.order_id.in_(chunk))):
-            found[row.order_id] = SeenOrder(
-                order_id=row.order_id,
-                reference=row.reference,
-                current_state=row.current_state,
-                last_history_id=row.last_history_id,
-                tracking_number=row.tracking_number,
-                total_paid_real=Decimal(row.total_paid_real),
-                date_upd=row.date_upd,
-                first_seen_at=row.first_seen_at,
-                updated_at=row.updated_at,
-            )
-    return found
-
-
-def put_seen_order(conn: Connection, order: SeenOrder, *, now: datetime) -> None:
-    """Insert or update one order; `first_seen_at` is set once, on first sight."""
-    values = {
-        "order_id": order.order_id,
-        "reference": order.reference,
-        "current_state": order.current_state,
-        "last_history_id": order.last_history_id,
-        "tracking_number": order.tracking_number,
-        "total_paid_real": str(order.total_paid_real),
-        "date_upd": order.date_upd,
-        "updated_at": now,
-    }
-    statement = upsert(conn, orders_seen).values(**values, first_seen_at=now)
-    changed = {name: statement.excluded[name] for name in values if name != "order_id"}
-    conn.execute(statement.on_conflict_do_update(index_elements=[orders_seen.c.order_id], set_=changed))
 
 
 def upsert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
@@ -571,30 +507,3 @@ def _reason(error: SQLAlchemyError) -> str:
     if isinstance(error, DBAPIError) and error.orig is not None:
         return str(error.orig)
     return type(error).__name__
-
-
-def seen_orders_awaiting_tracking(
-    conn: Connection,
-    *,
-    since: datetime,
-    final_states: Iterable[int],
-    shipped_states: Iterable[int] | None = None,
-) -> dict[int, SeenOrder]:
-    """Orders first seen after `since`, still without a tracking number, in a shipped state (or, before
-    the shipped states are known, in any state but a final one).
-
-    A tracking number moves no timestamp in PrestaShop, so these are the orders whose carriers each poll
-    re-reads (in batches of a hundred). Only a shipped order needs it: a number typed in earlier rides in
-    the shipped email, which reads the carrier when it is written.
-    """
-    query = select(orders_seen.c.order_id).where(
-        orders_seen.c.first_seen_at >= since,
-        or_(orders_seen.c.tracking_number.is_(None), orders_seen.c.tracking_number == ""),
-    )
-    if shipped_states is not None:
-        query = query.where(orders_seen.c.current_state.in_(sorted(set(shipped_states))))
-    else:
-        finished = sorted(set(final_states))
-        if finished:
-            query = query.where(orders_seen.c.current_state.not_in(finished))
-    return get_seen_orders(conn, [row.order_id for row in conn.execute(query)])

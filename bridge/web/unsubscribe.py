@@ -1,5 +1,5 @@
-"""Unsubscribing from marketing mail: signed tokens, the List-Unsubscribe links, the store records and the
-small HTTP endpoint the links point to.
+"""Unsubscribing from marketing mail: signed tokens, the List-Unsubscribe links, checking an unsubscribe
+before bridge.state.unsubscribes records it, and the small HTTP endpoint the links point to.
 
 A marketing email carries `List-Unsubscribe: <https://…?t=TOKEN&l=pl>, <mailto:…?subject=unsubscribe%20TOKEN>`
 and `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058, RFC 2369), plus the same URL in its body.
@@ -39,12 +39,17 @@ from types import TracebackType
 from typing import Any, Final, Literal
 from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
-from sqlalchemy import Connection, delete, select
-
 from bridge.clock import Clock
 from bridge.errors import ConfigError, StoreError
 from bridge.secret import REDACTED, Secret
-from bridge.state.store import Store, unsubscribes, upsert
+from bridge.state import unsubscribes
+from bridge.state.store import Store, Tx
+
+# The store's side lives in bridge.state.unsubscribes; the endpoint uses these, and `bridge suppress` still
+# finds them here.
+from bridge.state.unsubscribes import Unsubscribe as Unsubscribe
+from bridge.state.unsubscribes import normalise_email
+from bridge.state.unsubscribes import unsubscribed as unsubscribed
 from bridge.web.server import StoppableHTTPServer
 
 log = logging.getLogger(__name__)
@@ -104,11 +109,6 @@ def _b64decode(text: str) -> bytes:
     if _b64encode(data) != text:
         raise InvalidToken("the token is not canonical base64")
     return data
-
-
-def normalise_email(email: str) -> str:
-    """The form every address is stored and signed in (the outbox's suppressions use the same)."""
-    return email.strip().lower()
 
 
 def _check_email(email: str) -> bytes:
@@ -386,53 +386,19 @@ def mask_email(email: str) -> str:
 # --- the store -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Unsubscribe:
-    """One address that asked for no more marketing mail: how (`source`) and when."""
-
-    email: str
-    source: str
-    created_at: datetime
-
-
 def _aware(now: datetime) -> None:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}")
 
 
-def unsubscribe(conn: Connection, email: str, source: Source, *, now: datetime) -> bool:
+def unsubscribe(tx: Tx, email: str, source: Source, *, now: datetime) -> bool:
     """Record that `email` wants no more marketing mail; True when it is new (the first request wins)."""
     if source not in SOURCES:
         raise ValueError(f"unknown unsubscribe source {source!r}; expected one of {', '.join(SOURCES)}")
     _aware(now)
     address = normalise_email(email)
     _check_email(address)
-    result = conn.execute(
-        upsert(conn, unsubscribes)
-        .values(email=address, source=source, created_at=now)
-        .on_conflict_do_nothing(index_elements=[unsubscribes.c.email])
-    )
-    return result.rowcount == 1
-
-
-def unsubscribed(conn: Connection, email: str) -> Unsubscribe | None:
-    """How and when `email` unsubscribed, or None when it never did (or resubscribed)."""
-    row = conn.execute(
-        select(unsubscribes).where(unsubscribes.c.email == normalise_email(email))
-    ).one_or_none()
-    return None if row is None else Unsubscribe(row.email, row.source, row.created_at)
-
-
-def resubscribe(conn: Connection, email: str) -> bool:
-    """Forget an unsubscribe (the customer asked the owner); True when there was one."""
-    result = conn.execute(delete(unsubscribes).where(unsubscribes.c.email == normalise_email(email)))
-    return result.rowcount > 0
-
-
-def list_unsubscribed(conn: Connection) -> list[Unsubscribe]:
-    """Every unsubscribed address, oldest first."""
-    rows = conn.execute(select(unsubscribes).order_by(unsubscribes.c.created_at, unsubscribes.c.email))
-    return [Unsubscribe(row.email, row.source, row.created_at) for row in rows]
+    return unsubscribes.add(tx, address, source, now=now)
 
 
 # --- pages ---------------------------------------------------------------------------------------------
@@ -596,7 +562,7 @@ SECURITY_HEADERS: Final = (
 ALLOWED_METHODS: Final = "GET, HEAD, POST"
 _TOKEN_IN_QUERY: Final = re.compile(r"(?i)([?&;]t=)[^&;\s\"]*")
 
-AfterUnsubscribe = Callable[[Connection, str, datetime], None]
+AfterUnsubscribe = Callable[[Tx, str, datetime], None]
 
 
 def _mask_tokens(text: str) -> str:
@@ -681,11 +647,11 @@ class UnsubscribeServer:
 
     def record(self, email: str, source: Source) -> bool:
         """One unsubscribe in its own transaction; True when new. StoreError when the store cannot."""
-        with self.store.transaction() as conn:
+        with self.store.transaction() as tx:
             now = self.clock.now()
-            new = unsubscribe(conn, email, source, now=now)
+            new = unsubscribe(tx, email, source, now=now)
             if self.after_unsubscribe is not None:
-                self.after_unsubscribe(conn, normalise_email(email), now)
+                self.after_unsubscribe(tx, normalise_email(email), now)
         if new:
             log.info("unsubscribed %s from marketing mail (%s)", mask_email(email), source)
         else:
@@ -693,8 +659,8 @@ class UnsubscribeServer:
         return new
 
     def lookup(self, email: str) -> Unsubscribe | None:
-        with self.store.read() as conn:
-            return unsubscribed(conn, email)
+        with self.store.read() as tx:
+            return unsubscribed(tx, email)
 
 
 class _Server(StoppableHTTPServer):

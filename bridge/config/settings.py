@@ -1,0 +1,227 @@
+"""The settings table and `Settings`: every group parsed from one mapping, checked, then frozen.
+
+`SETTINGS` lists every row in the order of `config.example.env`; problems are listed in that order too,
+then the problems of the checks across settings. Each group (shop, sending, identity, state, service,
+emails, marketing) lives in its own module with its rows, its checks and the fields it gives `Settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from email.headerregistry import Address
+from pathlib import Path
+from typing import Final, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from bridge.config.emails import (
+    BANK_ACCOUNT_NUMBER,
+    BANK_ACCOUNT_OWNER,
+    BANK_ADDRESS,
+    BANK_BIC,
+    BANK_NAME,
+    DEFAULT_LANGUAGE,
+    PRODUCT_IMAGES,
+    STATUS_EMAILS,
+    TEMPLATES_DIR,
+    emails_fields,
+)
+from bridge.config.identity import MAIL_FROM, MAIL_REPLY_TO, SMTP_HELO_NAME, identity_fields, settle_sender
+from bridge.config.marketing import MARKETING_SETTINGS, check_marketing, marketing_fields
+from bridge.config.reader import Reader, Setting, masked
+from bridge.config.sending import (
+    DAILY_SEND_LIMIT,
+    GMAIL_HOSTS,
+    MAIL_TRANSPORT,
+    SEND_RATE_PER_MINUTE,
+    SMTP_CA_FILE,
+    SMTP_HOST,
+    SMTP_LOGIN_RETRY,
+    SMTP_PASSWORD,
+    SMTP_PORT,
+    SMTP_SECURITY,
+    SMTP_TIMEOUT,
+    SMTP_USERNAME,
+    UNKNOWN_POLICY,
+    MailTransport,
+    SmtpSecurity,
+    check_budget,
+    sending_fields,
+    settle_server,
+)
+from bridge.config.service import ADMIN_EMAIL, ALERT_AFTER, LOG_LEVEL, POLL_INTERVAL, service_fields
+from bridge.config.shop import (
+    PRESTASHOP_API_KEY,
+    PRESTASHOP_RETRIES,
+    PRESTASHOP_TIMEOUT,
+    PRESTASHOP_URL,
+    SHOP_TIMEZONE,
+    check_shop,
+    is_demo,
+    shop_fields,
+)
+from bridge.config.state import DATABASE_URL, MAIL_FILE_DIR, STATE_DIR, state_fields
+from bridge.errors import ConfigError
+from bridge.secret import Secret
+
+SETTINGS: Final[tuple[Setting[object], ...]] = (
+    PRESTASHOP_URL,
+    PRESTASHOP_API_KEY,
+    PRESTASHOP_TIMEOUT,
+    PRESTASHOP_RETRIES,
+    SHOP_TIMEZONE,
+    SMTP_HOST,
+    SMTP_PORT,
+    SMTP_SECURITY,
+    SMTP_USERNAME,
+    SMTP_PASSWORD,
+    SMTP_TIMEOUT,
+    SMTP_HELO_NAME,
+    SMTP_CA_FILE,
+    SMTP_LOGIN_RETRY,
+    MAIL_TRANSPORT,
+    MAIL_FILE_DIR,
+    MAIL_FROM,
+    MAIL_REPLY_TO,
+    ADMIN_EMAIL,
+    ALERT_AFTER,
+    PRODUCT_IMAGES,
+    STATE_DIR,
+    DATABASE_URL,
+    POLL_INTERVAL,
+    LOG_LEVEL,
+    DEFAULT_LANGUAGE,
+    TEMPLATES_DIR,
+    DAILY_SEND_LIMIT,
+    SEND_RATE_PER_MINUTE,
+    STATUS_EMAILS,
+    UNKNOWN_POLICY,
+    BANK_ACCOUNT_OWNER,
+    BANK_ACCOUNT_NUMBER,
+    BANK_NAME,
+    BANK_BIC,
+    BANK_ADDRESS,
+    *MARKETING_SETTINGS,
+)
+
+
+def setting_names() -> frozenset[str]:
+    """Every key the bridge reads from the environment, including the `_FILE` forms of secrets."""
+    return frozenset([row.name for row in SETTINGS] + [row.file_name for row in SETTINGS if row.secret])
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)
+class Settings:
+    """Everything the bridge is configured with; built by `load_settings` (or `from_mapping` in tests)."""
+
+    demo: bool  # True when PRESTASHOP_URL is empty: the embedded demo shop
+    prestashop_url: str | None
+    prestashop_api_key: Secret | None
+    prestashop_timeout: timedelta
+    prestashop_retries: int
+    shop_timezone: ZoneInfo | None
+    smtp_host: str
+    smtp_port: int
+    smtp_security: SmtpSecurity
+    smtp_username: str | None
+    smtp_password: Secret | None
+    smtp_timeout: timedelta
+    smtp_helo_name: str
+    mail_transport: MailTransport
+    mail_file_dir: Path
+    mail_from: Address
+    mail_reply_to: Address | None
+    admin_email: Address | None
+    state_dir: Path
+    database_url: str
+    poll_interval: timedelta
+    log_level: str
+    default_language: str
+    templates_dir: Path | None
+    daily_send_limit: int
+    send_rate_per_minute: int = 20
+    smtp_ca_file: Path | None = None
+    smtp_login_retry: timedelta = timedelta(hours=1)
+    status_emails: dict[int, str | None] = dataclasses.field(default_factory=dict)
+    unknown_policy: Literal["hold", "resend"] = "hold"
+    alert_after: timedelta = timedelta(minutes=15)
+    product_images: str = "small_default"  # "" = no product images
+    bank_account_owner: str = ""
+    bank_account_number: str = ""
+    bank_name: str = ""
+    bank_bic: str = ""
+    bank_address: str = ""
+    unsubscribe_url: str = ""  # "": marketing mail is off
+    unsubscribe_listen: tuple[str, int] = ("127.0.0.1", 8787)
+    unsubscribe_secret: Secret | None = None
+    unsubscribe_mailto: Address | None = None
+    marketing_consent: frozenset[str] = frozenset({"newsletter", "optin"})
+    cart_reminders: tuple[timedelta | None, ...] = tuple(timedelta(hours=h) for h in (1, 24, 72))
+    cart_reminder_late_limit: timedelta = timedelta(hours=12)
+    cart_reminder_first_to_all: bool = False
+    cart_poll_interval: timedelta = timedelta(minutes=5)
+    shop_cookie_key: Secret | None = None
+    cart_discount: Literal["none", "shared", "unique"] = "none"
+    cart_discount_code: str = ""
+    cart_discount_percent: Decimal = Decimal(10)
+    cart_discount_valid_days: int = 7
+    cart_discount_step: int = 2
+    review_request_days: int = 14
+    review_request_fallback_days: int = 21
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def marketing_enabled(self) -> bool:
+        """Marketing mail needs a working unsubscribe link: without UNSUBSCRIBE_URL none is sent."""
+        return bool(self.unsubscribe_url)
+
+    @property
+    def smtp_is_gmail(self) -> bool:
+        return self.smtp_host in GMAIL_HOSTS
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret value in these settings, for the log filter (`bridge.logs.setup_logging`)."""
+        found = [self.prestashop_api_key, self.smtp_password, self.unsubscribe_secret, self.shop_cookie_key]
+        password = urlsplit(self.database_url).password
+        if password:
+            found.append(Secret(password))
+        return tuple(secret for secret in found if secret)
+
+    def __repr__(self) -> str:
+        shown = []
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            text = masked(value) if item.name == "database_url" else value
+            shown.append(f"{item.name}={text!r}")
+        return f"Settings({', '.join(shown)})"
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, str]) -> Settings:
+        """Parse every setting from an environment-like mapping; one ConfigError lists every problem."""
+        reader = Reader(mapping)
+        for row in SETTINGS:
+            reader.read(row)  # each row once, in table order: its problems are listed in a stable order
+        # Then the checks across settings, in the order their problems and warnings are listed.
+        check_marketing(reader)
+        check_shop(reader)
+        demo = is_demo(reader)
+        server = settle_server(reader, demo=demo)
+        sender = settle_sender(reader, server, demo=demo)
+        check_budget(reader, server)
+        if reader.problems:
+            raise ConfigError([reader.scrub(problem) for problem in reader.problems])
+        # Nothing was refused: every row with a default has its value, and the sender is settled.
+        return cls(
+            **shop_fields(reader),
+            **sending_fields(reader, server),
+            **identity_fields(reader, sender),
+            **state_fields(reader),
+            **service_fields(reader),
+            **emails_fields(reader),
+            **marketing_fields(reader),
+            warnings=tuple(reader.scrub(warning) for warning in reader.warnings),
+        )

@@ -1,0 +1,92 @@
+"""The shop's settings: which PrestaShop to read (none: the embedded demo shop), with which key, how
+patiently."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TypedDict
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from bridge.config.parse import (
+    is_loopback,
+    parse_api_key,
+    parse_duration,
+    parse_int,
+    parse_shop_url,
+    parse_timezone,
+)
+from bridge.config.reader import Reader, Setting
+from bridge.secret import Secret
+
+PRESTASHOP_URL = Setting(
+    "PRESTASHOP_URL",
+    "",
+    parse_shop_url,
+    "The shop's address, like https://shop.example.com. Empty: the embedded demo shop.",
+    placeholder="https://your-shop.example.com",
+)
+PRESTASHOP_API_KEY = Setting(
+    "PRESTASHOP_API_KEY",
+    "",
+    parse_api_key,
+    "The 32-character webservice key (Advanced Parameters → Webservice, GET only)."
+    " Or PRESTASHOP_API_KEY_FILE.",
+    secret=True,
+    placeholder="PASTE-THE-32-CHARACTER-WEBSERVICE-KEY",
+)
+PRESTASHOP_TIMEOUT = Setting(
+    "PRESTASHOP_TIMEOUT",
+    "20s",
+    parse_duration(timedelta(seconds=1), timedelta(seconds=300)),
+    "How long one request may take.",
+)
+PRESTASHOP_RETRIES = Setting(
+    "PRESTASHOP_RETRIES", "3", parse_int(0, 10), "Retries of a failed read before the poll gives up."
+)
+SHOP_TIMEZONE = Setting(
+    "SHOP_TIMEZONE",
+    "",
+    parse_timezone,
+    "The shop's time zone (IANA name, like Europe/Warsaw). Empty: read PS_TIMEZONE from the shop.",
+)
+
+
+class ShopFields(TypedDict):
+    demo: bool  # True when PRESTASHOP_URL is empty: the embedded demo shop
+    prestashop_url: str | None
+    prestashop_api_key: Secret | None
+    prestashop_timeout: timedelta
+    prestashop_retries: int
+    shop_timezone: ZoneInfo | None
+
+
+def is_demo(reader: Reader) -> bool:
+    """No PRESTASHOP_URL: the embedded demo shop, whose customers are invented."""
+    return PRESTASHOP_URL.name not in reader.given
+
+
+def check_shop(reader: Reader) -> None:
+    """A real shop needs its key; a key without a shop, or a key sent in clear text, is worth a warning."""
+    url, api_key, demo = reader.read(PRESTASHOP_URL), reader.read(PRESTASHOP_API_KEY), is_demo(reader)
+    if not demo and api_key is None and PRESTASHOP_API_KEY.name not in reader.failed:
+        reader.problem(PRESTASHOP_API_KEY.name, "required when PRESTASHOP_URL is set")
+    if demo and api_key is not None:
+        reader.warn("PRESTASHOP_API_KEY is set but PRESTASHOP_URL is empty: using the demo shop")
+    if url is not None and url.startswith("http://") and not is_loopback(urlsplit(url).hostname or ""):
+        reader.warn(
+            "PRESTASHOP_URL uses http://: the API key and customers' data travel in clear text;"
+            " use https:// if the shop has a certificate"
+        )
+
+
+def shop_fields(reader: Reader) -> ShopFields:
+    """Asked once there is no problem."""
+    return ShopFields(
+        demo=is_demo(reader),
+        prestashop_url=reader.read(PRESTASHOP_URL),
+        prestashop_api_key=reader.read(PRESTASHOP_API_KEY),
+        prestashop_timeout=reader.value(PRESTASHOP_TIMEOUT),
+        prestashop_retries=reader.value(PRESTASHOP_RETRIES),
+        shop_timezone=reader.read(SHOP_TIMEZONE),
+    )

@@ -1,0 +1,188 @@
+"""One cycle, the only composition of the bridge's work: `bridge sync`, `bridge run`, the owner alerts and
+the demo all go through it.
+
+- poll: the order pass and the cart pass (each: read → plan → perform effects → apply), then the poll's
+  time and outcome recorded and the shop incident opened or closed;
+- deliver: claim → render → send → record, one email at a time, then the sending incident opened or
+  closed.
+
+A shop error ends the poll, never the cycle: it is recorded, counted for the owner's alert, and retried
+next time. SMTP may work while the shop does not, so an alert that falls due is delivered at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bridge import alerts
+from bridge.app import Bridge
+from bridge.clock import Clock
+from bridge.config import Settings
+from bridge.cycle.carts import CartPass, enabled, watch_carts
+from bridge.cycle.orders import poll_orders
+from bridge.delivery.budget import budget_for
+from bridge.delivery.deliver import DeliveryResult, deliver_due
+from bridge.delivery.marketing import MarketingGate
+from bridge.delivery.transports import Transport
+from bridge.errors import BridgeError, ShopError
+from bridge.mail.render import Renderer
+from bridge.model.cursors import PollRecord
+from bridge.model.profile import ShopProfile
+from bridge.plan.rules import Decision
+from bridge.shop.client import ShopClient
+from bridge.state import cursors
+from bridge.state.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollResult:
+    """What one poll did (orders and carts), or the error that ended it."""
+
+    baseline: bool = False
+    changes: int = 0
+    queued: int = 0
+    skipped: int = 0
+    decisions: list[Decision] = field(default_factory=list)
+    carts: CartPass | None = None  # the abandoned-cart pass that followed, if one ran
+    error: BridgeError | None = None
+    alert_due: bool = False  # the owner's alert about the shop waits to be delivered
+
+
+@dataclass
+class SyncSummary:
+    """What one cycle did: the one line `bridge sync` prints."""
+
+    poll: PollResult
+    delivery: DeliveryResult
+
+    def line(self) -> str:
+        if self.poll.baseline:
+            head = "first run: recorded where the shop stands, nothing to send"
+        else:
+            head = (
+                f"{self.poll.changes} change(s) seen, {self.poll.queued} queued, {self.poll.skipped} skipped"
+            )
+        carts = self.poll.carts
+        if carts is not None and carts.queued:
+            head += f", {carts.queued} cart reminder(s) queued"
+        d = self.delivery
+        tail = f"; {d.sent} sent, {d.retry} to retry, {d.failed} failed"
+        if d.unknown:
+            tail += f", {d.unknown} unknown"
+        if d.paused:
+            tail += f"; {d.paused}"
+        return head + tail
+
+
+class Cycle:
+    """The poll step and the delivery step over one shop, one store and one transport."""
+
+    def __init__(
+        self,
+        client: ShopClient,
+        store: Store,
+        transport: Transport,
+        renderer: Renderer,
+        settings: Settings,
+        clock: Clock,
+        *,
+        marketing: MarketingGate | None = None,
+    ) -> None:
+        self.client, self.store, self.transport, self.renderer = client, store, transport, renderer
+        self.settings, self.clock = settings, clock
+        if marketing is None and settings.marketing_enabled:
+            marketing = MarketingGate(settings, store, client)
+        self.marketing = marketing
+        self.budget = budget_for(settings)  # one budget for the cycle's life: its pace spans runs
+
+    @classmethod
+    def of(cls, bridge: Bridge) -> Cycle:
+        """The cycle over an opened bridge (its marketing gate has a shop client of its own)."""
+        b = bridge
+        return cls(b.client, b.store, b.transport, b.renderer, b.settings, b.clock, marketing=b.marketing)
+
+    def poll(
+        self, *, since: datetime | None = None, confirm: Callable[[list[Decision]], None] | None = None
+    ) -> PollResult:
+        """Read the shop and queue what is due; a failure is recorded and returned, never raised."""
+        started = self.clock.now()
+        try:
+            orders = poll_orders(
+                self.client, self.store, self.settings, now=started, since=since, confirm=confirm
+            )
+        except BridgeError as error:
+            self._record(started, str(error))
+            due = alerts.after_poll(self.store, self.settings, now=started, error=str(error))
+            return PollResult(error=error, alert_due=due)
+        self._record(started, None)
+        alerts.after_poll(self.store, self.settings, now=started, error=None)
+        result = PollResult(
+            baseline=orders.baseline,
+            changes=orders.changes,
+            queued=orders.queued,
+            skipped=orders.skipped,
+            decisions=orders.decisions,
+        )
+        result.carts = self._carts(orders.profile)
+        return result
+
+    def deliver(self, *, should_stop: Callable[[], bool] | None = None) -> DeliveryResult:
+        """Send what is due, as far as the budget and any pause allow."""
+        result = deliver_due(
+            self.store,
+            self.transport,
+            self.renderer,
+            self.clock,
+            identity=alerts.sender_identity(self.store, self.settings),
+            unknown_policy=self.settings.unknown_policy,
+            budget=self.budget,
+            login_retry=self.settings.smtp_login_retry,
+            should_stop=should_stop,
+            marketing=self.marketing,
+        )
+        alerts.after_delivery(self.store, self.settings, now=self.clock.now(), result=result)
+        return result
+
+    def once(
+        self, *, since: datetime | None = None, confirm: Callable[[list[Decision]], None] | None = None
+    ) -> SyncSummary:
+        """`bridge sync`: poll, then deliver. A failed poll still delivers the owner's alert, then raises."""
+        polled = self.poll(since=since, confirm=confirm)
+        if polled.error is not None:
+            if polled.alert_due:
+                self._deliver_alert()
+            raise polled.error
+        return SyncSummary(polled, self.deliver())
+
+    def _record(self, started: datetime, error: str | None) -> None:
+        """The poll's time and outcome, for `bridge status`."""
+        record = PollRecord(last_at=started, last_ok_at=None if error else started, last_error=error or "")
+        with self.store.transaction() as conn:
+            cursors.save_poll(conn, record, now=started)
+
+    def _carts(self, profile: ShopProfile | None) -> CartPass | None:
+        """The abandoned-cart pass; a shop error there is logged and left to the next pass, never allowed to
+        hold up order emails (the order poll reports the shop's health)."""
+        if not enabled(self.settings):
+            return None
+        try:
+            carts = watch_carts(self.client, self.store, self.settings, now=self.clock.now(), profile=profile)
+        except ShopError as error:
+            log.warning("cart reminders: this pass failed, the next one tries again: %s", error)
+            return None
+        if carts.queued:
+            log.info("carts: %s reminder(s) queued", carts.queued)
+        return carts
+
+    def _deliver_alert(self) -> None:
+        """The shop is down but SMTP may work: the owner's alert goes first. A failure here is logged,
+        never raised: the poll's error is the one the command reports."""
+        try:
+            self.deliver()
+        except BridgeError as error:
+            log.error("the owner alert could not be sent: %s", error)

@@ -1,0 +1,56 @@
+"""Typed reads of what orders and carts point at (customers, addresses, countries, carriers, products) and
+the shop's short lists (languages, currencies), looked up by id in batches so a context costs few requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bridge.model.records import Address, Carrier, Country, Currency, Customer, Language, Product
+from bridge.shop.parse import (
+    parse_address,
+    parse_carrier,
+    parse_country,
+    parse_currency,
+    parse_customer,
+    parse_language,
+    parse_product,
+)
+from bridge.shop.query import Query
+from bridge.shop.reader import ShopReader
+
+
+class LookupReads(ShopReader):
+    """Customers, addresses, countries, carriers and products by id; the languages and currencies."""
+
+    def customers(self, ids: Iterable[int]) -> list[Customer]:
+        return self._parse(self._pager.get_by_ids("customers", ids), parse_customer)
+
+    def addresses(self, ids: Iterable[int]) -> list[Address]:
+        return self._parse(self._pager.get_by_ids("addresses", ids), parse_address)
+
+    def countries(self, ids: Iterable[int], *, language: int | None = None) -> list[Country]:
+        rows = self._pager.get_by_ids("countries", ids, query=Query(language=language))
+        return self._parse(rows, parse_country, language)
+
+    def currencies(self) -> list[Currency]:
+        return self._parse(self._pager.list_raw("currencies", Query()), parse_currency)
+
+    def languages(self) -> list[Language]:
+        return self._parse(self._pager.list_raw("languages", Query()), parse_language)
+
+    def carriers(self, ids: Iterable[int], *, language: int | None = None) -> list[Carrier]:
+        rows = self._pager.get_by_ids("carriers", ids, query=Query(language=language))
+        return self._parse(rows, parse_carrier, language)
+
+    def products(
+        self,
+        *,
+        ids: Iterable[int] | None = None,
+        after_id: int | None = None,
+        language: int | None = None,
+        limit: int | None = None,
+    ) -> list[Product]:
+        """Products by id, or created after an id (the new-products feed)."""
+        query = Query(language=language)
+        rows = self._pager.select("products", query, ids=ids, after_id=after_id, limit=limit)
+        return self._parse(rows, parse_product, language)

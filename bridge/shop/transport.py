@@ -1,0 +1,246 @@
+"""The HTTP exchange with the shop's webservice (session, Basic auth, URL form, timeouts, bounded retries), in
+one place so every read and write goes through the same retry policy and the key never reaches a URL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from tenacity import Retrying, nap, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from bridge import __version__
+from bridge.errors import ShopError, ShopResponseError
+from bridge.secret import Secret
+from bridge.shop.failures import (
+    Transient,
+    connection_error,
+    decode_json,
+    is_webservice,
+    raise_for_status,
+    sanitize,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER_AGENT: Final = f"prestashop-mail-bridge/{__version__}"
+
+Form = Literal["api", "dispatcher"]
+
+
+class ShopTransport:
+    """Requests to one shop with one key over one HTTP session (a session is not shared between threads)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Secret,
+        *,
+        timeout: float = 20.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] | None = None,
+        verify: bool | str = True,
+        user_agent: str = DEFAULT_USER_AGENT,
+    ) -> None:
+        self._root, self._form = _split_base_url(base_url)
+        self._timeout = timeout
+        self._retries = max(0, retries)
+        self._backoff = backoff
+        self._sleep = sleep
+        self._session = requests.Session()
+        # Basic auth with the key as user name: the key never appears in a URL, so never in a log line.
+        self._session.auth = (api_key.reveal(), "")
+        self._verify = verify
+        self._session.headers["User-Agent"] = user_agent
+        self._session.headers["Accept"] = "application/json, text/xml;q=0.5"
+        self._version: str | None = None
+
+    def copy(self) -> ShopTransport:
+        """The same shop, key and options over a new session; the URL form and version learned are kept."""
+        auth = self._session.auth
+        assert isinstance(auth, tuple)
+        twin = ShopTransport(
+            self._root,
+            Secret(str(auth[0])),
+            timeout=self._timeout,
+            retries=self._retries,
+            backoff=self._backoff,
+            sleep=self._sleep,
+            verify=self._verify,
+            user_agent=str(self._session.headers["User-Agent"]),
+        )
+        twin._form = self._form
+        twin._version = self._version
+        return twin
+
+    def close(self) -> None:
+        self._session.close()
+
+    @property
+    def root(self) -> str:
+        """The shop's address, without credentials, query or trailing slash."""
+        return self._root
+
+    @property
+    def form(self) -> Form | None:
+        """`api` (URL rewriting) or `dispatcher` once known; None before the first answer."""
+        return self._form
+
+    @property
+    def version(self) -> str | None:
+        """The PrestaShop version from the last `PSWS-Version` header seen (None before, or if never sent)."""
+        return self._version
+
+    def request(
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        resource: str,
+        *,
+        method: str = "GET",
+        body: bytes | None = None,
+    ) -> requests.Response:
+        """One request, retried on transient failures only if it reads (GET/HEAD): a write runs once."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self._retries + 1 if method in ("GET", "HEAD") else 1),
+            wait=wait_exponential(multiplier=self._backoff, max=60),
+            retry=retry_if_exception_type(Transient),
+            reraise=True,
+            before_sleep=lambda state: log.info(
+                "shop request for %s failed (%s); retry %d of %d",
+                resource,
+                state.outcome.exception() if state.outcome else "?",
+                state.attempt_number,
+                self._retries,
+            ),
+            sleep=self._sleep if self._sleep is not None else nap.sleep,
+        )
+        error: ShopError | None = None
+        try:
+            return retrying(self._attempt, method, path, params, resource, body)
+        except Transient as exhausted:
+            error = exhausted.error
+        assert error is not None
+        raise error
+
+    def get_json(self, resource: str, path: str, params: Sequence[tuple[str, str]]) -> Any:
+        """A GET's JSON document (None for a webservice 404). An empty answer, a proxy's HTML error page
+        or a JSON body cut short is a failure of that one exchange (a PHP worker killed mid-answer, a
+        gateway timeout page served with 200), so the GET is tried again like a 5xx; a PHP notice or an
+        XML answer is the shop's configuration, and is reported at once."""
+        for attempt in range(self._retries + 1):
+            response = self.request(path, [*params, ("output_format", "JSON")], resource)
+            if response.status_code == 404:
+                return None
+            try:
+                return decode_json(response, resource)
+            except Transient as failed:
+                if attempt == self._retries:
+                    raise failed.error from None
+                log.info(
+                    "shop answer for %s unreadable (%s); retry %d of %d",
+                    resource,
+                    failed,
+                    attempt + 1,
+                    self._retries,
+                )
+                (self._sleep if self._sleep is not None else nap.sleep)(min(60.0, self._backoff * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _url(self, form: Form, path: str) -> tuple[str, list[tuple[str, str]]]:
+        if form == "api":
+            return f"{self._root}/api/{path}", []
+        return f"{self._root}/webservice/dispatcher.php", [("url", path)]
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        resource: str,
+        body: bytes | None = None,
+    ) -> requests.Response:
+        """One try: finds the URL form on first use (rewritten `/api/` first, then dispatcher.php)."""
+        if self._form is not None:
+            response = self._exchange(method, self._form, path, params, resource, body)
+        else:
+            response = self._exchange(method, "api", path, params, resource, body)
+            if is_webservice(response):
+                self._form = "api"
+            elif response.status_code < 500:
+                # A web server's 404, or the shop front's page: no rewriting here, try the dispatcher.
+                # (A bare 5xx is PHP dying inside the webservice, as real 8.x shops do: not a reason.)
+                response.close()
+                fallback = self._exchange(method, "dispatcher", path, params, resource, body)
+                if is_webservice(fallback):
+                    self._form = "dispatcher"
+                    response = fallback
+                else:
+                    fallback.close()
+                    raise ShopResponseError(
+                        f"no PrestaShop webservice answered at {self._root}/api/ (HTTP "
+                        f"{response.status_code}) nor at {self._root}/webservice/dispatcher.php "
+                        f"(HTTP {fallback.status_code}): check PRESTASHOP_URL and that the webservice "
+                        "is enabled",
+                        resource=resource,
+                        status=response.status_code,
+                    )
+        raise_for_status(response, method, resource, self._root)
+        return response
+
+    def _exchange(
+        self,
+        method: str,
+        form: Form,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        resource: str,
+        body: bytes | None = None,
+    ) -> requests.Response:
+        url, prefix = self._url(form, path)
+        failure: ShopError | None = None
+        transient = False
+        try:
+            # `verify` per request: requests lets REQUESTS_CA_BUNDLE override a session-level CA path.
+            # A write is never redirected: requests would turn the POST into a GET and drop the body.
+            response = self._session.request(
+                method,
+                url,
+                params=[*prefix, *params],
+                data=body,
+                headers={"Content-Type": "text/xml; charset=utf-8"} if body is not None else None,
+                timeout=self._timeout,
+                verify=self._verify,
+                allow_redirects=method in ("GET", "HEAD"),
+            )
+        except requests.RequestException as exc:
+            failure, transient = connection_error(exc, resource, root=self._root, timeout=self._timeout)
+        # Raised outside the `except` block so neither the requests exception (which holds the prepared
+        # request and its Authorization header) nor its traceback is chained to the error.
+        if failure is not None:
+            raise (Transient(failure) if transient else failure)
+        version = response.headers.get("PSWS-Version")
+        if version and version != "0":
+            self._version = version
+        log.debug("%s %s → %s", method, response.url.split("?")[0], response.status_code)
+        return response
+
+
+def _split_base_url(base_url: str) -> tuple[str, Form | None]:
+    """The shop root (no credentials, query or trailing slash) and the URL form if the URL names one."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {sanitize(parts.geturl())!r}")
+    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    path = parts.path.rstrip("/")
+    form: Form | None = None
+    if path.endswith("/webservice/dispatcher.php"):
+        path, form = path.removesuffix("/webservice/dispatcher.php"), "dispatcher"
+    elif path.endswith("/api"):
+        path, form = path.removesuffix("/api"), "api"
+    return urlunsplit((parts.scheme, netloc, path, "", "")), form
