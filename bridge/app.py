@@ -1,58 +1,44 @@
 """Builds the bridge's adapters from the settings, in one place (the composition root).
 
-The demo shop lives here too: with no PRESTASHOP_URL, `open_shop` starts the embedded simulator on
-127.0.0.1 and points the client at it, so every command works on a fresh machine with no configuration.
+Every adapter is built from the settings and nothing else: there is no fallback to the embedded demo shop.
+A command that reads the shop without a PRESTASHOP_URL stops before it writes anything (`require_shop`);
+the demo shop runs only inside `bridge demo` and the tests, which point their settings at it.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-from bridge.clock import Clock, ManualClock, SystemClock
+from bridge.clock import Clock
 from bridge.config import Settings
+from bridge.config.shop import no_shop_message
 from bridge.delivery.marketing import MarketingGate
 from bridge.delivery.transports import Transport, build_transport
 from bridge.errors import ConfigError
 from bridge.mail.render import Renderer, get_renderer
 from bridge.secret import Secret
 from bridge.shop.client import ShopClient
-from bridge.simulator import DEMO_API_KEY, Simulator
-from bridge.simulator.actions import Shop
-from bridge.simulator.demo_shop import build_demo_shop
 from bridge.state.store import Store, open_store
 
-log = logging.getLogger(__name__)
+
+def require_shop(settings: Settings) -> tuple[str, Secret]:
+    """The configured shop's address and key; a ConfigError (exit 78) naming PRESTASHOP_URL without one.
+
+    Commands that read the shop call it before they take a lock or open the store, so a missing setting
+    leaves nothing behind (no state folder, no baseline of some other shop).
+    """
+    if settings.prestashop_url is None:
+        raise ConfigError(no_shop_message(settings.env_file))
+    if settings.prestashop_api_key is None:  # the settings refuse this; kept for settings built by hand
+        raise ConfigError("PRESTASHOP_API_KEY: required when PRESTASHOP_URL is set")
+    return settings.prestashop_url, settings.prestashop_api_key
 
 
-@dataclass
-class DemoShop:
-    """The embedded demo shop: its actions (to make things happen) and the server that answers for it."""
-
-    shop: Shop
-    server: Simulator
-
-
-@contextmanager
-def demo_shop(clock: ManualClock | None = None) -> Iterator[DemoShop]:
-    """Start the embedded demo shop on a free port of 127.0.0.1 for as long as the block runs."""
-    shop = build_demo_shop(clock if clock is not None else ManualClock(SystemClock().now()))
-    server = Simulator(shop.state, flavour="8.1", api_key=DEMO_API_KEY)
-    # The demo key is set up the way the README tells owners to: GET (and HEAD) only.
-    server.add_key(DEMO_API_KEY, {name: ("GET", "HEAD") for name in server.resource_names()})
-    with server:
-        log.debug("demo shop running at %s", server.url)
-        yield DemoShop(shop=shop, server=server)
-
-
-def shop_client(settings: Settings, *, url: str | None = None, api_key: Secret | None = None) -> ShopClient:
-    """A webservice client configured from the settings (or for the demo shop at `url`)."""
-    base_url = url or settings.prestashop_url
-    key = api_key or settings.prestashop_api_key
-    if not base_url or key is None:
-        raise ConfigError("PRESTASHOP_URL and PRESTASHOP_API_KEY are needed to reach a shop")
+def shop_client(settings: Settings) -> ShopClient:
+    """A webservice client for the configured shop."""
+    base_url, key = require_shop(settings)
     return ShopClient(
         base_url,
         key,
@@ -63,20 +49,9 @@ def shop_client(settings: Settings, *, url: str | None = None, api_key: Secret |
 
 
 @contextmanager
-def open_shop(settings: Settings, *, demo: DemoShop | None = None) -> Iterator[ShopClient]:
-    """The configured shop's client; in demo mode, a client for the embedded demo shop."""
-    if not settings.demo:
-        with shop_client(settings) as client:
-            yield client
-        return
-    if demo is not None:
-        with shop_client(settings, url=demo.server.url, api_key=Secret(DEMO_API_KEY)) as client:
-            yield client
-        return
-    with (
-        demo_shop() as running,
-        shop_client(settings, url=running.server.url, api_key=Secret(DEMO_API_KEY)) as client,
-    ):
+def open_shop(settings: Settings) -> Iterator[ShopClient]:
+    """The configured shop's client, closed afterwards."""
+    with shop_client(settings) as client:
         yield client
 
 
@@ -94,11 +69,14 @@ class Bridge:
 
 
 @contextmanager
-def open_bridge(settings: Settings, clock: Clock, *, demo: DemoShop | None = None) -> Iterator[Bridge]:
-    """Open the state store, the shop client and the mail transport; close them all afterwards."""
+def open_bridge(settings: Settings, clock: Clock) -> Iterator[Bridge]:
+    """Open the shop client, the state store and the mail transport; close them all afterwards.
+
+    The shop is required first: without one, no store is created.
+    """
     with ExitStack() as stack:
+        client = stack.enter_context(open_shop(settings))
         store = stack.enter_context(open_store(settings.database_url))
-        client = stack.enter_context(open_shop(settings, demo=demo))
         transport = build_transport(settings)
         stack.callback(transport.close)
         marketing = None

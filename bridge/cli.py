@@ -1,9 +1,13 @@
 """Command line: the one place errors become a one-line message and a sysexits exit code.
 
-Exit codes (sysexits): 0 done; 65 EX_DATAERR the templates have problems, or the email is in a state
+Exit codes (sysexits): 0 done; 1 the owner declined a `sync --since` catch-up (nothing queued); 64
+EX_USAGE the command needs more (a catch-up with no terminal to ask and no --yes, `outbox release` with
+neither IDs nor --held); 65 EX_DATAERR the templates have problems, or the email is in a state
 the action does not apply to (retry a sent email); 66 EX_NOINPUT the email or order named is not in the
-state store; 69/73/75/76/77/78 as `bridge.errors` says. The owner's commands (`outbox`, `explain`,
-`templates`) read only the state store and the templates, so they work while the shop is down.
+state store; 69/73/75/76/77/78 as `bridge.errors` says; the README's table lists each with what to do.
+The owner's commands (`outbox`, `explain`, `templates`) read only the state store and the templates, so
+they work while the shop is down. The commands that read the shop are marked `needs_shop`: without a
+PRESTASHOP_URL they stop (78) before writing anything.
 """
 
 from __future__ import annotations
@@ -21,8 +25,7 @@ from bridge.commands.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopRe
 from bridge.config import Settings, load_settings
 from bridge.delivery.deliver import resume_after_login_in
 from bridge.errors import BridgeError, ConfigError
-from bridge.logs import setup_logging
-from bridge.plan.rules import Decision
+from bridge.logs import log_settings_warnings, setup_logging
 from bridge.state.outbox import OutboxRow, Status
 from bridge.state.store import Store
 
@@ -56,11 +59,19 @@ def add_setup_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     """`check` and `demo`: what an owner runs first."""
     commands.add_parser(
         "check", help="validate the settings, reach the shop, and say what the key can read"
-    ).set_defaults(run=cmd_check)
+    ).set_defaults(run=cmd_check, needs_shop=True, prints_warnings=True)
     demo = commands.add_parser(
-        "demo", help="play a few days of the embedded demo shop through the bridge (no configuration needed)"
+        "demo",
+        help="play a few days of the embedded demo shop through the bridge (no configuration needed;"
+        " the configured shop and state store are never touched)",
     )
-    demo.add_argument("--output", type=Path, default=Path("demo-output"), help="where the emails go")
+    demo.add_argument(
+        "--output",
+        type=Path,
+        default=Path("demo-output"),
+        metavar="DIR",
+        help="where the emails go: a new or empty folder, or an earlier demo's (default demo-output)",
+    )
     demo.set_defaults(run=cmd_demo)
 
 
@@ -71,17 +82,24 @@ def add_cycle_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--since",
         type=parse_since,
         metavar="DATE",
-        help="catch up on orders and status changes since DATE (the first run otherwise sends nothing)",
+        help="catch up on orders and status changes since DATE (the first run otherwise sends nothing):"
+        " shows what it would queue and asks before queuing",
+    )
+    sync.add_argument(
+        "--yes", action="store_true", help="with --since: queue and send without asking (for scripts)"
+    )
+    sync.add_argument(
+        "--dry-run", action="store_true", help="with --since: show what would be queued; queue nothing"
     )
     sync.add_argument("--wait", action="store_true", help=WAIT_HELP)
-    sync.set_defaults(run=cmd_sync)
+    sync.set_defaults(run=cmd_sync, needs_shop=True)
     run = commands.add_parser(
         "run",
         help="the service: poll the shop every POLL_INTERVAL and send each email as soon as it is due"
         " (SIGTERM or Ctrl-C stops it after the email in flight)",
     )
     run.add_argument("--wait", action="store_true", help=WAIT_HELP)
-    run.set_defaults(run=cmd_run)
+    run.set_defaults(run=cmd_run, needs_shop=True)
 
 
 def add_operation_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -108,7 +126,8 @@ def add_preview_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     """`preview` and `test-email`: see the emails before customers do."""
     preview = commands.add_parser(
         "preview",
-        help="render one email with a real order of the shop into .html and .eml files (nothing is sent)",
+        help="render one email with a real order of the shop and print it (nothing is sent;"
+        " --output DIR writes .html and .eml files)",
     )
     preview.add_argument(
         "kind", nargs="?", metavar="KIND", help="order_confirmation, shipped, … (omit with --all)"
@@ -123,16 +142,16 @@ def add_preview_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--all", dest="all_kinds", action="store_true", help="every kind that applies to the order"
     )
     preview.add_argument(
-        "--output", type=Path, default=Path("preview-output"), metavar="DIR", help="where the files go"
+        "--output", type=Path, metavar="DIR", help="write .html and .eml files into DIR instead of printing"
     )
-    preview.set_defaults(run=cmd_preview)
+    preview.set_defaults(run=cmd_preview, needs_shop=True)
     test_email = commands.add_parser(
         "test-email", help="send a sample order confirmation through the configured SMTP server"
     )
     test_email.add_argument(
         "--to", required=True, metavar="ADDRESS", help="where to send it (your own address)"
     )
-    test_email.set_defaults(run=cmd_test_email)
+    test_email.set_defaults(run=cmd_test_email, prints_warnings=True)
 
 
 def add_outbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -153,9 +172,17 @@ def add_outbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     retry.add_argument("id", type=email_id, metavar="ID")
     retry.set_defaults(run=cmd_outbox_retry)
-    cancel = actions.add_parser("cancel", help="make sure a queued, retrying or unknown email is not sent")
+    cancel = actions.add_parser(
+        "cancel", help="make sure a queued, retrying, unknown or held email is not sent"
+    )
     cancel.add_argument("id", type=email_id, metavar="ID")
     cancel.set_defaults(run=cmd_outbox_cancel)
+    release = actions.add_parser(
+        "release", help="send held emails (older than MAX_EMAIL_AGE): these IDs, or --held for all"
+    )
+    release.add_argument("ids", type=email_id, nargs="*", metavar="ID")
+    release.add_argument("--held", action="store_true", help="every held email")
+    release.set_defaults(run=cmd_outbox_release)
 
 
 def add_suppress_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -211,7 +238,7 @@ def add_template_commands(commands: argparse._SubParsersAction[argparse.Argument
         "--sample", type=int, default=0, metavar="N", help="which sample of the kind (0 is the main one)"
     )
     preview.add_argument(
-        "--output", type=Path, metavar="FILE.html", help="where the HTML part goes (default: KIND.LANG.html)"
+        "--output", type=Path, metavar="FILE.html", help="also write the HTML part into FILE.html"
     )
     preview.set_defaults(run=cmd_templates_preview)
 
@@ -242,6 +269,8 @@ def print_shop_report(report: ShopReport) -> None:
         f"Key reads:  the {len(needed)} resources the bridge needs"
         + (f", and {', '.join(optional)}" if optional else "")
     )
+    if report.own_mail:
+        print(f"Shop mail:  {report.own_mail}")
     if report.marketing:
         print(f"Marketing:  {report.marketing}")
 
@@ -253,12 +282,21 @@ def print_warnings(warnings: list[str] | tuple[str, ...]) -> None:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import open_shop
+    from bridge.commands.check import Finding
+    from bridge.cycle.belongs import store_warning
 
-    print(f"Settings:   OK{' (no PRESTASHOP_URL: using the embedded demo shop)' if settings.demo else ''}")
+    print("Settings:   OK")
     print_warnings(settings.warnings)
     with open_shop(settings) as client:
         report = check_shop(client, settings)
+        foreign = store_warning(client, settings)  # another shop's state store: sync and run refuse it
+    if foreign is not None:
+        report.findings.append(Finding("warning", foreign))
     print_shop_report(report)
+    print(
+        "One bridge: per shop. A second one on this machine is refused; one on another machine cannot be"
+        " seen through the webservice and would send every email a second time."
+    )
     print_warnings(report.warnings)
     smtp = check_smtp(settings)  # logs in without sending; DeliveryError (exit 75) explains a refusal
     print(smtp)
@@ -315,23 +353,30 @@ WAIT_HELP = "if another bridge is running, wait for it to finish instead of exit
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import open_bridge
+    from bridge.commands.catchup import CatchUpConfirmation, CatchUpStopped
     from bridge.lock import bridge_lock
     from bridge.service import sync_recorded
 
+    if (args.yes or args.dry_run) and args.since is None:
+        print("bridge sync: --yes and --dry-run go with --since DATE", file=sys.stderr)
+        return 64  # EX_USAGE
     clock: Clock = args.clock
-    with bridge_lock(settings.state_dir, wait=args.wait), open_bridge(settings, clock) as bridge:
+    locked = bridge_lock(settings.state_dir, shop_url=settings.prestashop_url, wait=args.wait)
+    with locked, open_bridge(settings, clock) as bridge:
         since: datetime | None = args.since
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=bridge.client.shop_timezone())
-
-        def announce(decisions: list[Decision]) -> None:
-            sending = [d for d in decisions if d.sends]
-            print(
-                f"Catching up since {since:%Y-%m-%d %H:%M %Z}: {len(sending)} email(s) to queue, "
-                f"{len(decisions) - len(sending)} skipped with a reason"
-            )
-
-        summary = sync_recorded(bridge, since=since, confirm=announce if since is not None else None)
+        confirm = None
+        if since is not None:  # a catch-up mails old events: shown first, queued only once confirmed
+            confirm = CatchUpConfirmation(since, yes=args.yes, dry_run=args.dry_run)
+        try:
+            summary = sync_recorded(bridge, since=since, confirm=confirm)
+        except CatchUpStopped as stopped:
+            if stopped.exit_code == 0:
+                print(stopped)
+            else:
+                print(f"bridge: {stopped}", file=sys.stderr)
+            return stopped.exit_code
     print(summary.line())
     return 0
 
@@ -341,7 +386,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.lock import bridge_lock
     from bridge.service import Service
 
-    with bridge_lock(settings.state_dir, wait=args.wait), open_bridge(settings, args.clock) as bridge:
+    locked = bridge_lock(settings.state_dir, shop_url=settings.prestashop_url, wait=args.wait)
+    with locked, open_bridge(settings, args.clock) as bridge:
         Service(bridge).run()  # returns after SIGTERM/SIGINT, once the email in flight is recorded
     return 0
 
@@ -350,9 +396,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from bridge.commands.status import gather
+    from bridge.delivery.deliver import existing_store
     from bridge.lock import holder
 
-    with open_state(settings) as store:
+    quiet_logs(settings)
+    with existing_store(settings) as store:  # a status check creates nothing
+        if store is None:
+            return print_no_store(settings, as_json=args.json)
         report = gather(store, settings, now=args.clock.now(), running_pid=holder(settings.state_dir))
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
@@ -362,25 +412,36 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def print_no_store(settings: Settings, *, as_json: bool) -> int:
+    """`bridge status` before the first sync: say so, and create nothing."""
+    import json
+
+    if as_json:
+        print(json.dumps({"state_store": settings.database_url, "exists": False}, indent=2))
+    else:
+        print(f"No state store yet ({settings.database_url}): the bridge has not run with these settings.")
+        print("The first `bridge sync` records where the shop stands and creates it.")
+    return 0
+
+
 def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import open_shop
-    from bridge.commands.preview import preview_order
+    from bridge.commands.preview import preview_text, render_previews, write_preview
 
     if (args.kind is None) != args.all_kinds:
         print("bridge preview: name one KIND, or use --all", file=sys.stderr)
         return 64  # EX_USAGE
     with open_shop(settings) as client:
-        paths = preview_order(
-            client,
-            settings,
-            args.kind,
-            args.order,
-            language=args.lang,
-            all_kinds=args.all_kinds,
-            output_dir=args.output,
+        previews = render_previews(
+            client, settings, args.kind, args.order, language=args.lang, all_kinds=args.all_kinds
         )
-    for path in paths:
-        print(path)
+    for preview in previews:
+        if args.output is None:
+            print(preview_text(preview))
+        else:
+            print(*write_preview(args.output, preview), sep="\n")
+    if args.output is None and previews:
+        print("(nothing written: --output DIR writes each email as .html and .eml files)")
     return 0
 
 
@@ -520,6 +581,24 @@ def cmd_outbox_cancel(args: argparse.Namespace, settings: Settings) -> int:
         " it will not be sent."
     )
     print(f"`bridge outbox retry {row.id}` queues it again.")
+    return 0
+
+
+def cmd_outbox_release(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.commands import explain
+
+    if bool(args.ids) == args.held:
+        print("bridge outbox release: name the held emails' IDs, or use --held for all", file=sys.stderr)
+        return 64  # EX_USAGE
+    clock: Clock = args.clock
+    with open_state(settings) as store:
+        rows = explain.release_emails(store, None if args.held else args.ids, now=clock.now())
+    if not rows:
+        print("No email is held.")
+        return 0
+    for row in rows:
+        print(f"Email #{row.id} ({row.kind} for order {explain.order_label(row)}) is released: due now.")
+    print("The next sync sends them (`bridge sync`, or the bridge running as a service).")
     return 0
 
 
@@ -669,18 +748,22 @@ def cmd_templates_preview(args: argparse.Namespace, settings: Settings) -> int:
     rendered = preview_email(
         kind.name, language, now=clock.now(), templates_dir=settings.templates_dir, sample=args.sample
     )
-    output: Path = args.output or Path(f"{kind.name}.{rendered.language_used}.html")
-    try:
-        output.write_text(rendered.html, encoding="utf-8")
-    except OSError as error:
-        raise RenderError(f"cannot write {output}: {error.strerror or error}") from None
+    output: Path | None = args.output
+    if output is not None:
+        try:
+            output.write_text(rendered.html, encoding="utf-8")
+        except OSError as error:
+            raise RenderError(f"cannot write {output}: {error.strerror or error}") from None
     if rendered.fell_back:
         print(f"note: {language} has no {kind.name} template: rendered in {rendered.language_used}")
     print(f"Subject: {rendered.subject}")
     print()
     print(rendered.text, end="" if rendered.text.endswith("\n") else "\n")
     print()
-    print(f"HTML part written to {output} (open it in a browser)")
+    if output is None:
+        print("(HTML part not written: --output FILE.html writes it, to open in a browser)")
+    else:
+        print(f"HTML part written to {output} (open it in a browser)")
     return 0
 
 
@@ -692,6 +775,12 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
     try:
         settings = load_settings(args.env_file)
         setup_logging(settings.log_level, settings.secrets())
+        if not getattr(args, "prints_warnings", False):
+            log_settings_warnings(settings.warnings)
+        if getattr(args, "needs_shop", False):
+            from bridge.app import require_shop
+
+            require_shop(settings)  # before any lock or store: without a shop, nothing is written
         return run(args, settings)
     except BridgeError as error:
         print(f"bridge: {error}", file=sys.stderr)

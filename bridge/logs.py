@@ -2,7 +2,8 @@
 
 Under systemd (`JOURNAL_STREAM` set) lines carry no timestamp, because journald adds its own, and start
 with a `<N>` syslog priority so `journalctl -p warning` works. Elsewhere each line starts with an ISO
-timestamp.
+timestamp. Libraries speak only from WARNING up (their INFO lines are for LOG_LEVEL=DEBUG), so a normal
+run shows the bridge's own lines.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ LEVELS: Final = {
 _HANDLER_NAME: Final = "bridge"
 # sd-daemon(3) priorities; journald strips the prefix and files the line at that priority.
 _JOURNAL_PRIORITY: Final = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
+# Libraries whose INFO lines are not the owner's news, shown only with LOG_LEVEL=DEBUG: Alembic's migration
+# lines on a store's first open, APScheduler's two lines per job run (once a minute, forever), and
+# aiosmtpd's lines per connection (the tests' SMTP server).
+QUIET_LIBRARIES: Final = ("alembic", "apscheduler", "mail.log")
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Shorter base64 fragments would match ordinary words in log lines.
 _MIN_FRAGMENT: Final = 8
@@ -162,5 +167,15 @@ def setup_logging(level: str, secrets: Iterable[Secret], *, stream: TextIO | Non
     # First in line, so handlers added earlier (a test harness, a library) also get redacted records.
     root.handlers.insert(0, handler)
     root.setLevel(numeric)
-    # APScheduler logs two INFO lines per job run: once a minute, forever. Keep them for DEBUG.
-    logging.getLogger("apscheduler").setLevel(logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING)
+
+
+def log_settings_warnings(warnings: Iterable[str]) -> None:
+    """The warnings found while reading the settings, logged by every command as it starts.
+
+    `bridge check` prints them; a service started by systemd or a timer has no one reading its output,
+    so the journal must show them too.
+    """
+    for warning in warnings:
+        logging.getLogger("bridge.config").warning("%s", warning)

@@ -40,6 +40,7 @@ from bridge.app import Bridge
 from bridge.clock import SystemClock
 from bridge.config import format_duration
 from bridge.cycle import Cycle, SyncSummary
+from bridge.cycle.belongs import ForeignStoreError
 from bridge.errors import BridgeError
 from bridge.plan.rules import Decision
 from bridge.state import outbox
@@ -151,7 +152,7 @@ class Service:
             log.info(
                 "running (pid %s): polling %s every %s, sending through %s",
                 os.getpid(),
-                settings.prestashop_url or "the demo shop",
+                settings.prestashop_url,
                 format_duration(settings.poll_interval),
                 f"{settings.smtp_host}:{settings.smtp_port}"
                 if settings.mail_transport == "smtp"
@@ -191,6 +192,9 @@ class Service:
         def job() -> None:
             try:
                 body()
+            except ForeignStoreError as error:  # another shop's store: nothing may run on it (exit 78)
+                self.failure = error
+                self.stop_requested.set()
             except BridgeError as error:  # the store or a setting: the owner's to fix; try again next run
                 log.error("%s: %s", body.__name__, error)
             except BaseException as error:  # a bug: stop, and let the traceback reach the owner
@@ -232,10 +236,10 @@ def sync_recorded(
 def main(argv: list[str] | None = None) -> int:
     """`python -m bridge.service [--env-file F] run|sync [--wait]`: what `bridge run`/`bridge sync` do, for
     the end-to-end tests (and a system without the `bridge` script on its PATH)."""
-    from bridge.app import open_bridge
+    from bridge.app import open_bridge, require_shop
     from bridge.config import load_settings
     from bridge.lock import bridge_lock
-    from bridge.logs import setup_logging
+    from bridge.logs import log_settings_warnings, setup_logging
 
     parser = argparse.ArgumentParser(prog="python -m bridge.service")
     parser.add_argument("--env-file", type=Path)
@@ -245,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.env_file)
         setup_logging(settings.log_level, settings.secrets())
-        with bridge_lock(settings.state_dir, wait=args.wait), open_bridge(settings, SystemClock()) as bridge:
+        log_settings_warnings(settings.warnings)
+        require_shop(settings)  # before the lock and the store: without a shop, nothing is written
+        locked = bridge_lock(settings.state_dir, shop_url=settings.prestashop_url, wait=args.wait)
+        with locked, open_bridge(settings, SystemClock()) as bridge:
             if args.command == "run":
                 Service(bridge).run()
             else:

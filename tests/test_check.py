@@ -118,6 +118,61 @@ def test_a_shop_that_still_sends_its_own_mail_gets_a_warning(
     assert "Never send emails" in out
 
 
+def test_a_shop_that_never_sends_mail_says_who_sends_what_without_a_warning(
+    shop: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _err = run_check(tmp_path, capsys, shop.url, GOOD_KEY)
+    assert code == 0
+    [line] = [line for line in out.splitlines() if line.startswith("Shop mail:")]
+    assert "PrestaShop sends none itself (Never send emails)" in line
+    assert "the bridge sends the order confirmation and the emails of 12 statuses (" in line
+    assert "password-reset, account, contact-form and other emails are not sent" in line
+    assert "warning" not in out
+
+
+def own_mail_shop(method: str, *, send_email: bool) -> Simulator:
+    """The demo shop with PS_MAIL_METHOD = `method` and every status's 'send email' box = `send_email`."""
+    state = build_demo_state()
+    state.set_config("PS_MAIL_METHOD", method)
+    for row in state.rows("order_states"):
+        state.update("order_states", int(row["id"]), send_email=send_email)
+    return Simulator(state, flavour="8.1", api_key=GOOD_KEY)
+
+
+def test_the_order_confirmation_is_a_duplicate_even_with_every_status_unticked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PaymentModule::validateOrder sends `order_conf` whatever the statuses say: only
+    # PS_MAIL_METHOD = 3 stops it.
+    with own_mail_shop("1", send_email=False) as simulator:
+        code, out, _err = run_check(tmp_path, capsys, simulator.url, GOOD_KEY)
+    assert code == 0
+    [warning] = [line for line in out.splitlines() if "sends its own emails" in line]
+    assert warning.startswith("warning: the shop still sends its own emails (PS_MAIL_METHOD=1")
+    assert "PrestaShop sends its order confirmation whatever the statuses say" in warning
+    assert "customers get two order confirmations." in warning
+    assert "Advanced Parameters → E-mail → 'Never send emails'" in warning
+    [line] = [line for line in out.splitlines() if line.startswith("Shop mail:")]
+    assert "PrestaShop sends its own too: the order confirmation always;" in line
+
+
+def test_ticked_statuses_are_named_as_duplicates_and_those_only_prestashop_sends_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    silenced = "STATUS_EMAILS=4=none\n"  # the owner wants no 'shipped' email from the bridge
+    with own_mail_shop("2", send_email=True) as simulator:
+        code, out, _err = run_check(tmp_path, capsys, simulator.url, GOOD_KEY, silenced)
+    assert code == 0
+    [warning] = [line for line in out.splitlines() if "sends its own emails" in line]
+    assert "(PS_MAIL_METHOD=2: its own SMTP settings)" in warning
+    assert "customers get two order confirmations, and two emails for 10 statuses (" in warning
+    [line] = [line for line in out.splitlines() if line.startswith("Shop mail:")]
+    assert (
+        "; only PrestaShop sends those of 2 statuses (Shipped, Awaiting Cash On Delivery validation);" in line
+    )
+    assert "the bridge sends the order confirmation and the emails of 11 statuses" in line
+
+
 def test_an_unreachable_shop_exits_69(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import socket
 
@@ -140,12 +195,14 @@ def test_invalid_settings_exit_78_naming_each_setting(
     assert "PRESTASHOP_URL" in err and "SMTP_PORT" in err
 
 
-def test_check_with_no_configuration_uses_the_demo_shop(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_with_no_configuration_names_prestashop_url_instead_of_using_the_demo_shop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["check"])
     out, err = capsys.readouterr()
-    assert code == 0, err
-    assert "embedded demo shop" in out
-    assert "Europe/Warsaw" in out
+    assert code == 78
+    assert "PRESTASHOP_URL" in err and str(tmp_path / ".env") in err
+    assert "Europe/Warsaw" not in out
 
 
 def test_check_says_what_marketing_mail_will_do_and_that_it_is_off_without_an_unsubscribe_url(

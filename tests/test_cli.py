@@ -69,7 +69,7 @@ def test_bridge_sync_since_says_how_many_emails_it_will_queue(
     shop_server: Simulator, smtp_server: GmailLikeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = write_env(tmp_path, shop_server, smtp_server)
-    assert main(["--env-file", str(env), "sync", "--since", "2026-11-20"]) == 0
+    assert main(["--env-file", str(env), "sync", "--since", "2026-11-20", "--yes"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Catching up since 2026-11-20 00:00")
     assert "email(s) to queue" in out

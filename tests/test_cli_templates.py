@@ -96,13 +96,15 @@ def test_preview_writes_the_html_with_the_sample_order_and_prints_subject_and_te
     assert out.endswith(f"HTML part written to {output} (open it in a browser)\n")
 
 
-def test_preview_defaults_to_the_default_language_and_a_file_named_after_the_kind(
+def test_preview_defaults_to_the_default_language_and_writes_no_file_unless_asked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "templates", "preview", "shipped", "--sample", "0")
     assert code == 0
-    assert out.startswith("Subject: ")
-    assert "XKBKNABJK" in (tmp_path / "shipped.pl.html").read_text(encoding="utf-8")
+    assert out.startswith("Subject: ") and "XKBKNABJK" in out
+    assert "Zamówienie" in out  # Polish: the DEFAULT_LANGUAGE
+    assert out.endswith("(HTML part not written: --output FILE.html writes it, to open in a browser)\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_preview_of_an_unknown_kind_or_sample_says_what_exists(capsys: pytest.CaptureFixture[str]) -> None:

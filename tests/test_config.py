@@ -44,18 +44,19 @@ def problems_of(mapping: dict[str, str]) -> list[str]:
 # --- defaults ------------------------------------------------------------------------------------------
 
 
-def test_the_demo_shop_needs_no_configuration() -> None:
+def test_settings_load_without_a_shop_and_then_mail_no_one() -> None:
+    # The owner's store-only and template commands work; commands that read a shop refuse (test_cli).
     settings = Settings.from_mapping({})
-    assert settings.demo is True
+    assert settings.shop_configured is False
     assert settings.prestashop_url is None
-    assert settings.mail_transport == "file"  # the demo's customers are invented: never mail them
+    assert settings.mail_transport == "file"  # no shop, no customers: test mail goes to files
     assert str(settings.mail_from) == DEMO_MAIL_FROM
     assert settings.warnings == ()
 
 
 def test_a_gmail_shop_needs_only_url_key_username_and_app_password() -> None:
     settings = Settings.from_mapping(SHOP)
-    assert settings.demo is False
+    assert settings.shop_configured is True
     assert settings.prestashop_url == "https://sklep.example.pl"
     assert settings.prestashop_timeout == timedelta(seconds=20)
     assert settings.prestashop_retries == 3
@@ -441,7 +442,9 @@ def test_no_env_file_is_fine_but_a_missing_env_file_option_is_a_config_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert load_settings(environ={}).demo is True
+    settings = load_settings(environ={})
+    assert settings.shop_configured is False
+    assert settings.env_file == tmp_path / ".env"  # where it looked, for the "no shop" message
     with pytest.raises(ConfigError) as caught:
         load_settings(tmp_path / "missing.env", environ={})
     assert caught.value.problems == [f"--env-file: {tmp_path / 'missing.env'} does not exist"]
@@ -511,7 +514,7 @@ def documented() -> dict[str, tuple[bool, str, str]]:
 def test_the_example_documents_exactly_the_settings_of_the_table() -> None:
     assert set(documented()) == setting_names()
     fields = {field.name for field in dataclasses.fields(Settings)}
-    assert fields - {"demo", "warnings"} == {row.attribute for row in SETTINGS}
+    assert fields - {"warnings", "env_file"} == {row.attribute for row in SETTINGS}
 
 
 def test_every_documented_setting_has_a_comment_block_above_it() -> None:

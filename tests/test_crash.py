@@ -220,6 +220,9 @@ class Rig:
             "MAIL_FROM": f"Sklep <{DEFAULT_USERNAME}>",
             "STATE_DIR": str(self.state_dir),
             "SEND_RATE_PER_MINUTE": "1000",  # the loop sends 30+ emails within seconds: no pacing here
+            # The process runs on the system clock, the simulated shop on the test's: to the age guard
+            # (tests/test_age_guard.py) every order would look days old.
+            "MAX_EMAIL_AGE": "0",
             **extra,
         }
         self.env_file.write_text("".join(f"{name}={value}\n" for name, value in values.items()))

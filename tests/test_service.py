@@ -257,6 +257,9 @@ class Rig:
             "STATE_DIR": str(self.state_dir),
             "POLL_INTERVAL": f"{POLL_SECONDS}s",
             "LOG_LEVEL": "DEBUG",  # the most the bridge ever logs: every line is scanned for secrets
+            # The process runs on the system clock, the simulated shop on the test's: to the age guard
+            # (tests/test_age_guard.py) every order would look days old.
+            "MAX_EMAIL_AGE": "0",
         }
         self.env_file.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
         self.env_file.chmod(0o600)

@@ -7,10 +7,12 @@ replay server answering with responses recorded from a real PrestaShop 8.1.2 sho
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 import requests
 import trustme
 
+from bridge.cli import main
 from bridge.clock import ManualClock
 from bridge.errors import (
     ShopAuthError,
@@ -219,8 +222,10 @@ def test_a_base_url_that_is_not_a_shop_says_which_urls_were_tried(demo_state: Sh
         with make_client(root) as client, pytest.raises(ShopResponseError) as caught:
             client.orders(ids=[1])
     message = str(caught.value)
-    assert f"no PrestaShop webservice answered at {root}/api/ (HTTP 404)" in message
-    assert "webservice/dispatcher.php (HTTP 404)" in message and "check PRESTASHOP_URL" in message
+    assert f"no PrestaShop webservice at {root}/api/ (HTTP 404)" in message
+    assert "webservice/dispatcher.php (HTTP 404)" in message
+    assert "check PRESTASHOP_URL is the shop's address and the webservice is enabled" in message
+    assert caught.value.exit_code == 76
 
 
 # -- transient failures: retried with backoff ------------------------------------------------------
@@ -461,6 +466,262 @@ def test_an_untrusted_certificate_is_reported_and_not_retried(
     assert "REQUESTS_CA_BUNDLE" in message
     assert sleeps == []
     assert_safe(caught.value)
+
+
+def test_a_certificate_for_another_name_says_so_and_not_to_add_a_ca(
+    ca: trustme.CA, demo_state: ShopState, tmp_path: Path, sleeps: Sleeps
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("shop.example").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with (
+        Simulator(demo_state, ssl_context=context) as sim,
+        make_client(sim.url, sleeps=sleeps, verify=str(bundle)) as client,
+        pytest.raises(ShopUnreachable) as caught,
+    ):
+        client.orders(ids=[1])
+    message = str(caught.value)
+    assert "the TLS certificate of 127.0.0.1:" in message and "is not valid for that name" in message
+    assert "put the name the certificate was issued for in PRESTASHOP_URL" in message
+    assert "REQUESTS_CA_BUNDLE" not in message and sleeps == []
+
+
+def test_an_expired_certificate_says_to_renew_it(
+    ca: trustme.CA, demo_state: ShopState, tmp_path: Path, sleeps: Sleeps
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    expired = datetime(2020, 1, 1, tzinfo=UTC)
+    ca.issue_cert("127.0.0.1", not_before=datetime(2019, 1, 1, tzinfo=UTC), not_after=expired).configure_cert(
+        context
+    )
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with (
+        Simulator(demo_state, ssl_context=context) as sim,
+        make_client(sim.url, sleeps=sleeps, verify=str(bundle)) as client,
+        pytest.raises(ShopUnreachable) as caught,
+    ):
+        client.orders(ids=[1])
+    message = str(caught.value)
+    assert "has expired" in message and "renew it on the shop's server" in message
+    assert "REQUESTS_CA_BUNDLE" not in message and sleeps == []
+
+
+# -- the first contact: PRESTASHOP_URL leads somewhere, but not to the webservice --------------------
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A plain-http server on 127.0.0.1 answering with `handler`; yields its address."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    def answer(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ShopFront(_Quiet):
+    """A web site where the webservice should be: every URL is a 200 HTML page."""
+
+    def do_GET(self) -> None:
+        self.answer(200, {"Content-Type": "text/html"}, b"<!doctype html><title>Sklep</title><h1>Witamy</h1>")
+
+
+class _NotFound(_Quiet):
+    """A web server without PrestaShop: every URL is its 404 page."""
+
+    def do_GET(self) -> None:
+        self.answer(404, {"Content-Type": "text/html"}, b"<h1>Not Found</h1>")
+
+
+def redirecting_to(target: str) -> type[BaseHTTPRequestHandler]:
+    """A web server that sends every http request on to `target` (https), as a shop with SSL forced does."""
+
+    class _Redirect(_Quiet):
+        def do_GET(self) -> None:
+            self.answer(301, {"Location": f"{target}{self.path}"})
+
+    return _Redirect
+
+
+def test_https_in_front_of_a_plain_http_shop_says_to_use_http(sim: Simulator, sleeps: Sleeps) -> None:
+    url = sim.url.replace("http://", "https://")
+    with make_client(url, sleeps=sleeps) as client, pytest.raises(ShopUnreachable) as caught:
+        client.orders(ids=[1])
+    assert str(caught.value) == (
+        f"PRESTASHOP_URL uses https://, but the server at 127.0.0.1:{sim.port} answers plain http: use "
+        "http:// (or enable SSL on the shop)"
+    )
+    assert "certificate" not in str(caught.value) and "REQUESTS_CA_BUNDLE" not in str(caught.value)
+    assert sleeps == [] and caught.value.exit_code == 69
+    assert_safe(caught.value)
+
+
+def test_a_server_that_hangs_up_on_tls_is_not_called_a_certificate_problem(sleeps: Sleeps) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def hang_up() -> None:
+            for _ in range(2):  # the handshake, then the plain-http probe
+                conn, _ = listener.accept()
+                conn.recv(65536)
+                conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+
+        thread = threading.Thread(target=hang_up, daemon=True)
+        thread.start()
+        with (
+            make_client(f"https://127.0.0.1:{port}", sleeps=sleeps) as client,
+            pytest.raises(ShopUnreachable) as caught,
+        ):
+            client.orders(ids=[1])
+        thread.join(timeout=5)
+    message = str(caught.value)
+    assert message.startswith(f"the server at 127.0.0.1:{port} does not answer TLS (")
+    assert "(http:// or https://)" in message and "REQUESTS_CA_BUNDLE" not in message
+
+
+def test_http_redirected_to_https_names_the_https_address(
+    tls_sim: Simulator, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    with (
+        serving(redirecting_to(tls_sim.url)) as url,
+        make_client(url, sleeps=sleeps) as client,
+        pytest.raises(ShopResponseError) as caught,
+    ):
+        client.orders(ids=[1])
+    assert str(caught.value) == (
+        f"PRESTASHOP_URL uses http://, but the shop redirects to https://: set PRESTASHOP_URL={tls_sim.url} "
+        "(over http:// the API key crosses the network unencrypted)"
+    )
+    assert sleeps == [] and caught.value.exit_code == 76
+    assert_safe(caught.value)
+
+
+def test_http_redirected_to_a_working_https_shop_still_says_to_use_https(
+    tls_sim: Simulator, ca: trustme.CA, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with (
+        serving(redirecting_to(tls_sim.url)) as url,
+        make_client(url, verify=str(bundle)) as client,
+        pytest.raises(ShopResponseError, match=f"set PRESTASHOP_URL={tls_sim.url} "),
+    ):
+        client.orders(ids=[1])
+
+
+@pytest.mark.parametrize(("handler", "status"), [(_ShopFront, 200), (_NotFound, 404)])
+def test_a_web_page_where_the_webservice_should_be_names_the_urls_tried(
+    handler: type[BaseHTTPRequestHandler], status: int, sleeps: Sleeps
+) -> None:
+    with (
+        serving(handler) as url,
+        make_client(url, sleeps=sleeps) as client,
+        pytest.raises(ShopResponseError) as caught,
+    ):
+        client.orders(ids=[1])
+    assert str(caught.value) == (
+        f"no PrestaShop webservice at {url}/api/ (HTTP {status}) nor at {url}/webservice/dispatcher.php "
+        f"(HTTP {status}): check PRESTASHOP_URL is the shop's address and the webservice is enabled "
+        "(Advanced Parameters → Webservice)"
+    )
+    assert sleeps == [] and caught.value.exit_code == 76
+
+
+def test_an_api_url_that_is_not_the_webservice_says_so_too() -> None:
+    with (
+        serving(_NotFound) as url,
+        make_client(f"{url}/api") as client,
+        pytest.raises(ShopResponseError) as caught,
+    ):
+        client.orders(ids=[1])
+    assert str(caught.value).startswith(
+        f"no PrestaShop webservice at {url}/api/ (HTTP 404): check PRESTASHOP_URL"
+    )
+
+
+# -- the same failures as the owner meets them: `bridge check` and `bridge sync` -----------------------
+
+
+FIRST_CONTACT = ("https to http", "http redirected to https", "untrusted certificate", "web page", "404")
+
+
+@pytest.fixture
+def owner_shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The owner's shell: none of the developer's settings, a CA bundle variable unset, a fresh folder."""
+    for name in list(os.environ):
+        if name.startswith(("PRESTASHOP_", "SMTP_", "MAIL_", "SHOP_", "STATE_", "DATABASE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@contextmanager
+def first_contact(name: str, demo_state: ShopState) -> Iterator[tuple[str, Callable[[str], str], int]]:
+    """A PRESTASHOP_URL that fails the way `name` says, the one line expected for it (given the URL) and
+    the exit code."""
+    with ExitStack() as stack:
+        if name == "https to http":
+            sim = stack.enter_context(Simulator(demo_state))
+            url = sim.url.replace("http://", "https://")
+            yield url, lambda _: f"the server at 127.0.0.1:{sim.port} answers plain http: use http://", 69
+        elif name in ("http redirected to https", "untrusted certificate"):
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+            tls = stack.enter_context(Simulator(demo_state, ssl_context=context))
+            if name == "untrusted certificate":
+                yield tls.url, lambda _: "could not be verified (certificate verify failed: ", 69
+            else:
+                url = stack.enter_context(serving(redirecting_to(tls.url)))
+                yield url, lambda _: f"redirects to https://: set PRESTASHOP_URL={tls.url} ", 76
+        else:
+            url = stack.enter_context(serving(_ShopFront if name == "web page" else _NotFound))
+            yield url, lambda url: f"no PrestaShop webservice at {url}/api/ (HTTP ", 76
+
+
+@pytest.mark.usefixtures("owner_shell")
+@pytest.mark.parametrize("command", ["check", "sync"])
+@pytest.mark.parametrize("name", FIRST_CONTACT)
+def test_each_first_contact_failure_is_one_line_and_a_documented_exit_code(
+    name: str, command: str, demo_state: ShopState, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with first_contact(name, demo_state) as (url, expected, code):
+        env = tmp_path / "shop.env"
+        env.write_text(
+            f"PRESTASHOP_URL={url}\nPRESTASHOP_API_KEY={DEMO_API_KEY}\nPRESTASHOP_RETRIES=0\n"
+            f"MAIL_TRANSPORT=file\nMAIL_FROM=Sklep <sklep@example.com>\nSTATE_DIR={tmp_path / 'state'}\n"
+        )
+        env.chmod(0o600)
+        exit_code = main(["--env-file", str(env), command])
+    _out, err = capsys.readouterr()
+    assert exit_code == code, err
+    # The log may say more (a sync records the incident); the owner's answer is one line, the last.
+    [line] = [line for line in err.splitlines() if line.startswith("bridge: ")]
+    assert err.strip().splitlines()[-1] == line and expected(url) in line, err
+    assert "Traceback" not in err and DEMO_API_KEY not in err
 
 
 # -- a replay server answering with recorded real responses ----------------------------------------

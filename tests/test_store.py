@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from bridge.clock import ManualClock
 from bridge.errors import StoreError
@@ -215,6 +215,32 @@ def test_rows_written_at_revision_0001_survive_the_upgrade_to_head(db_path: Path
         assert kept == "2026-11-27 10:30:00"
         queued = conn.exec_driver_sql("SELECT idempotency_key, status, message_id FROM outbox").all()
     assert queued == [("order_confirmation:order:1042", "queued", "<abc@shop.example>")]
+
+
+def test_rows_written_at_revision_0003_keep_their_attempt_log_and_may_be_held_after_the_upgrade(
+    db_path: Path,
+) -> None:
+    """0004 recreates the outbox to widen its status check; the attempt log (ON DELETE CASCADE) stays."""
+    with open_store(str(db_path), schema_revision="0003") as old, old.transaction() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO outbox (idempotency_key, kind, category, priority, status, recipient_email,"
+            " language, context, message_id, created_at, not_before, attempts, updated_at, customer_id)"
+            " VALUES ('order_confirmation:order:1042', 'order_confirmation', 'transactional', 0, 'sent',"
+            " 'ann@example.com', 'pl', '{}', '<abc@shop.example>', '2026-11-27T09:00:00.000000+00:00',"
+            " '2026-11-27T09:00:00.000000+00:00', 1, '2026-11-27T09:00:00.000000+00:00', 7)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO outbox_attempts (outbox_id, started_at, finished_at, outcome, smtp_code) VALUES"
+            " (1, '2026-11-27T09:00:00.000000+00:00', '2026-11-27T09:00:01.000000+00:00', 'sent', 250)"
+        )
+    with open_store(str(db_path)) as upgraded, upgraded.transaction() as conn:
+        kept = conn.exec_driver_sql("SELECT status, message_id, customer_id FROM outbox").all()
+        attempts = conn.exec_driver_sql("SELECT outbox_id, outcome, smtp_code FROM outbox_attempts").all()
+        conn.exec_driver_sql("UPDATE outbox SET status = 'held'")
+        with pytest.raises(IntegrityError):
+            conn.exec_driver_sql("UPDATE outbox SET status = 'on hold'")
+    assert kept == [("sent", "<abc@shop.example>", 7)]
+    assert attempts == [(1, "sent", 250)]
 
 
 def test_the_migrations_build_exactly_the_schema_the_code_uses(store: Store) -> None:

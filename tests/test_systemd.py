@@ -89,6 +89,17 @@ def test_the_timer_runs_sync_as_the_same_user_with_the_same_state_and_lock() -> 
     assert timer["OnUnitInactiveSec"] == ["5min"] and timer["WantedBy"] == ["timers.target"]
 
 
+def test_both_units_take_the_per_shop_lock_in_one_runtime_folder_that_outlives_each_run() -> None:
+    # PrivateTmp gives each unit its own /tmp: the shop lock must live where both units see it.
+    for name in ("bridge.service", "bridge-sync.service"):
+        unit = directives(unit_text(name))
+        assert unit["PrivateTmp"] == ["yes"]
+        assert unit["RuntimeDirectory"] == ["prestashop-mail-bridge"]
+        assert unit["RuntimeDirectoryMode"] == ["0700"]
+        assert unit["RuntimeDirectoryPreserve"] == ["yes"]  # a finished sync must not remove run's lock
+        assert unit["Environment"] == ["XDG_RUNTIME_DIR=%t"]
+
+
 def test_a_bridge_installed_under_a_home_directory_may_still_read_it_and_only_read_it() -> None:
     unit = directives(unit_text("bridge.service", command="/home/zofia/.venv/bin/bridge"))
     assert unit["ExecStart"] == ["/home/zofia/.venv/bin/bridge run"]

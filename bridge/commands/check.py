@@ -15,7 +15,8 @@ from bridge.config import Settings, format_duration
 from bridge.delivery.smtp import LoginReport
 from bridge.delivery.transports import smtp_transport
 from bridge.errors import ShopPermissionError
-from bridge.model.records import Currency, Language
+from bridge.model.profile import state_kinds
+from bridge.model.records import Currency, Language, OrderState
 from bridge.shop.client import ShopClient
 
 # What the bridge reads, and why (the owner sees the reason when a permission is missing).
@@ -42,7 +43,13 @@ OPTIONAL_RESOURCES: Final[Mapping[str, str]] = {
 # send its status mail again (PrestaShop issue #20623), a POST on order_histories changes the state.
 WRITE_SENSITIVE: Final = ("orders", "order_histories")
 WRITE_METHODS: Final = frozenset({"PUT", "POST", "PATCH", "DELETE"})
-MAIL_METHODS: Final[Mapping[str, str]] = {"1": "PHP mail()", "2": "its own SMTP settings", "3": "never send"}
+# PS_MAIL_METHOD (PrestaShop's MailOption): how the shop sends its own emails; 3 is "Never send emails".
+MAIL_METHODS: Final[Mapping[str, str]] = {
+    "1": "sendmail or PHP mail()",
+    "2": "its own SMTP settings",
+    "3": "Never send emails",
+}
+NEVER_SEND: Final = "3"
 
 WHERE_TO_TICK = "Advanced Parameters → Webservice → edit the key → tick GET for"
 
@@ -66,6 +73,7 @@ class ShopReport:
     readable: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     marketing: str = ""  # one line on cart reminders and review requests, when the settings were given
+    own_mail: str = ""  # one line: which customer emails PrestaShop sends itself, which the bridge sends
 
     @property
     def warnings(self) -> list[str]:
@@ -89,11 +97,15 @@ def check_shop(client: ShopClient, settings: Settings | None = None) -> ShopRepo
     timezone = client.shop_timezone()
     languages = client.languages()
     currencies = client.currencies()
-    config = client.configuration(["PS_LANG_DEFAULT", "PS_CURRENCY_DEFAULT", "PS_MAIL_METHOD"])
-    findings += _own_mail_findings(client, config["PS_MAIL_METHOD"] or "1")
+    config = client.configuration(
+        ["PS_LANG_DEFAULT", "PS_CURRENCY_DEFAULT", "PS_MAIL_METHOD", "PS_OS_DELIVERED"]
+    )
+    mail = _own_mail(client, config, settings.status_emails if settings is not None else {})
+    findings += mail.findings
 
     return ShopReport(
         marketing=marketing,
+        own_mail=mail.line,
         base_url=client.base_url,
         version=client.version,
         url_form=client.url_form,
@@ -138,24 +150,63 @@ def _permission_findings(permissions: Mapping[str, set[str]]) -> list[Finding]:
     return findings
 
 
-def _own_mail_findings(client: ShopClient, mail_method: str) -> list[Finding]:
-    """A warning when the shop still sends its own status emails: customers would get two."""
-    if mail_method == "3":
-        return []
-    sending = [state for state in client.order_states() if state.send_email and not state.deleted]
-    if not sending:
-        return []
-    names = ", ".join(state.name.get(None) for state in sending[:6])
-    more = f" and {len(sending) - 6} more" if len(sending) > 6 else ""
-    return [
-        Finding(
-            "warning",
-            f"the shop is set to send its own emails ({MAIL_METHODS.get(mail_method, mail_method)}) "
-            f"for {len(sending)} order statuses ({names}{more}): when that works, customers get two. "
-            "Set Advanced Parameters → E-mail → 'Never send emails', or untick 'Send an email to the "
-            "customer' on those statuses.",
+@dataclass(frozen=True)
+class OwnMail:
+    """Who sends which customer email: PrestaShop itself, the bridge, or both (then customers get two)."""
+
+    line: str
+    findings: list[Finding]
+
+
+def _own_mail(
+    client: ShopClient, config: Mapping[str, str | None], overrides: Mapping[int, str | None]
+) -> OwnMail:
+    """Read PS_MAIL_METHOD and the statuses. Whatever the statuses say, PaymentModule::validateOrder sends
+    PrestaShop's order confirmation (`order_conf`) unless the shop never sends mail (PS_MAIL_METHOD=3), so
+    with any other method the order confirmation is a duplicate even when every status is unticked."""
+    method = config.get("PS_MAIL_METHOD") or "1"
+    delivered = config.get("PS_OS_DELIVERED") or ""
+    states = [state for state in client.order_states() if not state.deleted]
+    kinds = state_kinds(
+        {state.id: state for state in states},
+        delivered_state_id=int(delivered) if delivered.isdigit() else None,
+        overrides=overrides,
+    )
+    covered = [state for state in states if kinds.get(state.id)]
+    bridge = f"the bridge sends the order confirmation and the emails of {_states(covered)}"
+    if method == NEVER_SEND:
+        line = (
+            f"PrestaShop sends none itself (Never send emails); {bridge}; PrestaShop's password-reset, "
+            "account, contact-form and other emails are not sent (the guide lists them)"
         )
-    ]
+        return OwnMail(line, [])
+    # A status sends PrestaShop's email when its box is ticked and it names a template.
+    ticked = [state for state in states if state.send_email and state.template.get(None).strip()]
+    twice = [state for state in ticked if kinds.get(state.id)]
+    alone = [state for state in ticked if not kinds.get(state.id)]
+    line = "PrestaShop sends its own too: the order confirmation always"
+    if ticked:
+        line += f", and the emails of {_states(ticked)}"
+    if alone:
+        line += f"; only PrestaShop sends those of {_states(alone)}"
+    also = f", and two emails for {_states(twice)} ('Send an email to the customer' ticked)" if twice else ""
+    how = MAIL_METHODS.get(method, "unknown")
+    warning = (
+        f"the shop still sends its own emails (PS_MAIL_METHOD={method}: {how}): PrestaShop sends its order "
+        "confirmation whatever the statuses say, so when that mail works customers get two order "
+        f"confirmations{also}. Choose Advanced Parameters → E-mail → 'Never send emails' (the guide lists "
+        "what that also stops)"
+    )
+    return OwnMail(f"{line}; {bridge}", [Finding("warning", warning)])
+
+
+def _states(states: list[OrderState]) -> str:
+    """`3 statuses (Shipped, Delivered, Canceled)`, the names cut after six."""
+    if not states:
+        return "no status"
+    names = ", ".join(state.name.get(None) for state in states[:6])
+    more = f" and {len(states) - 6} more" if len(states) > 6 else ""
+    return f"{len(states)} status{'es' if len(states) > 1 else ''} ({names}{more})"
 
 
 def _language_lines(languages: list[Language], default_id: str | None) -> list[str]:

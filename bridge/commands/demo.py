@@ -3,27 +3,76 @@
 Customers order, pay, and receive their parcels in the demo shop while the bridge syncs after each
 step, exactly as `bridge sync` would against a real shop. Emails go to a folder (never to the
 network) with an index.html to open in a browser.
+
+Whatever `.env` says, the demo reads only the embedded shop, keeps its state in a temporary folder that is
+deleted afterwards, and writes its emails as files: the configured shop and state store are never touched
+(only TEMPLATES_DIR and LOG_LEVEL are taken from the owner's settings, so the story shows their
+templates). The output folder is marked as the demo's own; a later demo clears only a marked folder's
+`emails/` and refuses any other folder that is not empty.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from email.headerregistry import Address
 from pathlib import Path
+from typing import Final
 
-from bridge.app import demo_shop, open_bridge
+from bridge.app import open_bridge
 from bridge.clock import ManualClock, SystemClock
 from bridge.config import Settings
 from bridge.cycle import Cycle
+from bridge.errors import BridgeError
+from bridge.simulator import DEMO_API_KEY, Simulator
 from bridge.simulator.actions import PostalAddress, Shop
-from bridge.simulator.demo_shop import MUG, MUG_COBALT, PLATE, SHOP_DOMAIN, SHOP_EMAIL, SHOP_NAME, TEA, VASE
+from bridge.simulator.demo_shop import (
+    MUG,
+    MUG_COBALT,
+    PLATE,
+    SHOP_DOMAIN,
+    SHOP_EMAIL,
+    SHOP_NAME,
+    TEA,
+    VASE,
+    build_demo_shop,
+)
 from bridge.state.outbox import OutboxRow, Status, list_rows
 
 Say = Callable[[str], None]
 Sync = Callable[[str], None]  # one `bridge sync`, told under a title
+
+# Written into every folder the demo writes to: only a folder holding it is ever cleared by a later demo.
+MARKER: Final = ".bridge-demo"
+MARKER_TEXT: Final = "Written by `bridge demo`. A later `bridge demo --output` here replaces emails/.\n"
+
+
+class DemoOutputError(BridgeError):
+    """The output folder cannot be used: it holds someone else's files, or is not a folder."""
+
+    exit_code = 73  # EX_CANTCREAT
+
+
+@dataclasses.dataclass
+class DemoShop:
+    """The embedded demo shop: its actions (to make things happen) and the server that answers for it."""
+
+    shop: Shop
+    server: Simulator
+
+
+@contextmanager
+def demo_shop(clock: ManualClock) -> Iterator[DemoShop]:
+    """Start the embedded demo shop on a free port of 127.0.0.1 for as long as the block runs."""
+    shop = build_demo_shop(clock)
+    server = Simulator(shop.state, flavour="8.1", api_key=DEMO_API_KEY)
+    # The demo key is set up the way the README tells owners to: GET (and HEAD) only.
+    server.add_key(DEMO_API_KEY, {name: ("GET", "HEAD") for name in server.resource_names()})
+    with server:
+        yield DemoShop(shop=shop, server=server)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +85,13 @@ class _Orders:
 
 def run_demo(settings: Settings, output: Path, say: Say) -> int:
     """Play the story; returns the number of emails written."""
-    if output.exists():
-        shutil.rmtree(output)
-    emails = output / "emails"
-    settings = _demo_settings(settings, output)
+    emails = prepare_output(output)
     clock = ManualClock(SystemClock().now().replace(microsecond=0))
-    with demo_shop(clock) as demo, open_bridge(settings, clock, demo=demo) as bridge:
+    with (
+        tempfile.TemporaryDirectory(prefix="bridge-demo-state-") as state,
+        demo_shop(clock) as demo,
+        open_bridge(demo_settings(settings, demo.server.url, Path(state), emails), clock) as bridge,
+    ):
         shop = demo.shop
         cycle = Cycle.of(bridge)
 
@@ -61,18 +111,52 @@ def run_demo(settings: Settings, output: Path, say: Say) -> int:
     return len(rows)
 
 
-def _demo_settings(settings: Settings, output: Path) -> Settings:
-    """The owner's settings, with mail and state kept under `output` and the demo shop as the sender."""
-    return dataclasses.replace(
-        settings,
-        mail_transport="file",
-        mail_file_dir=output / "emails",
-        state_dir=output / "state",
-        database_url=f"sqlite:///{output / 'state' / 'bridge.sqlite3'}",
-        mail_from=Address(SHOP_NAME, addr_spec=SHOP_EMAIL),
-        # Marketing mail on, as an owner turns it on; the demo's links point at the demo shop's domain.
-        unsubscribe_url=settings.unsubscribe_url or f"https://{SHOP_DOMAIN}/bridge-unsubscribe",
-    )
+def prepare_output(output: Path) -> Path:
+    """Mark `output` as the demo's and return its empty `emails/` folder.
+
+    A new or empty folder is taken; a folder a previous demo marked has its `emails/` cleared; any other
+    folder is refused, and nothing in it is touched.
+    """
+    if output.exists() and not output.is_dir():
+        raise DemoOutputError(f"--output {output} is not a folder: name a new or empty folder")
+    marked = (output / MARKER).is_file()
+    if output.is_dir() and not marked and any(output.iterdir()):
+        raise DemoOutputError(
+            f"--output {output} is not empty and was not written by `bridge demo`:"
+            " name a new or empty folder (nothing in it was changed)"
+        )
+    emails = output / "emails"
+    if emails.is_symlink() or (emails.exists() and not emails.is_dir()):
+        raise DemoOutputError(f"--output {output}: {emails} is not a folder the demo wrote; remove it first")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+        if emails.is_dir():
+            shutil.rmtree(emails)  # the previous demo's emails: the marker says it wrote them
+    except OSError as error:
+        raise DemoOutputError(f"--output {output}: {error.strerror or error}") from None
+    return emails
+
+
+def demo_settings(owner: Settings, shop_url: str, state_dir: Path, emails: Path) -> Settings:
+    """Settings for the demo shop at `shop_url`: nothing of the owner's but TEMPLATES_DIR and LOG_LEVEL.
+
+    The owner's shop, key, state store, SMTP server and marketing choices never reach the demo, so the
+    story is the same on every machine and cannot touch anything real.
+    """
+    mapping = {
+        "PRESTASHOP_URL": shop_url,
+        "PRESTASHOP_API_KEY": DEMO_API_KEY,
+        "STATE_DIR": str(state_dir),
+        "MAIL_TRANSPORT": "file",
+        "MAIL_FILE_DIR": str(emails),
+        "MAIL_FROM": f"{SHOP_NAME} <{SHOP_EMAIL}>",
+        # Marketing mail on, as an owner turns it on; the links point at the demo shop's domain.
+        "UNSUBSCRIBE_URL": f"https://{SHOP_DOMAIN}/bridge-unsubscribe",
+        "LOG_LEVEL": owner.log_level,
+        "TEMPLATES_DIR": str(owner.templates_dir or ""),
+    }
+    return Settings.from_mapping(mapping)
 
 
 def _first_day(shop: Shop, sync: Sync) -> _Orders:

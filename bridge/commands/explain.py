@@ -98,7 +98,7 @@ def order_label(row: OutboxRow) -> str:
 def reason_of(row: OutboxRow) -> str:
     """The one reason the owner wants next to a row: why it was skipped or cancelled, else what failed,
     led by the server's code (`550 5.1.1: …`) when the error is our explanation of its reply."""
-    if row.status in (Status.SKIPPED, Status.CANCELLED) and row.skip_reason:
+    if row.status in (Status.SKIPPED, Status.CANCELLED, Status.HELD) and row.skip_reason:
         return printable(row.skip_reason)
     if row.status is Status.SENT:
         return ""
@@ -130,6 +130,8 @@ def status_text(row: OutboxRow, zone: tzinfo) -> str:
             return "not sent: the bridge decided not to write it"
         case Status.CANCELLED:
             return "cancelled"
+        case Status.HELD:
+            return "held: not sent until you release it"
 
 
 def template_language(renderer: Renderer, row: OutboxRow, default_language: str) -> str | None:
@@ -309,6 +311,9 @@ def retry_refusal(row: OutboxRow, zone: tzinfo) -> str:
             return f"{name} is being sent right now (lease until {when(row.lease_until, zone)})"
         case Status.QUEUED | Status.RETRY:
             return f"{name} is already waiting to be sent: {status_text(row, zone)}"
+        case Status.HELD:
+            why = printable(row.skip_reason)
+            return f"{name} is held ({why}): send it with `bridge outbox release {row.id}`"
     return f"{name} is {row.status.value}: only failed, unknown or cancelled emails can be retried"
 
 
@@ -338,7 +343,37 @@ def cancel_refusal(row: OutboxRow, zone: tzinfo) -> str:
                 f"{name} is being sent right now (lease until {when(row.lease_until, zone)}): "
                 f"it can be cancelled if it ends up waiting for a retry"
             )
-    return f"{name} is {row.status.value}: only queued, retrying or unknown emails can be cancelled"
+    return f"{name} is {row.status.value}: only queued, retrying, unknown or held emails can be cancelled"
+
+
+def release_emails(store: Store, row_ids: Sequence[int] | None, *, now: datetime) -> list[OutboxRow]:
+    """`bridge outbox release`: held emails (these, or every held one for None) become due now, same
+    Message-ID. Raises NotFoundError or RefusedError for a named email that is missing or not held,
+    before anything is released."""
+    if row_ids is not None:
+        for row_id in row_ids:
+            row = get_email(store, row_id).row
+            if row.status is not Status.HELD:
+                raise RefusedError(release_refusal(row))
+    released = outbox.release(store, row_ids, now=now)
+    return [get_email(store, row_id).row for row_id in released]
+
+
+def release_refusal(row: OutboxRow) -> str:
+    name = f"email #{row.id}"
+    if row.status is Status.SENT:
+        return f"{name} was already sent: only held emails can be released"
+    if row.status in (Status.QUEUED, Status.RETRY, Status.SENDING):
+        return f"{name} is not held: it is already on its way ({row.status.value})"
+    if row.status in outbox.RETRYABLE_BY_OWNER:
+        return f"{name} is {row.status.value}, not held: `bridge outbox retry {row.id}` queues it again"
+    return f"{name} is {row.status.value}, not held: only held emails can be released"
+
+
+def held_line(row: OutboxRow) -> str:
+    """Why an email is held, and the command that sends it."""
+    why = printable(row.skip_reason) or "held for you"
+    return f"{why}; release with: bridge outbox release {row.id}"
 
 
 def get_email(store: Store, row_id: int) -> OutboxDetail:
@@ -517,6 +552,8 @@ def _email_story(detail: OutboxDetail, zone: tzinfo, language: str | None, *, sh
         )
     if row.status is Status.CANCELLED:
         facts.append(("why not", printable(row.skip_reason) or "no reason recorded"))
+    elif row.status is Status.HELD:
+        facts.append(("why held", held_line(row)))
     elif row.status is not Status.SENT and row.last_error:
         facts.append(("last error", printable(row.last_error)))
     if row.status is Status.SENT and row.smtp_reply and not detail.attempts:

@@ -3,8 +3,9 @@
 The context is built the way the sync builds it (the same batched reads, then `bridge.plan.rules.decide` on a
 change that would send that kind), so the preview shows the order's real products, addresses, carrier,
 bank details and language, and refuses with the same reason the sync would skip the email for. Nothing is
-queued or sent: an `.html` file (open it in a browser) and an `.eml` file (open it in a mail client, or
-feed it to a spam filter) are written per email.
+queued or sent. By default each email is printed (headers and text part) and nothing is written; with
+`--output DIR`, an `.html` file (open it in a browser) and an `.eml` file (open it in a mail client, or
+feed it to a spam filter) are written per email into DIR.
 """
 
 from __future__ import annotations
@@ -60,7 +61,42 @@ class OrderNotFound(PreviewError):
     exit_code = 66  # EX_NOINPUT
 
 
+@dataclasses.dataclass(frozen=True)
+class Preview:
+    """One email of one order, rendered as its customer would get it."""
+
+    order: Order
+    kind: str
+    rendered: RenderedEmail
+
+
 def preview_order(
+    client: ShopClient,
+    settings: Settings,
+    kind: str | None,
+    order_id_or_reference: int | str,
+    *,
+    output_dir: Path,
+    language: str | None = None,
+    all_kinds: bool = False,
+    clock: Clock | None = None,
+    renderer: Renderer | None = None,
+) -> list[Path]:
+    """`render_previews`, written into `output_dir`: two paths per email, `.html` then `.eml`."""
+    previews = render_previews(
+        client,
+        settings,
+        kind,
+        order_id_or_reference,
+        language=language,
+        all_kinds=all_kinds,
+        clock=clock,
+        renderer=renderer,
+    )
+    return [path for preview in previews for path in write_preview(output_dir, preview)]
+
+
+def render_previews(
     client: ShopClient,
     settings: Settings,
     kind: str | None,
@@ -68,15 +104,13 @@ def preview_order(
     *,
     language: str | None = None,
     all_kinds: bool = False,
-    output_dir: Path,
     clock: Clock | None = None,
     renderer: Renderer | None = None,
-) -> list[Path]:
-    """Render `kind` (or, with `all_kinds`, every kind that applies) for one real order; return the files.
+) -> list[Preview]:
+    """Render `kind` (or, with `all_kinds`, every kind that applies) for one real order.
 
     Without `language` the order's own language is used, as the sync would; with `all_kinds` and no
-    `language`, every active shop language. Two paths per email, `.html` then `.eml`, named
-    `order-<id>-<reference>-<kind>-<language used>`.
+    `language`, every active shop language.
     """
     if not all_kinds:
         if kind is None:
@@ -96,7 +130,7 @@ def preview_order(
     # Empty: the order's own language, as the sync would send it.
     languages = [language] if language else (shop_languages(profile) if all_kinds else [])
 
-    written: list[Path] = []
+    previews: list[Preview] = []
     for name in applicable_kinds(facts, profile, histories) if all_kinds else [kind or ""]:
         decision = decision_for(name, facts, profile, settings_for_rules, histories)
         if not decision.sends:
@@ -118,8 +152,8 @@ def preview_order(
                     requested,
                     rendered.language_used,
                 )
-            written.extend(write_preview(output_dir, order, name, rendered))
-    return written
+            previews.append(Preview(order, name, rendered))
+    return previews
 
 
 # --- finding the order and its facts -------------------------------------------------------------------
@@ -251,17 +285,29 @@ def render_decision(
     )
 
 
-def write_preview(output_dir: Path, order: Order, kind: str, rendered: RenderedEmail) -> tuple[Path, Path]:
+def write_preview(output_dir: Path, preview: Preview) -> tuple[Path, Path]:
     """`order-<id>-<reference>-<kind>-<lang>.html` and `.eml`; names never come from shop text unfiltered."""
+    order, rendered = preview.order, preview.rendered
     output_dir.mkdir(parents=True, exist_ok=True)
     stem = "-".join(
-        part for part in (f"order-{order.id}", _slug(order.reference), kind, rendered.language_used) if part
+        part
+        for part in (f"order-{order.id}", _slug(order.reference), preview.kind, rendered.language_used)
+        if part
     )
     html_path = output_dir / f"{stem}.html"
     eml_path = output_dir / f"{stem}.eml"
     html_path.write_text(rendered.html, encoding="utf-8")
     eml_path.write_bytes(rendered.message.as_bytes())
     return html_path, eml_path
+
+
+def preview_text(preview: Preview) -> str:
+    """The email as a terminal shows it: a title line, its main headers, and its text part."""
+    message, rendered = preview.rendered.message, preview.rendered
+    label = preview.order.reference or str(preview.order.id)
+    lines = [f"=== {preview.kind} ({rendered.language_used}) for order #{preview.order.id} {label} ==="]
+    lines += [f"{name}: {message[name]}" for name in ("From", "To", "Subject") if message[name] is not None]
+    return "\n".join([*lines, "", rendered.text.rstrip("\n"), ""])
 
 
 def _slug(text: str) -> str:

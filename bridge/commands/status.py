@@ -320,6 +320,12 @@ def _problems(report: StatusReport) -> list[str]:
     unknown = report.outbox.get(Status.UNKNOWN.value, 0)
     if unknown:
         found.append(f"{unknown} email(s) in an unknown state: check them with `bridge outbox`")
+    held = report.outbox.get(Status.HELD.value, 0)
+    if held:
+        found.append(
+            f"{held} order email(s) held, their event older than MAX_EMAIL_AGE: see `bridge outbox list"
+            " --status held`, send them with `bridge outbox release --held`"
+        )
     return found
 
 

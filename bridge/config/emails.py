@@ -1,13 +1,16 @@
 """What the order emails say: their language and templates, product images, which order state sends which
-email, and the bank details of bank-transfer emails."""
+email, how old an order event may be before its email waits for the owner, and the bank details of
+bank-transfer emails."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
 
 from bridge.config.parse import (
     parse_choice,
+    parse_duration,
     parse_existing_directory,
     parse_image_type,
     parse_status_emails,
@@ -37,6 +40,13 @@ STATUS_EMAILS = Setting(
     parse_status_emails,
     "Which email an order state sends, by state id: `12=shipped,15=none`. Empty: follow the shop's states.",
 )
+MAX_EMAIL_AGE = Setting(
+    "MAX_EMAIL_AGE",
+    "48h",
+    parse_duration(timedelta(0), timedelta(days=365)),
+    "An order email whose shop event (the order, its status change, its payment) is older than this is"
+    " held, not sent: `bridge status` lists it, `bridge outbox release` sends it. 0: no age limit.",
+)
 BANK_ACCOUNT_OWNER = Setting(
     "BANK_ACCOUNT_OWNER",
     "",
@@ -63,6 +73,7 @@ class EmailsFields(TypedDict):
     default_language: str
     templates_dir: Path | None
     status_emails: dict[int, str | None]
+    max_email_age: timedelta  # 0: off
     bank_account_owner: str
     bank_account_number: str
     bank_name: str
@@ -77,6 +88,7 @@ def emails_fields(reader: Reader) -> EmailsFields:
         default_language=reader.value(DEFAULT_LANGUAGE),
         templates_dir=reader.read(TEMPLATES_DIR),
         status_emails=reader.read(STATUS_EMAILS) or {},
+        max_email_age=reader.value(MAX_EMAIL_AGE),
         bank_account_owner=reader.read(BANK_ACCOUNT_OWNER) or "",
         bank_account_number=reader.read(BANK_ACCOUNT_NUMBER) or "",
         bank_name=reader.read(BANK_NAME) or "",

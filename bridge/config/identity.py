@@ -14,8 +14,8 @@ from bridge.config.parse import Invalid, parse_address, parse_helo_name
 from bridge.config.reader import Reader, Setting
 from bridge.config.sending import SMTP_USERNAME, Server
 
-# Used only for the demo shop when nothing else names a sender: a reserved domain (RFC 2606) so a demo
-# can never mail a real person's address.
+# Used only when no shop is configured and nothing else names a sender: a reserved domain (RFC 2606), so
+# nothing sent with it can reach a real person's address.
 DEMO_MAIL_FROM: Final = "Demo Shop <demo-shop@example.com>"
 
 SMTP_HELO_NAME = Setting(

@@ -92,4 +92,4 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         raise ConfigError([*problems, *error.problems, *notes]) from None
     if problems:
         raise ConfigError([*problems, *notes])
-    return dataclasses.replace(settings, warnings=(*settings.warnings, *notes))
+    return dataclasses.replace(settings, warnings=(*settings.warnings, *notes), env_file=path.absolute())

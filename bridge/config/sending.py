@@ -143,7 +143,7 @@ def settle_server(reader: Reader, *, demo: bool) -> Server:
     if password is not None:
         password = _app_password(reader, password, gmail=host in GMAIL_HOSTS)
         reader.secret_values.add(password.reveal())
-    # The demo shop's customers are invented: unless told otherwise, its mail goes to files.
+    # No shop configured (PRESTASHOP_URL empty): no customer can be mailed; test mail goes to files.
     transport = reader.read(MAIL_TRANSPORT)
     if demo and MAIL_TRANSPORT.name not in reader.given:
         transport = "file"

@@ -25,6 +25,7 @@ from bridge.config.emails import (
     BANK_BIC,
     BANK_NAME,
     DEFAULT_LANGUAGE,
+    MAX_EMAIL_AGE,
     PRODUCT_IMAGES,
     STATUS_EMAILS,
     TEMPLATES_DIR,
@@ -61,7 +62,7 @@ from bridge.config.shop import (
     PRESTASHOP_URL,
     SHOP_TIMEZONE,
     check_shop,
-    is_demo,
+    no_shop,
     shop_fields,
 )
 from bridge.config.state import DATABASE_URL, MAIL_FILE_DIR, STATE_DIR, state_fields
@@ -100,6 +101,7 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     SEND_RATE_PER_MINUTE,
     STATUS_EMAILS,
     UNKNOWN_POLICY,
+    MAX_EMAIL_AGE,
     BANK_ACCOUNT_OWNER,
     BANK_ACCOUNT_NUMBER,
     BANK_NAME,
@@ -118,8 +120,7 @@ def setting_names() -> frozenset[str]:
 class Settings:
     """Everything the bridge is configured with; built by `load_settings` (or `from_mapping` in tests)."""
 
-    demo: bool  # True when PRESTASHOP_URL is empty: the embedded demo shop
-    prestashop_url: str | None
+    prestashop_url: str | None  # None: no shop configured (`bridge.app.require_shop` refuses)
     prestashop_api_key: Secret | None
     prestashop_timeout: timedelta
     prestashop_retries: int
@@ -147,6 +148,7 @@ class Settings:
     smtp_ca_file: Path | None = None
     smtp_login_retry: timedelta = timedelta(hours=1)
     status_emails: dict[int, str | None] = dataclasses.field(default_factory=dict)
+    max_email_age: timedelta = timedelta(hours=48)  # 0: order emails are never held for their age
     unknown_policy: Literal["hold", "resend"] = "hold"
     alert_after: timedelta = timedelta(minutes=15)
     product_images: str = "small_default"  # "" = no product images
@@ -173,6 +175,11 @@ class Settings:
     review_request_days: int = 14
     review_request_fallback_days: int = 21
     warnings: tuple[str, ...] = ()
+    env_file: Path | None = None  # the .env file `load_settings` looked for (absolute), for messages
+
+    @property
+    def shop_configured(self) -> bool:
+        return self.prestashop_url is not None
 
     @property
     def marketing_enabled(self) -> bool:
@@ -208,7 +215,7 @@ class Settings:
         # Then the checks across settings, in the order their problems and warnings are listed.
         check_marketing(reader)
         check_shop(reader)
-        demo = is_demo(reader)
+        demo = no_shop(reader)  # no shop: mail defaults that reach no one (files, a placeholder sender)
         server = settle_server(reader, demo=demo)
         sender = settle_sender(reader, server, demo=demo)
         check_budget(reader, server)

@@ -1,9 +1,15 @@
-"""The shop's settings: which PrestaShop to read (none: the embedded demo shop), with which key, how
-patiently."""
+"""The shop's settings: which PrestaShop to read, with which key, how patiently.
+
+Without PRESTASHOP_URL the settings still load (the owner's commands that read only the state store or the
+templates, and `bridge demo`, need no shop), but every command that reads a shop refuses to start
+(`bridge.app.require_shop`): there is no silent fallback to the embedded demo shop, whose baseline would
+otherwise be trusted against the real shop later.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import TypedDict
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -23,7 +29,7 @@ PRESTASHOP_URL = Setting(
     "PRESTASHOP_URL",
     "",
     parse_shop_url,
-    "The shop's address, like https://shop.example.com. Empty: the embedded demo shop.",
+    "The shop's address, like https://shop.example.com. Required by every command that reads the shop.",
     placeholder="https://your-shop.example.com",
 )
 PRESTASHOP_API_KEY = Setting(
@@ -53,7 +59,6 @@ SHOP_TIMEZONE = Setting(
 
 
 class ShopFields(TypedDict):
-    demo: bool  # True when PRESTASHOP_URL is empty: the embedded demo shop
     prestashop_url: str | None
     prestashop_api_key: Secret | None
     prestashop_timeout: timedelta
@@ -61,18 +66,36 @@ class ShopFields(TypedDict):
     shop_timezone: ZoneInfo | None
 
 
-def is_demo(reader: Reader) -> bool:
-    """No PRESTASHOP_URL: the embedded demo shop, whose customers are invented."""
+def no_shop(reader: Reader) -> bool:
+    """No PRESTASHOP_URL: no command will reach a customer, so mail settings keep harmless defaults."""
     return PRESTASHOP_URL.name not in reader.given
+
+
+def no_shop_message(env_file: Path | None) -> str:
+    """The one line a command that needs the shop prints when none is configured."""
+    demo = "`bridge demo` needs no shop"
+    if env_file is None:
+        return (
+            f"PRESTASHOP_URL is not set: set it to your shop's address, like https://shop.example.com; {demo}"
+        )
+    if not env_file.is_file():
+        return (
+            f"PRESTASHOP_URL is not set, and there is no {env_file}: copy config.example.env there and set"
+            f" PRESTASHOP_URL to your shop's address (or use --env-file PATH); {demo}"
+        )
+    return (
+        f"PRESTASHOP_URL is not set in {env_file}: set it to your shop's address, like"
+        f" https://shop.example.com; {demo}"
+    )
 
 
 def check_shop(reader: Reader) -> None:
     """A real shop needs its key; a key without a shop, or a key sent in clear text, is worth a warning."""
-    url, api_key, demo = reader.read(PRESTASHOP_URL), reader.read(PRESTASHOP_API_KEY), is_demo(reader)
-    if not demo and api_key is None and PRESTASHOP_API_KEY.name not in reader.failed:
+    url, api_key, missing = reader.read(PRESTASHOP_URL), reader.read(PRESTASHOP_API_KEY), no_shop(reader)
+    if not missing and api_key is None and PRESTASHOP_API_KEY.name not in reader.failed:
         reader.problem(PRESTASHOP_API_KEY.name, "required when PRESTASHOP_URL is set")
-    if demo and api_key is not None:
-        reader.warn("PRESTASHOP_API_KEY is set but PRESTASHOP_URL is empty: using the demo shop")
+    if missing and api_key is not None:
+        reader.warn("PRESTASHOP_API_KEY is set but PRESTASHOP_URL is empty: set PRESTASHOP_URL too")
     if url is not None and url.startswith("http://") and not is_loopback(urlsplit(url).hostname or ""):
         reader.warn(
             "PRESTASHOP_URL uses http://: the API key and customers' data travel in clear text;"
@@ -83,7 +106,6 @@ def check_shop(reader: Reader) -> None:
 def shop_fields(reader: Reader) -> ShopFields:
     """Asked once there is no problem."""
     return ShopFields(
-        demo=is_demo(reader),
         prestashop_url=reader.read(PRESTASHOP_URL),
         prestashop_api_key=reader.read(PRESTASHOP_API_KEY),
         prestashop_timeout=reader.value(PRESTASHOP_TIMEOUT),

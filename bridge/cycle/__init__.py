@@ -2,7 +2,9 @@
 the demo all go through it.
 
 - poll: the order pass and the cart pass (each: read → plan → perform effects → apply), then the poll's
-  time and outcome recorded and the shop incident opened or closed;
+  time and outcome recorded and the shop incident opened or closed. The first poll of a process first
+  checks that the state store belongs to this shop (bridge.cycle.belongs): another shop's store is
+  refused before anything is written or sent;
 - deliver: claim → render → send → record, one email at a time, then the sending incident opened or
   closed.
 
@@ -21,6 +23,7 @@ from bridge import alerts
 from bridge.app import Bridge
 from bridge.clock import Clock
 from bridge.config import Settings
+from bridge.cycle.belongs import ForeignStoreError, confirm_shop, may_deliver_unconfirmed
 from bridge.cycle.carts import CartPass, enabled, watch_carts
 from bridge.cycle.orders import poll_orders
 from bridge.delivery.budget import budget_for
@@ -47,6 +50,7 @@ class PollResult:
     changes: int = 0
     queued: int = 0
     skipped: int = 0
+    held: int = 0  # older than MAX_EMAIL_AGE: waiting for `bridge outbox release`
     decisions: list[Decision] = field(default_factory=list)
     carts: CartPass | None = None  # the abandoned-cart pass that followed, if one ran
     error: BridgeError | None = None
@@ -67,6 +71,8 @@ class SyncSummary:
             head = (
                 f"{self.poll.changes} change(s) seen, {self.poll.queued} queued, {self.poll.skipped} skipped"
             )
+            if self.poll.held:
+                head += f", {self.poll.held} held (older than MAX_EMAIL_AGE: see `bridge status`)"
         carts = self.poll.carts
         if carts is not None and carts.queued:
             head += f", {carts.queued} cart reminder(s) queued"
@@ -99,6 +105,7 @@ class Cycle:
             marketing = MarketingGate(settings, store, client)
         self.marketing = marketing
         self.budget = budget_for(settings)  # one budget for the cycle's life: its pace spans runs
+        self.shop_confirmed = False  # the store was found to belong to this shop (once per process)
 
     @classmethod
     def of(cls, bridge: Bridge) -> Cycle:
@@ -109,12 +116,18 @@ class Cycle:
     def poll(
         self, *, since: datetime | None = None, confirm: Callable[[list[Decision]], None] | None = None
     ) -> PollResult:
-        """Read the shop and queue what is due; a failure is recorded and returned, never raised."""
+        """Read the shop and queue what is due; a failure is recorded and returned, never raised, except
+        ForeignStoreError: another shop's store is left as it is."""
         started = self.clock.now()
         try:
+            if not self.shop_confirmed:
+                confirm_shop(self.client, self.store, self.settings, now=started)
+                self.shop_confirmed = True
             orders = poll_orders(
                 self.client, self.store, self.settings, now=started, since=since, confirm=confirm
             )
+        except ForeignStoreError:
+            raise
         except BridgeError as error:
             self._record(started, str(error))
             due = alerts.after_poll(self.store, self.settings, now=started, error=str(error))
@@ -126,13 +139,17 @@ class Cycle:
             changes=orders.changes,
             queued=orders.queued,
             skipped=orders.skipped,
+            held=orders.held,
             decisions=orders.decisions,
         )
         result.carts = self._carts(orders.profile)
         return result
 
     def deliver(self, *, should_stop: Callable[[], bool] | None = None) -> DeliveryResult:
-        """Send what is due, as far as the budget and any pause allow."""
+        """Send what is due, as far as the budget and any pause allow (nothing while a store polled through
+        another address waits for the first poll to confirm it belongs to this shop)."""
+        if not self.shop_confirmed and not may_deliver_unconfirmed(self.store, self.client.base_url):
+            return DeliveryResult(paused="waiting for the first poll to confirm the store is this shop's")
         result = deliver_due(
             self.store,
             self.transport,

@@ -18,7 +18,7 @@ from typing import Final
 
 from bridge.config import Settings
 from bridge.errors import ShopError, ShopPermissionError
-from bridge.model.cursors import CartCursors
+from bridge.model.cursors import CartCursors, whole_second
 from bridge.model.profile import ShopProfile
 from bridge.model.records import Cart, CartProduct, CartRuleSpec, Order
 from bridge.plan import carts as plan
@@ -87,8 +87,10 @@ def watch_carts(
     with store.read() as conn:
         stored = cursors.load(conn).carts
     if stored.changed_up_to is None:
+        # Whole seconds, like the shop's date_upd: a cart saved in this same second is after the baseline.
+        second = whole_second(now)
         with store.transaction() as conn:
-            cursors.save_carts(conn, CartCursors(now, now, now), now=now)
+            cursors.save_carts(conn, CartCursors(second, second, second), now=now)
         log.info("cart reminders: watching carts from now on; carts left before now get none")
         result.ran = result.baseline = True
         return result

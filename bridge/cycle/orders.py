@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bridge.config import Settings
-from bridge.model.cursors import IdCursor, OrderCursors, StateGroups
+from bridge.model.cursors import IdCursor, OrderCursors, StateGroups, whole_second
 from bridge.model.memory import SeenOrder
 from bridge.model.profile import ShopProfile
 from bridge.model.records import Order
@@ -44,12 +44,14 @@ class OrderPass:
     changes: int = 0
     queued: int = 0
     skipped: int = 0
+    held: int = 0  # older than MAX_EMAIL_AGE: queued for the owner's release
     decisions: list[Decision] = field(default_factory=list)
     profile: ShopProfile | None = None  # read when something changed: the cart pass reuses it
 
 
-def rule_settings(settings: Settings) -> RuleSettings:
-    """The owner's settings the order rules read."""
+def rule_settings(settings: Settings, *, catch_up: bool = False) -> RuleSettings:
+    """The owner's settings the order rules read. A catch-up (`sync --since`) asked for old events on
+    purpose: the age guard is off for it."""
     bank = {
         "owner": settings.bank_account_owner,
         "iban": settings.bank_account_number,
@@ -64,6 +66,7 @@ def rule_settings(settings: Settings) -> RuleSettings:
         review_days=settings.review_request_days if marketing else 0,
         review_fallback_days=settings.review_request_fallback_days if marketing else 0,
         marketing_consent=settings.marketing_consent,
+        max_email_age=timedelta(0) if catch_up else settings.max_email_age,
     )
 
 
@@ -88,6 +91,7 @@ def poll_orders(
         return OrderPass(baseline=True)
 
     reading = _read_all(client, store, settings, start, stored.states, now=now)
+    reading.catch_up = since is not None
     order_plan = reading.plan(settings, now)
     if confirm is not None:
         confirm(order_plan.decisions)
@@ -109,6 +113,7 @@ def poll_orders(
         changes=order_plan.changes,
         queued=applied.queued,
         skipped=applied.skipped,
+        held=applied.held,
         decisions=order_plan.decisions,
         profile=profile,
     )
@@ -124,6 +129,7 @@ class _Reading:
     needing: set[int]
     profile: ShopProfile | None = None
     facts: dict[int, OrderFacts] = field(default_factory=dict)
+    catch_up: bool = False  # `sync --since`: no age guard
 
     def plan(
         self, settings: Settings, now: datetime, already: Mapping[int, frozenset[str]] | None = None
@@ -135,7 +141,7 @@ class _Reading:
             self.found,
             facts=self.facts,
             profile=self.profile,
-            settings=rule_settings(settings),
+            settings=rule_settings(settings, catch_up=self.catch_up),
             now=now,
         )
 
@@ -214,7 +220,8 @@ def _remember_more(store: Store, seen: dict[int, SeenOrder], orders: dict[int, O
 
 def _record_baseline(client: ShopClient, store: Store, settings: Settings, *, now: datetime) -> None:
     """The first run: remember where the shop stands, send nothing (history is not news). The shop's
-    identity is recorded too, so an owner alert or a test email can be written before the first order."""
+    identity is recorded too, so an owner alert or a test email can be written before the first order
+    (which shop the store belongs to was recorded just before, by `bridge.cycle.belongs`)."""
     profile = load_profile(client, settings)
     found = {name: positions.last_id(client, name) for name in positions.RESOURCES}
     windows = {
@@ -222,7 +229,8 @@ def _record_baseline(client: ShopClient, store: Store, settings: Settings, *, no
         for name in ("order_histories", "order_payments")
     }
     with store.transaction() as conn:
-        cursors.save_orders(conn, OrderCursors(), plan.baseline(found, windows, now), now=now)
+        baseline = plan.baseline(found, windows, whole_second(now))  # at the shop's precision
+        cursors.save_orders(conn, OrderCursors(), baseline, now=now)
         cursors.save_states(conn, plan.state_groups(profile), profile.identity.snapshot(), now=now)
     log.info(
         "first run: baseline recorded (orders up to #%s, histories up to #%s); nothing sent",
@@ -249,7 +257,7 @@ def _cursors_since(
         done = positions.ids_up_to(client, name, position, plan.OVERLAP_IDS)
         placed[name] = IdCursor(position, frozenset(done))
     return OrderCursors(
-        baseline_at=start.baseline_at or now,
+        baseline_at=start.baseline_at or whole_second(now),
         baseline_order_id=placed["orders"].position,
         histories=placed["order_histories"],
         orders=placed["orders"],
@@ -259,7 +267,14 @@ def _cursors_since(
 
 def _log(decisions: Iterable[Decision]) -> None:
     for decision in decisions:
-        if not decision.sends:
+        if decision.held:
+            log.warning(
+                "order %s: %s held, not sent: %s; `bridge outbox release --held` sends it",
+                decision.order_reference or decision.order_id,
+                decision.kind,
+                decision.held,
+            )
+        elif not decision.sends:
             log.info(
                 "order %s: %s not sent: %s",
                 decision.order_reference or decision.order_id,

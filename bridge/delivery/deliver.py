@@ -8,10 +8,13 @@ per batch). What each SMTP outcome does to the email and to the sender (docs/ema
 | sent                | sent                                    |                                          |
 | transient           | retry later (backoff ±20 % jitter)      |                                          |
 | quota               | back in the queue, attempt unspent      | paused (5.4.5: until room opens, ≥ 1 h)  |
-| credentials         | back in the queue, attempt unspent      | paused SMTP_LOGIN_RETRY; owner told      |
+| credentials         | back in the queue, attempt unspent      | paused SMTP_LOGIN_RETRY*; owner told     |
 | recipient_permanent | failed                                  | address suppressed for later mail        |
 | message_permanent   | failed                                  | owner told (logged as an error)          |
 | unknown             | unknown (the owner's policy)            |                                          |
+
+*A credentials pause keeps a fingerprint of the refused login: a run given other credentials (the owner
+fixed SMTP_PASSWORD) logs in with them at once and, when that works, lifts the pause and sends.
 
 Before each claim the budget (bridge.delivery.budget) is asked whether the next email may go: when the daily
 budget or the per-minute pace is spent, delivery stops for this cycle and says until when; nothing is
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from bridge.clock import Clock
 from bridge.config import Settings
 from bridge.delivery.budget import Budget, Hold, quota_resume_at
-from bridge.delivery.smtp import Outcome, SendResult
+from bridge.delivery.smtp import Outcome, SendResult, SmtpSender
 from bridge.delivery.transports import Transport
 from bridge.errors import ConfigError
 from bridge.mail.render import Renderer, RenderError
@@ -122,11 +125,18 @@ def _pause_record(store: Store) -> Pause | None:
 
 
 def pause(
-    store: Store, *, until: datetime, reason: str, now: datetime, kind: PauseKind | None = None
+    store: Store,
+    *,
+    until: datetime,
+    reason: str,
+    now: datetime,
+    kind: PauseKind | None = None,
+    credentials: str | None = None,
 ) -> None:
-    """Pause the whole sender until `until`; `kind` is kept with the reason so a login can lift it."""
+    """Pause the whole sender until `until`; `kind` is kept with the reason so a login can lift it, and
+    `credentials` (the refused login's fingerprint) so that a changed login is tried at once."""
     with store.transaction() as tx:
-        sender.save_pause(tx, Pause(until, kind, reason), now=now)
+        sender.save_pause(tx, Pause(until, kind, reason, credentials), now=now)
 
 
 def resume_after_login(store: Store, now: datetime) -> Pause | None:
@@ -208,6 +218,8 @@ def deliver_due(
     now = clock.now()
     stale_pause = _settle_earlier_runs(store, unknown_policy, now)
     if stale_pause is not None and stale_pause.until > now:
+        stale_pause = _try_new_credentials(store, transport, stale_pause, now, login_retry)
+    if stale_pause is not None and stale_pause.until > now:
         result = DeliveryResult()
         result.stop("pause", str(stale_pause), stale_pause.until)
         return result
@@ -223,6 +235,7 @@ def deliver_due(
         login_retry=login_retry,
         rng=rng,
         stale_pause=stale_pause,
+        credentials=transport.credentials if isinstance(transport, SmtpSender) else None,
     )
     while limit is None or _with_outcome(run.result) < limit:
         if should_stop is not None and should_stop():
@@ -238,6 +251,31 @@ def _settle_earlier_runs(store: Store, unknown_policy: outbox.UnknownPolicy, now
         log.warning("outbox #%s: the bridge stopped while sending it; its outcome is unknown", row_id)
     outbox.resolve_unknown(store, unknown_policy, now=now)
     return _pause_record(store)
+
+
+def _try_new_credentials(
+    store: Store, transport: Transport, current: Pause, now: datetime, login_retry: timedelta
+) -> Pause | None:
+    """A credentials pause, and the transport logs in with other credentials than the refused ones (the
+    owner fixed SMTP_PASSWORD): try them now. Returns the pause in force afterwards: None when the login
+    worked (the pause is lifted, and this run sends), a new pause when the server refused again, the same
+    one when the server could not be asked."""
+    if current.kind != "credentials" or not isinstance(transport, SmtpSender):
+        return current
+    if current.credentials == transport.credentials:
+        return current
+    log.info("the SMTP credentials changed since sending paused: trying them now")
+    refused = transport.login()
+    if refused is None:
+        _clear_pause(store, now)
+        log.info("sending resumes: the new SMTP credentials work")
+        return None
+    if refused.outcome not in (Outcome.CREDENTIALS, Outcome.QUOTA):
+        log.warning(
+            "the new SMTP credentials could not be tried (%s); the next run tries again", refused.reply
+        )
+        return current
+    return _record_pause(store, refused, now, login_retry, transport.credentials)
 
 
 def _with_outcome(result: DeliveryResult) -> int:
@@ -260,6 +298,7 @@ class _DeliveryRun:
     login_retry: timedelta
     rng: Callable[[], float]
     stale_pause: Pause | None  # a pause that ran out: forgotten once mail goes again
+    credentials: str | None = None  # the transport's login fingerprint, kept with a credentials pause
     result: DeliveryResult = field(default_factory=DeliveryResult)
     tried: set[int] = field(default_factory=set)
 
@@ -344,8 +383,12 @@ class _DeliveryRun:
             self.result.failed += 1
             return True
         now = self.clock.now()
-        if not _record(self.store, row, sent, self.owner, now, self.result, self.login_retry, self.rng):
+        if sent.outcome in (Outcome.QUOTA, Outcome.CREDENTIALS):
+            held = _pause_sender(self.store, row, sent, self.owner, now, self.login_retry, self.credentials)
+            self.result.deferred += 1
+            self.result.stop("pause", str(held), held.until)
             return False
+        _record(self.store, row, sent, self.owner, now, self.result, self.rng)
         if sent.sent and self.stale_pause is not None:
             _clear_pause(self.store, self.clock.now())  # the pause ran out and mail goes again: forget it
             self.stale_pause = None
@@ -415,10 +458,9 @@ def _record(
     owner: str,
     now: datetime,
     result: DeliveryResult,
-    login_retry: timedelta,
     rng: Callable[[], float],
-) -> bool:
-    """Record one outcome; False when the whole sender is now paused (stop this cycle)."""
+) -> None:
+    """Record one outcome that leaves the sender running (quota and credentials pause it: `_pause_sender`)."""
     match sent.outcome:
         case Outcome.SENT:
             outbox.mark_sent(store, row.id, owner=owner, now=now, smtp_reply=sent.reply)
@@ -431,11 +473,6 @@ def _record(
         case Outcome.TRANSIENT:
             _record_given_up(store, row, sent, owner, now)
             result.failed += 1
-        case Outcome.QUOTA | Outcome.CREDENTIALS:
-            held = _pause_sender(store, row, sent, owner, now, login_retry)
-            result.deferred += 1
-            result.stop("pause", str(held), held.until)
-            return False
         case Outcome.RECIPIENT_PERMANENT:
             _record_refused_recipient(store, row, sent, owner, now)
             result.failed += 1
@@ -455,7 +492,6 @@ def _record(
             )
             log.warning("%s: %s", _label(row), _explained(sent))
             result.unknown += 1
-    return True
 
 
 def _explained(sent: SendResult) -> str:
@@ -509,17 +545,51 @@ def _record_refused_recipient(
 
 
 def _pause_sender(
-    store: Store, row: outbox.OutboxRow, sent: SendResult, owner: str, now: datetime, login_retry: timedelta
+    store: Store,
+    row: outbox.OutboxRow,
+    sent: SendResult,
+    owner: str,
+    now: datetime,
+    login_retry: timedelta,
+    credentials: str | None,
 ) -> Pause:
     """Quota or credentials: the whole sender pauses, and this email keeps its place (and its attempts)."""
-    explained = _explained(sent)
-    reason = f"{sent.reply} — {explained}"
     # Recorded first, so the refused attempt is not counted as a send when the pause is measured.
-    outbox.mark_deferred(store, row.id, owner=owner, now=now, not_before=row.not_before, reason=reason)
+    outbox.mark_deferred(
+        store,
+        row.id,
+        owner=owner,
+        now=now,
+        not_before=row.not_before,
+        reason=f"{sent.reply} — {_explained(sent)}",
+    )
+    return _record_pause(store, sent, now, login_retry, credentials)
+
+
+def _record_pause(
+    store: Store, sent: SendResult, now: datetime, login_retry: timedelta, credentials: str | None
+) -> Pause:
+    """Pause the sender for a refusal; a credentials pause keeps the refused login's fingerprint and says
+    what lifts it. The reason reads "<the server's reply> — <what it means, what to do>" (alerts split it)."""
     kind, until = _pause_length(store, sent, now, login_retry)
-    pause(store, until=until, reason=reason, now=now, kind=kind)
+    explained = _explained(sent)
+    if kind == "credentials":
+        explained += f"; {lifted_by(until)}"
+    else:
+        credentials = None
+    reason = f"{sent.reply} — {explained}"
+    pause(store, until=until, reason=reason, now=now, kind=kind, credentials=credentials)
     log.error("sending paused until %s UTC: %s (%s)", f"{until:%Y-%m-%d %H:%M}", explained, sent.reply)
-    return Pause(until, kind, reason)
+    return Pause(until, kind, reason, credentials)
+
+
+def lifted_by(until: datetime) -> str:
+    """What ends a credentials pause, for the log, `bridge status` and the owner's alert."""
+    return (
+        "sending resumes as soon as a new SMTP_PASSWORD (or SMTP_USERNAME) works (the next `bridge sync`, "
+        "or `bridge run` once restarted, tries it at once), after a successful `bridge check`, or at "
+        f"{until:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def _pause_length(

@@ -22,6 +22,7 @@ import copy
 import email.generator
 import email.policy
 import functools
+import hashlib
 import io
 import logging
 import re
@@ -60,6 +61,7 @@ __all__ = [
     "SendResult",
     "SmtpSender",
     "Stage",
+    "credentials_fingerprint",
 ]
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,7 @@ class SmtpSender:
         self.helo_name = helo_name
         self.timeout = timeout
         self.data_timeout = max(data_timeout, timeout)
+        self.credentials = credentials_fingerprint(username, password)
         endpoint = Endpoint(host, port, security, timeout)
         redact = Redactor(username, password).redact
         self._classifier = ReplyClassifier(redact)
@@ -171,6 +174,16 @@ class SmtpSender:
             return LoginReport(self.host, self.port, self.security, tls_version, self.username, reply)
         finally:
             quit_politely(conn)
+
+    def login(self) -> SendResult | None:
+        """Log in now, on the connection the next sends will reuse; the server's refusal (or the failure to
+        reach it) as a classified result, None when the login worked."""
+        try:
+            self._session.connection()
+        except ClassifiedFailure as failure:
+            self._after(failure.result)
+            return failure.result
+        return None
 
     def close(self) -> None:
         """Say QUIT politely and drop the connection; the next send opens a new one."""
@@ -285,6 +298,12 @@ class SmtpSender:
         if result.outcome in (Outcome.QUOTA, Outcome.CREDENTIALS):
             # The caller is going to pause the sender; an idle connection would only be cut by the server.
             self.close()
+
+
+def credentials_fingerprint(username: str, password: Secret) -> str:
+    """sha256 of the user name, NUL and the password: tells whether the login changed without keeping the
+    password (the state store keeps it with a credentials pause)."""
+    return hashlib.sha256(f"{username}\0{password.reveal()}".encode()).hexdigest()
 
 
 def _check_settings(host: str, security: Security, helo_name: str) -> None:

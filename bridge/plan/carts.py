@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal
 
-from bridge.model.cursors import CartCursors
+from bridge.model.cursors import CartCursors, whole_second
 from bridge.model.kinds import CART_REMINDER
 from bridge.model.profile import ShopProfile
 from bridge.model.records import Cart, CartProduct, CartRow, Customer, Order
@@ -235,9 +235,10 @@ def start_pass(
             restarted[cart.id] = Series(cart.id, cart.id_customer, cart.date_upd, "open", 0)
     series = {**open_series, **restarted}
     verdicts = {cart_id: evaluate(s, plan, now) for cart_id, s in series.items()}
-    changed_up_to = cursors.changed_up_to or now
+    second = whole_second(now)  # the cursor is compared with the shop's date_upd: whole seconds
+    changed_up_to = cursors.changed_up_to or second
     newest = max([changed_up_to, *(c.date_upd for c in changed if c.date_upd is not None)])
-    moved = CartCursors(changed_up_to=min(newest, now), checked_at=now, baseline_at=cursors.baseline_at)
+    moved = CartCursors(changed_up_to=min(newest, second), checked_at=now, baseline_at=cursors.baseline_at)
     return PassStart(restarted, series, verdicts, moved)
 
 
@@ -248,8 +249,9 @@ def changed_since(cursors: CartCursors) -> datetime:
 
 
 def worth_watching(carts: Sequence[Cart], baseline_at: datetime) -> list[Cart]:
-    """Carts of known customers changed since the baseline (compared at the shop's whole seconds)."""
-    floor = baseline_at.replace(microsecond=0)
+    """Carts of known customers changed since the baseline (compared at the shop's whole seconds: the
+    baseline is stored cut to the second, and one stored before that was is cut here)."""
+    floor = whole_second(baseline_at)
     return [c for c in carts if c.id_customer > 0 and c.date_upd is not None and c.date_upd >= floor]
 
 

@@ -180,7 +180,12 @@ def plan_orders(
     decisions: list[Decision] = []
     if found and profile is not None:
         decisions = decide(
-            found, facts=facts, profile=profile, settings=settings, already_sent=memory.already_sent
+            found,
+            facts=facts,
+            profile=profile,
+            settings=settings,
+            already_sent=memory.already_sent,
+            now=now,
         )
     tracking = {c.id_order: c.tracking_number.strip() for c in rows.carriers}
     tracking.update((order_id, f.tracking_number) for order_id, f in facts.items())

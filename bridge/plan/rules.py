@@ -16,7 +16,9 @@ The rules, and why:
   one marked shipped gets it REVIEW_REQUEST_FALLBACK_DAYS after shipping unless delivery comes first (the
   same key: the delivery moves the queued request). It needs the customer's consent like any marketing
   mail. docs/shop-facts.md §7.4: "Processing in progress" already has the `delivery` flag, so the Delivered
-  state (PS_OS_DELIVERED, or any state the owner maps to `delivered`) is what "delivered" means here.
+  state (PS_OS_DELIVERED, or any state the owner maps to `delivered`) is what "delivered" means here;
+- an order email whose shop event is older than MAX_EMAIL_AGE is held for the owner instead of sent
+  (bridge.plan.age says why and how the event's time is found).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, Literal
 
 from bridge.model.profile import ShopProfile
 from bridge.plan.addresses import customer_problem
+from bridge.plan.age import HELD_PREFIX, hold_reason, late_reason
 from bridge.plan.consent import consent_basis, no_consent_reason
 from bridge.plan.contexts import (
     OrderFacts,
@@ -71,6 +74,7 @@ class Decision:
     reschedule: bool = False  # already queued under this key: move it to `not_before`
     cart_id: int | None = None  # a cart reminder's cart
     expires_at: datetime | None = None  # not sent after this (a cart reminder's window)
+    held: str | None = None  # why it waits for the owner's release (its event is older than MAX_EMAIL_AGE)
 
     @property
     def sends(self) -> bool:
@@ -86,6 +90,7 @@ class RuleSettings:
     review_days: int = 0  # 0: no review requests (marketing mail off, or REVIEW_REQUEST_DAYS=0)
     review_fallback_days: int = 0
     marketing_consent: frozenset[str] = frozenset({"newsletter", "optin"})
+    max_email_age: timedelta = timedelta(0)  # 0: no age guard (MAX_EMAIL_AGE=0, or a `sync --since`)
 
 
 def decide(
@@ -95,9 +100,11 @@ def decide(
     profile: ShopProfile,
     settings: RuleSettings,
     already_sent: Mapping[int, frozenset[str]],
+    now: datetime | None = None,
 ) -> list[Decision]:
     """Decisions for `changes`, in their order. `already_sent` maps order ids to the kinds already
-    queued or sent for them in earlier polls (skipped and cancelled emails excluded)."""
+    queued, held or sent for them in earlier polls (skipped and cancelled emails excluded). With `now`,
+    the age guard holds order emails whose event is older than `settings.max_email_age`."""
     sent: dict[int, set[str]] = {order_id: set(kinds) for order_id, kinds in already_sent.items()}
     shipped_with: dict[int, str] = {}  # tracking numbers already carried by a shipped email of this batch
     decisions: list[Decision] = []
@@ -110,15 +117,29 @@ def decide(
         decision = _decide_one(change, facts, profile, settings, sent)
         if decision is None:
             continue
+        if now is not None and decision.sends and decision.category == "transactional":
+            held = hold_reason(
+                change,
+                facts,
+                now=now,
+                limit=settings.max_email_age,
+                held_kinds=sent.get(decision.order_id, set()),
+            )
+            decision = _replace(decision, held=held) if held else decision
         decisions.append(decision)
         if isinstance(change, StateChanged) and decision.kind in ("delivered", "shipped"):
             review = _review_request(change, decision.kind, facts, profile, settings)
+            if review is not None and review.sends and now is not None:
+                late = late_reason(review.not_before, now=now, limit=settings.max_email_age)
+                review = _replace(review, held=late) if late else review
             if review is not None:
                 decisions.append(review)
         if decision.sends:
             sent.setdefault(decision.order_id, set()).add(decision.kind)
             if decision.key.startswith("status:"):
                 sent[decision.order_id].add(f"status:{decision.kind}")
+            if decision.held:
+                sent[decision.order_id].add(f"{HELD_PREFIX}{decision.kind}")
             if decision.kind in ("shipped", "tracking_added"):
                 shipped_with[decision.order_id] = decision.context["shipment"]["tracking_number"]
     return decisions

@@ -1,5 +1,11 @@
 """Turns a failed exchange with the shop (HTTP status, PrestaShop error code, unreadable JSON, socket or TLS
-failure) into one ShopError in the owner's words, so every read and write reports a problem the same way."""
+failure) into one ShopError in the owner's words, so every read and write reports a problem the same way.
+
+The first contact fails in ways an owner fixes in PRESTASHOP_URL, and each gets its own one line: a host
+that does not resolve or refuses, https:// in front of a plain-http server, http:// that the shop
+redirects to https://, a certificate that is not trusted (only then is REQUESTS_CA_BUNDLE the answer), and
+an address where something other than PrestaShop's webservice answers.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,10 @@ import re
 import ssl
 import unicodedata
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -241,6 +247,45 @@ def _failure(
 
 
 # ----------------------------------------------------------------------------------------------------
+# An answer, but not from PrestaShop's webservice
+# ----------------------------------------------------------------------------------------------------
+
+
+def no_webservice(tried: list[tuple[str, int]], resource: str) -> ShopResponseError:
+    """No URL form reached PrestaShop's webservice (a web server's 404, the shop front, another site)."""
+    where = " nor at ".join(f"{url} (HTTP {status})" for url, status in tried)
+    return ShopResponseError(
+        f"no PrestaShop webservice at {where}: check PRESTASHOP_URL is the shop's address and the "
+        "webservice is enabled (Advanced Parameters → Webservice)",
+        resource=resource,
+        status=tried[0][1] if tried else None,
+    )
+
+
+def https_redirect(root: str, url: str | None, resource: str) -> ShopResponseError | None:
+    """PRESTASHOP_URL says http://, but the shop sent the bridge on to https://: the key has crossed the
+    network unencrypted, and would on every request. Names the https address to use instead."""
+    if urlsplit(root).scheme != "http" or not url:
+        return None
+    target = urlsplit(url)
+    if target.scheme != "https":
+        return None
+    path = target.path
+    for marker in ("/webservice/dispatcher.php", "/api/"):
+        if marker in path:
+            path = path[: path.index(marker)]
+            break
+    else:
+        path = path.removesuffix("/api")
+    address = urlunsplit(("https", target.netloc, path.rstrip("/"), "", ""))
+    return ShopResponseError(
+        f"PRESTASHOP_URL uses http://, but the shop redirects to https://: set PRESTASHOP_URL={address} "
+        "(over http:// the API key crosses the network unencrypted)",
+        resource=resource,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
 # A success whose body is not the JSON it should be
 # ----------------------------------------------------------------------------------------------------
 
@@ -300,13 +345,24 @@ def decode_json(response: requests.Response, resource: str) -> Any:
 
 
 def connection_error(
-    exc: requests.RequestException, resource: str, *, root: str, timeout: float
+    exc: requests.RequestException,
+    resource: str,
+    *,
+    root: str,
+    timeout: float,
+    answers_plain_http: Callable[[], bool] = lambda: False,
 ) -> tuple[ShopError, bool]:
-    """Turn a requests failure into the owner's words; the bool says whether a retry may help."""
+    """Turn a requests failure into the owner's words; the bool says whether a retry may help.
+    `answers_plain_http` asks the server whether it speaks plain http (only called for a TLS failure that
+    looks like it)."""
     host = urlsplit(root).netloc
     causes = list(_root_causes(exc))
+    request = getattr(exc, "request", None)
+    redirected = https_redirect(root, getattr(request, "url", None), resource)
+    if redirected is not None:  # an http:// URL sent on to https://, which then failed
+        return redirected, False
     if isinstance(exc, requests.exceptions.SSLError):
-        return _tls_error(causes, host, resource), False
+        return _tls_error(causes, root, resource, answers_plain_http), False
     if isinstance(exc, requests.exceptions.Timeout):
         connect = isinstance(exc, requests.exceptions.ConnectTimeout)
         what = "connecting to" if connect else "waiting for an answer from"
@@ -352,17 +408,68 @@ def connection_error(
     )
 
 
-def _tls_error(causes: list[BaseException], host: str, resource: str) -> ShopUnreachable:
-    reason = "TLS handshake failed"
-    for cause in causes:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = f"certificate verify failed: {cause.verify_message}"
-            break
-        if isinstance(cause, ssl.SSLError) and cause.reason:
-            reason = str(cause.reason)
-    reason = sanitize(reason, 120)
+# OpenSSL's ways of saying that what came back is not TLS at all (OpenSSL 1.1/3.0, 3.2+, a server that
+# hangs up on a ClientHello): the usual sign of https:// in front of a server that speaks plain http.
+_NOT_TLS: Final = (
+    "wrong version number",
+    "record layer failure",
+    "unexpected eof",
+    "eof occurred in violation of protocol",
+)
+# X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH, X509_V_ERR_CERT_HAS_EXPIRED
+_NAME_MISMATCH: Final = frozenset({62, 64})
+_EXPIRED: Final = 10
+
+
+def _tls_error(
+    causes: list[BaseException], root: str, resource: str, answers_plain_http: Callable[[], bool]
+) -> ShopUnreachable:
+    """A TLS failure in the owner's words: http behind https://, a certificate problem, or another one."""
+    parts = urlsplit(root)
+    host = parts.netloc
+    endpoint = f"{parts.hostname}:{parts.port or 443}"
+    verify = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
+    if verify is not None:
+        return _certificate_error(verify, host, resource)
+    reasons = [c for c in causes if isinstance(c, ssl.SSLError)]
+    reason = sanitize(str(reasons[-1].reason or reasons[-1]) if reasons else "TLS handshake failed", 120)
+    said = " ".join(f"{c.reason or ''} {c}" for c in reasons).lower().replace("_", " ")
+    if any(shape in said for shape in _NOT_TLS):
+        if answers_plain_http():
+            return ShopUnreachable(
+                f"PRESTASHOP_URL uses https://, but the server at {endpoint} answers plain http: use "
+                "http:// (or enable SSL on the shop)",
+                resource=resource,
+            )
+        return ShopUnreachable(
+            f"the server at {endpoint} does not answer TLS ({reason}): check that PRESTASHOP_URL has the "
+            "shop's scheme and port (http:// or https://)",
+            resource=resource,
+        )
     return ShopUnreachable(
-        f"the TLS certificate of {host} could not be verified ({reason}): if the shop uses its "
+        f"the TLS handshake with {host} failed ({reason}): check that PRESTASHOP_URL has the shop's "
+        "scheme and port, and that the shop's TLS setup accepts TLS 1.2 or newer",
+        resource=resource,
+    )
+
+
+def _certificate_error(verify: ssl.SSLCertVerificationError, host: str, resource: str) -> ShopUnreachable:
+    """The certificate itself: issued for another name, expired, or signed by a CA this server does not
+    trust (then, and only then, REQUESTS_CA_BUNDLE helps)."""
+    detail = sanitize(f"certificate verify failed: {verify.verify_message}", 120)
+    if verify.verify_code in _NAME_MISMATCH:
+        return ShopUnreachable(
+            f"the TLS certificate of {host} is not valid for that name ({detail}): put the name the "
+            "certificate was issued for in PRESTASHOP_URL, or fix the shop's certificate",
+            resource=resource,
+        )
+    if verify.verify_code == _EXPIRED:
+        return ShopUnreachable(
+            f"the TLS certificate of {host} has expired ({detail}): renew it on the shop's server",
+            resource=resource,
+        )
+    return ShopUnreachable(
+        f"the TLS certificate of {host} could not be verified ({detail}): if the shop uses its "
         "own certificate authority, point REQUESTS_CA_BUNDLE at that CA's certificate file; do "
         "not switch verification off",
         resource=resource,

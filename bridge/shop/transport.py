@@ -4,6 +4,7 @@ one place so every read and write goes through the same retry policy and the key
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -12,13 +13,15 @@ import requests
 from tenacity import Retrying, nap, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bridge import __version__
-from bridge.errors import ShopError, ShopResponseError
+from bridge.errors import ShopError
 from bridge.secret import Secret
 from bridge.shop.failures import (
     Transient,
     connection_error,
     decode_json,
+    https_redirect,
     is_webservice,
+    no_webservice,
     raise_for_status,
     sanitize,
 )
@@ -57,6 +60,7 @@ class ShopTransport:
         self._session.headers["User-Agent"] = user_agent
         self._session.headers["Accept"] = "application/json, text/xml;q=0.5"
         self._version: str | None = None
+        self._confirmed = False  # a webservice answered at `_form` (a form named in the URL is not proof)
 
     def copy(self) -> ShopTransport:
         """The same shop, key and options over a new session; the URL form and version learned are kept."""
@@ -74,6 +78,7 @@ class ShopTransport:
         )
         twin._form = self._form
         twin._version = self._version
+        twin._confirmed = self._confirmed
         return twin
 
     def close(self) -> None:
@@ -163,33 +168,38 @@ class ShopTransport:
         resource: str,
         body: bytes | None = None,
     ) -> requests.Response:
-        """One try: finds the URL form on first use (rewritten `/api/` first, then dispatcher.php)."""
-        if self._form is not None:
+        """One try: on first contact, finds where the webservice answers (see `_first_contact`)."""
+        if self._confirmed and self._form is not None:
             response = self._exchange(method, self._form, path, params, resource, body)
         else:
-            response = self._exchange(method, "api", path, params, resource, body)
-            if is_webservice(response):
-                self._form = "api"
-            elif response.status_code < 500:
-                # A web server's 404, or the shop front's page: no rewriting here, try the dispatcher.
-                # (A bare 5xx is PHP dying inside the webservice, as real 8.x shops do: not a reason.)
-                response.close()
-                fallback = self._exchange(method, "dispatcher", path, params, resource, body)
-                if is_webservice(fallback):
-                    self._form = "dispatcher"
-                    response = fallback
-                else:
-                    fallback.close()
-                    raise ShopResponseError(
-                        f"no PrestaShop webservice answered at {self._root}/api/ (HTTP "
-                        f"{response.status_code}) nor at {self._root}/webservice/dispatcher.php "
-                        f"(HTTP {fallback.status_code}): check PRESTASHOP_URL and that the webservice "
-                        "is enabled",
-                        resource=resource,
-                        status=response.status_code,
-                    )
+            response = self._first_contact(method, path, params, resource, body)
         raise_for_status(response, method, resource, self._root)
         return response
+
+    def _first_contact(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        resource: str,
+        body: bytes | None,
+    ) -> requests.Response:
+        """The answer of the first URL form where PrestaShop's webservice answers: the form the URL names,
+        else the rewritten `/api/` first, then dispatcher.php. A web server's 404 or a web page at every
+        form means PRESTASHOP_URL is not the shop's address. (A bare 5xx is PHP dying inside the
+        webservice, as real 8.x shops do: returned, to be retried, not taken as a wrong address.)"""
+        forms: tuple[Form, ...] = (self._form,) if self._form is not None else ("api", "dispatcher")
+        tried: list[tuple[str, int]] = []
+        for form in forms:
+            response = self._exchange(method, form, path, params, resource, body)
+            if is_webservice(response):
+                self._form, self._confirmed = form, True
+                return response
+            if response.status_code >= 500:
+                return response
+            tried.append((self._url(form, "")[0], response.status_code))
+            response.close()
+        raise no_webservice(tried, resource)
 
     def _exchange(
         self,
@@ -217,16 +227,47 @@ class ShopTransport:
                 allow_redirects=method in ("GET", "HEAD"),
             )
         except requests.RequestException as exc:
-            failure, transient = connection_error(exc, resource, root=self._root, timeout=self._timeout)
+            failure, transient = connection_error(
+                exc,
+                resource,
+                root=self._root,
+                timeout=self._timeout,
+                answers_plain_http=lambda: answers_plain_http(self._root, self._timeout),
+            )
         # Raised outside the `except` block so neither the requests exception (which holds the prepared
         # request and its Authorization header) nor its traceback is chained to the error.
         if failure is not None:
             raise (Transient(failure) if transient else failure)
+        upgraded = https_redirect(self._root, response.url, resource) if response.history else None
+        if upgraded is not None:
+            response.close()
+            raise upgraded
         version = response.headers.get("PSWS-Version")
         if version and version != "0":
             self._version = version
         log.debug("%s %s → %s", method, response.url.split("?")[0], response.status_code)
         return response
+
+
+def answers_plain_http(root: str, timeout: float) -> bool:
+    """Does the server of an https:// root answer a plain-http request on the same port? Asked only after a
+    TLS handshake failed the way it does when the other side speaks http, so the owner is told which."""
+    parts = urlsplit(root)
+    if parts.hostname is None:
+        return False
+    request = f"HEAD / HTTP/1.0\r\nHost: {parts.netloc}\r\n\r\n".encode("ascii", "replace")
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=min(timeout, 5.0)) as conn:
+            conn.sendall(request)
+            answer = b""
+            while len(answer) < 5:
+                chunk = conn.recv(5 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+    except OSError:
+        return False
+    return answer == b"HTTP/"
 
 
 def _split_base_url(base_url: str) -> tuple[str, Form | None]:

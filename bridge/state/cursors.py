@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any, Final
 
@@ -25,6 +25,7 @@ from bridge.model.cursors import (
     IdCursor,
     OrderCursors,
     PollRecord,
+    ShopFingerprint,
     StateGroups,
 )
 from bridge.state.store import cursors, upsert
@@ -39,6 +40,7 @@ _BASELINE_AT: Final = "baseline_at"
 _FINAL_STATES: Final = "order_states.final"
 _SHIPPED_STATES: Final = "order_states.shipped"
 _SHOP_IDENTITY: Final = "shop.identity"
+_SHOP_FINGERPRINT: Final = "shop.fingerprint"
 _CARTS_CHANGED: Final = "carts.date_upd"
 _CARTS_CHECKED: Final = "carts.checked_at"
 _CARTS_BASELINE: Final = "carts.baseline_at"
@@ -75,6 +77,7 @@ def load(conn: Connection) -> Cursors:
             sending_kind=raw.get(_ALERT_SENDING_KIND) or "",
         ),
         shop_identity=_json(raw.get(_SHOP_IDENTITY)),
+        fingerprint=_fingerprint(raw.get(_SHOP_FINGERPRINT)),
     )
 
 
@@ -106,6 +109,11 @@ def save_states(conn: Connection, states: StateGroups, identity: Mapping[str, An
     if states.shipped is not None:
         values[_SHIPPED_STATES] = ",".join(map(str, sorted(states.shipped)))
     _put(conn, values, now)
+
+
+def save_fingerprint(conn: Connection, fingerprint: ShopFingerprint, *, now: datetime) -> None:
+    """Which shop this store belongs to (`bridge.cycle.belongs` records and checks it)."""
+    _put(conn, {_SHOP_FINGERPRINT: json.dumps(asdict(fingerprint), ensure_ascii=False)}, now)
 
 
 def save_carts(conn: Connection, carts: CartCursors, *, now: datetime) -> None:
@@ -184,6 +192,15 @@ def _json(value: str | None) -> Mapping[str, Any] | None:
         return None
     loaded = json.loads(value)
     return loaded if isinstance(loaded, dict) else None
+
+
+def _fingerprint(value: str | None) -> ShopFingerprint | None:
+    """The stored fingerprint; keys this version does not know are ignored, missing ones take defaults."""
+    loaded = _json(value)
+    if loaded is None or not isinstance(loaded.get("url"), str):
+        return None
+    known = {f.name for f in fields(ShopFingerprint)}
+    return ShopFingerprint(**{k: str(v) for k, v in loaded.items() if k in known})
 
 
 def _put(conn: Connection, values: Mapping[str, str], now: datetime) -> None:

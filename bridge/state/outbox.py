@@ -21,7 +21,9 @@ Delivery semantics
   IMAP can settle them first.
 
 Statuses: queued → sending → sent | retry (→ sending …) | failed | unknown; skipped (never queued: a rule
-decided not to send, `skip_reason` says why); cancelled (expired, or by the owner).
+decided not to send, `skip_reason` says why); cancelled (expired, or by the owner); held (an order email
+whose shop event is older than MAX_EMAIL_AGE, `skip_reason` says how old: never claimed, it waits for the
+owner's `release()`, which queues it due now, or `cancel()`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, and_, case, delete, func, insert, or_, select, update
 
+from bridge.plan.age import HELD_PREFIX
 from bridge.state.store import Store, outbox, outbox_attempts, suppressions, upsert
 
 log = logging.getLogger(__name__)
@@ -58,11 +61,14 @@ class Status(StrEnum):
     UNKNOWN = "unknown"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    HELD = "held"
 
 
 DUE = (Status.QUEUED, Status.RETRY)
 RETRYABLE_BY_OWNER = (Status.FAILED, Status.UNKNOWN, Status.CANCELLED)
-CANCELLABLE = (Status.QUEUED, Status.RETRY, Status.UNKNOWN)
+CANCELLABLE = (Status.QUEUED, Status.RETRY, Status.UNKNOWN, Status.HELD)
+# Emails that are (or may be) on their way to the customer: the rules count them as told.
+LIVE = (Status.QUEUED, Status.SENDING, Status.SENT, Status.RETRY, Status.UNKNOWN, Status.HELD)
 EXPIRED = "expired"
 STALE_LEASE = "the bridge stopped while sending: the server may or may not have accepted it"
 STALE_BEFORE_DATA = "the bridge stopped before the message was handed to the server: queued again"
@@ -203,6 +209,16 @@ def skip(
     """
     return _insert(
         conn, intent, now=now, message_id_domain=message_id_domain, status=Status.SKIPPED, skip_reason=reason
+    )
+
+
+def hold(
+    conn: Connection, intent: EmailIntent, reason: str, *, now: datetime, message_id_domain: str
+) -> bool:
+    """Queue `intent` held for the owner (`reason`: how old its event is): delivery never claims it until
+    `release()`. Idempotent like `enqueue`; its Message-ID is fixed now, as for any queued email."""
+    return _insert(
+        conn, intent, now=now, message_id_domain=message_id_domain, status=Status.HELD, skip_reason=reason
     )
 
 
@@ -629,8 +645,23 @@ def retry(store: Store, row_id: int, *, now: datetime) -> bool:
         return True
 
 
+def release(store: Store, row_ids: Iterable[int] | None, *, now: datetime) -> list[int]:
+    """`bridge outbox release`: held rows (these ids, or every held row for None) become due now.
+
+    Same Message-ID; the hold's reason is cleared. Returns the ids released (a row in another status is
+    left as it is)."""
+    held = outbox.c.status == Status.HELD.value
+    with store.transaction() as conn:
+        query = select(outbox.c.id).where(held).order_by(outbox.c.id)
+        if row_ids is not None:
+            query = query.where(outbox.c.id.in_(list(row_ids)))
+        ids = list(conn.execute(query).scalars())
+        return [row_id for row_id in ids if _requeue(conn, row_id, now, (Status.HELD,))]
+
+
 def cancel(store: Store, row_id: int, *, now: datetime, reason: str = "cancelled by the owner") -> bool:
-    """`bridge outbox cancel ID`: a queued, retrying or unknown row will not be sent. False otherwise."""
+    """`bridge outbox cancel ID`: a queued, retrying, unknown or held row will not be sent. False
+    otherwise."""
     with store.transaction() as conn:
         result = conn.execute(
             update(outbox)
@@ -712,17 +743,17 @@ def _row(row: Row[Any]) -> OutboxRow:
 
 
 def kinds_sent_for_orders(conn: Connection, order_ids: Iterable[int]) -> dict[int, frozenset[str]]:
-    """For each order, the kinds already queued, being sent or sent (not skipped, cancelled or failed):
-    the rules use it so a payment confirmed once is not confirmed again by a later status email. A kind
-    sent for a status change is listed a second time as `status:<kind>` (see `rules.decide`)."""
+    """For each order, the kinds already queued, held, being sent or sent (not skipped, cancelled or
+    failed): the rules use it so a payment confirmed once is not confirmed again by a later status email. A
+    kind sent for a status change is listed a second time as `status:<kind>`, a held one as `held:<kind>`
+    (see `rules.decide`)."""
     wanted = sorted(set(order_ids))
     found: dict[int, set[str]] = {}
-    live = [Status.QUEUED, Status.SENDING, Status.SENT, Status.RETRY, Status.UNKNOWN]
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         rows = conn.execute(
-            select(outbox.c.order_id, outbox.c.kind, outbox.c.idempotency_key).where(
-                outbox.c.order_id.in_(chunk), outbox.c.status.in_([s.value for s in live])
+            select(outbox.c.order_id, outbox.c.kind, outbox.c.idempotency_key, outbox.c.status).where(
+                outbox.c.order_id.in_(chunk), outbox.c.status.in_([s.value for s in LIVE])
             )
         )
         for row in rows:
@@ -730,6 +761,8 @@ def kinds_sent_for_orders(conn: Connection, order_ids: Iterable[int]) -> dict[in
             kinds.add(row.kind)
             if row.idempotency_key.startswith("status:"):
                 kinds.add(f"status:{row.kind}")
+            if row.status == Status.HELD.value:
+                kinds.add(f"{HELD_PREFIX}{row.kind}")
     return {order_id: frozenset(kinds) for order_id, kinds in found.items()}
 
 

@@ -29,6 +29,7 @@ class Applied:
 
     queued: int = 0
     skipped: int = 0
+    held: int = 0  # queued held for the owner: older than MAX_EMAIL_AGE
     stopped: list[tuple[int, str]] = field(default_factory=list)  # (cart id, why)
     cancelled: dict[int, int] = field(default_factory=dict)  # cart id → reminders cancelled by its restart
 
@@ -58,10 +59,12 @@ def intent_of(decision: Decision, now: datetime) -> outbox.EmailIntent:
 def queue(
     conn: Connection, decisions: list[Decision], applied: Applied, *, now: datetime, domain: str
 ) -> None:
-    """Queue what is sent, record what is not (and why)."""
+    """Queue what is sent, hold what waits for the owner, record what is not (and why)."""
     for decision in decisions:
         intent = intent_of(decision, now)
-        if decision.sends:
+        if decision.held:
+            applied.held += outbox.hold(conn, intent, decision.held, now=now, message_id_domain=domain)
+        elif decision.sends:
             queued = outbox.enqueue(conn, intent, now=now, message_id_domain=domain)
             applied.queued += queued
             if not queued and decision.reschedule and decision.not_before is not None:

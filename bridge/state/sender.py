@@ -2,7 +2,9 @@
 
 Delivery decides when to pause and when to lift it (bridge.delivery.deliver); this module keeps the pause
 across processes. The pause's kind is stored in front of its reason (`quota: 550 5.4.5 …`), so a later
-successful login can lift a login pause and leave a quota pause alone.
+successful login can lift a login pause and leave a quota pause alone. A credentials pause also keeps the
+fingerprint of the login that was refused (a hash, never the password), so a run given other credentials
+knows to try them at once.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ PAUSE_KINDS: Final[tuple[PauseKind, ...]] = ("quota", "login", "credentials")
 
 @dataclass(frozen=True)
 class Pause:
-    """The sender is paused until `until`: Gmail's quota, or a refused login (`kind` None: not known)."""
+    """The sender is paused until `until`: Gmail's quota, or a refused login (`kind` None: not known).
+    `credentials` fingerprints the login refused, for a credentials pause (None: not recorded)."""
 
     until: datetime
     kind: PauseKind | None
     reason: str
+    credentials: str | None = None
 
     def __str__(self) -> str:
         return f"sending paused until {self.until:%Y-%m-%d %H:%M} UTC: {self.reason}"
@@ -39,22 +43,20 @@ def load_pause(conn: Connection) -> Pause | None:
     tag, _, text = (row.pause_reason or "").partition(": ")
     for kind in PAUSE_KINDS:
         if tag == kind:
-            return Pause(row.paused_until, kind, text)
-    return Pause(row.paused_until, None, row.pause_reason or "")
+            return Pause(row.paused_until, kind, text, row.pause_credentials)
+    return Pause(row.paused_until, None, row.pause_reason or "", row.pause_credentials)
 
 
 def save_pause(conn: Connection, pause: Pause, *, now: datetime) -> None:
     """Pause the whole sender (replacing any earlier pause)."""
-    stored = f"{pause.kind}: {pause.reason}" if pause.kind is not None else pause.reason
-    statement = upsert(conn, sender_state).values(
-        id=1, paused_until=pause.until, pause_reason=stored, updated_at=now
-    )
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[sender_state.c.id],
-            set_={"paused_until": pause.until, "pause_reason": stored, "updated_at": now},
-        )
-    )
+    values = {
+        "paused_until": pause.until,
+        "pause_reason": f"{pause.kind}: {pause.reason}" if pause.kind is not None else pause.reason,
+        "pause_credentials": pause.credentials,
+        "updated_at": now,
+    }
+    statement = upsert(conn, sender_state).values(id=1, **values)
+    conn.execute(statement.on_conflict_do_update(index_elements=[sender_state.c.id], set_=values))
 
 
 def clear_pause(conn: Connection, *, now: datetime) -> None:
@@ -62,5 +64,5 @@ def clear_pause(conn: Connection, *, now: datetime) -> None:
     conn.execute(
         update(sender_state)
         .where(sender_state.c.id == 1)
-        .values(paused_until=None, pause_reason=None, updated_at=now)
+        .values(paused_until=None, pause_reason=None, pause_credentials=None, updated_at=now)
     )

@@ -52,7 +52,17 @@ DIRECTORY_MODE = 0o700
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=10)
 
 # Every status an outbox row can have; see bridge.state.outbox for what each one means.
-OUTBOX_STATUSES = ("queued", "sending", "sent", "retry", "failed", "unknown", "skipped", "cancelled")
+OUTBOX_STATUSES = (
+    "queued",
+    "sending",
+    "sent",
+    "retry",
+    "failed",
+    "unknown",
+    "skipped",
+    "cancelled",
+    "held",  # an order email older than MAX_EMAIL_AGE: waits for `bridge outbox release` (migration 0004)
+)
 CATEGORIES = ("transactional", "marketing")
 
 
@@ -235,6 +245,7 @@ sender_state = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("paused_until", UTCDateTime),
     Column("pause_reason", Text),
+    Column("pause_credentials", String(64)),  # sha256 of a refused login (0005), never the password
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("id = 1", name="single_row"),
 )
@@ -358,7 +369,7 @@ if TYPE_CHECKING:
 # The newest migration in bridge/state/migrations/versions. A store already there opens without importing
 # Alembic at all (half a second of every `bridge sync` started by a timer); tests/test_store.py keeps
 # this in step with Alembic's own head.
-SCHEMA_REVISION: Final = "0003"
+SCHEMA_REVISION: Final = "0005"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
