@@ -19,6 +19,7 @@ from typing import Final
 
 from bridge.commands.explain import printable
 from bridge.plan.rules import Decision
+from bridge.web.unsubscribe import mask_email
 
 FIRST_LINES: Final = 10  # emails listed one by one; the rest are counted
 EX_USAGE: Final = 64  # no terminal to ask and no --yes
@@ -34,12 +35,9 @@ class CatchUpStopped(Exception):
         self.exit_code = exit_code
 
 
-def mask_email(address: str) -> str:
-    """`j***@example.com`: enough for the owner to recognise a customer, not to copy an address."""
-    local, at, domain = address.strip().rpartition("@")
-    if not at:
-        return printable(address[:1]) + "***" if address else "-"
-    return f"{printable(local[:1])}***@{printable(domain)}"
+def masked(address: str) -> str:
+    """`j***@example.com`, made safe for the terminal: the owner recognises a customer, cannot copy them."""
+    return printable(mask_email(address.strip())) if address else "-"
 
 
 def preview_lines(decisions: Sequence[Decision], since: datetime) -> list[str]:
@@ -61,7 +59,7 @@ def preview_lines(decisions: Sequence[Decision], since: datetime) -> list[str]:
         order = printable(decision.order_reference) or f"#{decision.order_id}"
         lines.append(
             f"  {order.ljust(reference_width)}  {decision.kind.ljust(width)}  "
-            f"{mask_email(decision.recipient_email)}"
+            f"{masked(decision.recipient_email)}"
         )
     if len(sending) > FIRST_LINES:
         lines.append(f"  … and {len(sending) - FIRST_LINES} more")

@@ -279,7 +279,7 @@ def render_decision(
         decision.context,
         shop=identity,
         message_id=message_id,
-        recipient=make_address(decision.recipient_name, decision.recipient_email),
+        recipient=make_address(decision.recipient_name or "", decision.recipient_email),
         now=now,
         unsubscribe=SAMPLE_UNSUBSCRIBE if get_kind(kind).category == "marketing" else None,
     )

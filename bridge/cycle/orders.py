@@ -178,12 +178,13 @@ def _read(
     histories = plan.fresh(client.order_histories(after_id=plan.read_from(start.histories)), start.histories)
     new_orders = _new_orders(client, store, start)
     payments = plan.fresh(client.order_payments(after_id=plan.read_from(start.payments)), start.payments)
+    looked_up = {o.id for o in new_orders} | {h.id_order for h in histories}
     with store.read() as conn:
         watched = seen_orders_awaiting_tracking(
             conn, since=now - plan.TRACKING_WATCH, final_states=states.final, shipped_states=states.shipped
         )
         seen = dict(watched)
-        seen.update(get_seen_orders(conn, {o.id for o in new_orders} | {h.id_order for h in histories}))
+        seen.update(get_seen_orders(conn, looked_up))
     carriers = client.order_carriers(watched, fields=CARRIER_FIELDS) if watched else []
     orders = {order.id: order for order in new_orders}
     references = plan.by_reference(new_orders, seen.values())
@@ -194,7 +195,7 @@ def _read(
     missing = sorted(plan.involved(histories, payments, references, carriers) - set(orders))
     if missing:
         orders.update((order.id, order) for order in client.orders(ids=missing))
-    _remember_more(store, seen, orders)
+    _remember_more(store, seen, set(orders) - looked_up - set(watched))
     rows = plan.OrderRows(histories, payments, new_orders, carriers, orders)
     return rows, plan.OrderMemory(start, seen)
 
@@ -210,12 +211,12 @@ def _new_orders(client: ShopClient, store: Store, start: OrderCursors) -> list[O
     return client.orders(ids=wanted) if wanted else []
 
 
-def _remember_more(store: Store, seen: dict[int, SeenOrder], orders: dict[int, Order]) -> None:
-    """Orders found through a payment's reference or a tracking number: what the bridge knew of them."""
-    unknown = set(orders) - set(seen)
-    if unknown:
+def _remember_more(store: Store, seen: dict[int, SeenOrder], found: set[int]) -> None:
+    """Orders found through a payment's reference or a tracking number (not looked up yet): what the
+    bridge knew of them."""
+    if found:
         with store.read() as conn:
-            seen.update(get_seen_orders(conn, unknown))
+            seen.update(get_seen_orders(conn, found))
 
 
 def _record_baseline(client: ShopClient, store: Store, settings: Settings, *, now: datetime) -> None:

@@ -64,7 +64,7 @@ class Decision:
     order_reference: str
     skip_reason: str | None = None
     recipient_email: str = ""
-    recipient_name: str = ""
+    recipient_name: str | None = ""  # None: nobody to name (a skipped reminder of a vanished customer)
     language: str = ""
     context: Mapping[str, Any] = field(default_factory=dict)
     category: Literal["transactional", "marketing"] = "transactional"

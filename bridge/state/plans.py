@@ -43,7 +43,7 @@ def intent_of(decision: Decision, now: datetime) -> outbox.EmailIntent:
         category=decision.category,
         priority=get_kind(decision.kind).priority if decision.sends else 0,  # a skip may name no kind
         recipient_email=decision.recipient_email,
-        recipient_name=decision.recipient_name if decision.recipient_name or not decision.cart_id else None,
+        recipient_name=decision.recipient_name,
         language=decision.language,
         context=dict(decision.context),
         not_before=decision.not_before or now,
