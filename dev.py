@@ -38,7 +38,8 @@ def ensure_venv() -> None:
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
     print("Installing the bridge and its test tools into it …", file=sys.stderr)
     pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    # setuptools too: the one Python 3.11's venv brings (65.5) has known vulnerabilities (tools/audit.py).
+    subprocess.run([*pip, "install", "--upgrade", "pip", "setuptools"], check=True)
     subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True)
     stamp.write_text(wanted)
 

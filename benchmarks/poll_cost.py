@@ -38,11 +38,18 @@ from _common import (
     traffic_since,
 )
 
-from bridge.cycle import Cycle
+from bridge.config import Settings
+from bridge.cycle import Cycle, owner
 from bridge.cycle.orders import poll_orders as poll
 from bridge.mail.render import get_renderer
+from bridge.shop.client import ShopClient
+from bridge.simulator import Simulator
+from bridge.simulator.actions import Shop
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.state.store import open_store
+from bridge.simulator.stock import set_stock
+from bridge.state.store import Store, open_store
+
+LOW_ROWS = 200  # (d): products at or below the low-stock threshold in the last row
 
 
 def idle_row(name: str, traffic: Traffic) -> tuple[str, int, str, str]:
@@ -137,6 +144,54 @@ def measure_polls(orders: int, customers: int, delay: float = 0.0) -> None:
     )
 
 
+def measure_owner_idle(delay: float = 0.0) -> None:
+    """(d) what the owner's alerts (OWNER_EMAIL) add to an idle poll: the order pass and the owner's watch."""
+    shop = demo_shop()
+    rows = []
+    with (
+        running_shop(shop, delay=delay) as simulator,
+        tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp,
+        shop_client(simulator.url) as client,
+    ):
+        for alerts in ("", "new_order", "new_order,customer_message", "new_order,customer_message,low_stock"):
+            extra = {"OWNER_EMAIL": "owner@example.com", "OWNER_ALERTS": alerts} if alerts else {}
+            settings = bridge_settings(simulator.url, Path(tmp) / (alerts or "off"), **extra)
+            with open_store(settings.database_url) as store:
+                for _ in range(2):  # the baselines, then a warm cycle (PS_TIMEZONE read once)
+                    owner_idle_poll(simulator, client, store, settings, shop)
+                name = f"OWNER_ALERTS={alerts}" if alerts else "no OWNER_EMAIL"
+                rows.append(idle_row(name, owner_idle_poll(simulator, client, store, settings, shop)))
+        for number in range(LOW_ROWS):  # a shop with many products sold out: every idle poll lists them
+            product = shop.add_product({"pl": f"Produkt {number}", "en": f"Product {number}"}, 10)
+            set_stock(shop.state, product, 0)
+        with open_store(settings.database_url) as store:
+            owner_idle_poll(simulator, client, store, settings, shop)  # they fall: told once
+            idle = owner_idle_poll(simulator, client, store, settings, shop)
+            rows.append(idle_row(f"… the same, {LOW_ROWS} more products sold out", idle))
+    print_table(
+        "(d) one idle poll cycle with the owner's alerts (order pass + the owner's watch)",
+        ("settings", "requests", "response bytes", "per day at POLL_INTERVAL=60s"),
+        rows,
+    )
+    print(
+        "\nnew_order rides on the order pass and reads nothing when no order is new; customer_message adds"
+        " one small request (the messages past its cursor, and the 20 behind it); low_stock one more (the"
+        " ids and quantities of the stock rows at or below the threshold: it grows with the rows that are"
+        " low, not with the catalogue; the shop's PS_LAST_QTIES is read once a day)."
+    )
+
+
+def owner_idle_poll(
+    simulator: Simulator, client: ShopClient, store: Store, settings: Settings, shop: Shop
+) -> Traffic:
+    """One poll a minute after the last: the order pass, then the owner's watch."""
+    shop.clock.advance(60)
+    start = len(simulator.requests)
+    result = poll(client, store, settings, now=shop.clock.now())
+    owner.after_poll(client, store, settings, now=shop.clock.now(), profile=result.profile)
+    return traffic_since(simulator, start)
+
+
 def measure_latency(cycles: int, delay: float = 0.0) -> None:
     shop = demo_shop()
     with (
@@ -226,6 +281,7 @@ def main() -> int:
         )
         print(f"\n## shop answering with {what}")
         measure_polls(orders, customers, delay / 1000)
+        measure_owner_idle(delay / 1000)
         measure_latency(cycles, delay / 1000)
     return 0
 

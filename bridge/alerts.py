@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 from bridge.config import Settings, format_duration
 from bridge.delivery.deliver import DeliveryResult, paused, stored_identity
 from bridge.delivery.identity import identity_for_test
+from bridge.model.headers import mask_email
 from bridge.model.identity import ShopIdentity
 from bridge.model.kinds import OWNER_ALERT, get_kind
 from bridge.state import cursors, outbox
@@ -171,7 +172,8 @@ def _alert(
         expires_at=None,  # late is better than never: a pause must not expire the alert about it
     )
     if outbox.enqueue(tx, intent, now=now, message_id_domain=domain):
-        log.info("owner alert queued for %s (%s)", admin.addr_spec, key)
+        log.info("owner alert queued for %s (%s)", mask_email(admin.addr_spec), key)
+        log.debug("owner alert %s goes to %s", key, admin.addr_spec)
     row = outbox.find(tx, key)
     return row is not None and row.status in outbox.DUE
 

@@ -45,6 +45,8 @@ def shop_client(settings: Settings) -> ShopClient:
         timeout=settings.prestashop_timeout.total_seconds(),
         retries=settings.prestashop_retries,
         timezone=settings.shop_timezone,
+        deadline=settings.prestashop_deadline.total_seconds(),
+        max_body=settings.prestashop_max_body,
     )
 
 

@@ -5,9 +5,9 @@ EX_USAGE the command needs more (a catch-up with no terminal to ask and no --yes
 neither IDs nor --held); 65 EX_DATAERR the templates have problems, or the email is in a state
 the action does not apply to (retry a sent email); 66 EX_NOINPUT the email or order named is not in the
 state store; 69/73/75/76/77/78 as `bridge.errors` says; the README's table lists each with what to do.
-The owner's commands (`outbox`, `explain`, `templates`) read only the state store and the templates, so
-they work while the shop is down. The commands that read the shop are marked `needs_shop`: without a
-PRESTASHOP_URL they stop (78) before writing anything.
+The owner's commands (`outbox`, `explain`, `forget`, `templates`) read only the state store and the
+templates, so they work while the shop is down. The commands that read the shop are marked `needs_shop`:
+without a PRESTASHOP_URL they stop (78) before writing anything.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 from bridge import __version__
 from bridge.clock import Clock, SystemClock
 from bridge.commands.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopReport, check_shop, check_smtp
+from bridge.commands.setup_commands import add_setup_wizard_commands
 from bridge.config import Settings, load_settings
 from bridge.delivery.deliver import resume_after_login_in
 from bridge.errors import BridgeError, ConfigError
@@ -51,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_outbox_commands(commands)
     add_explain_commands(commands)
     add_suppress_commands(commands)
+    add_forget_command(commands)
     add_template_commands(commands)
+    add_setup_wizard_commands(commands)
     return parser
 
 
@@ -203,6 +206,17 @@ def add_suppress_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     unsuppress.add_argument("address", metavar="ADDRESS")
     unsuppress.set_defaults(run=cmd_unsuppress)
+
+
+def add_forget_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    forget = commands.add_parser(
+        "forget",
+        help="erase what the state store holds about one person (a GDPR erasure request); an unsubscribe"
+        " or suppression stays, as a keyed hash, so the address stays refused",
+    )
+    forget.add_argument("address", metavar="ADDRESS", help="the customer's email address")
+    forget.add_argument("--dry-run", action="store_true", help="show what would be erased; change nothing")
+    forget.set_defaults(run=cmd_forget)
 
 
 def add_explain_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -658,6 +672,18 @@ def cmd_unsuppress(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.commands.forget import checked_address, forget_lines
+
+    checked_address(args.address)  # before a store is opened (or created)
+    clock: Clock = args.clock
+    with open_state(settings) as store:
+        lines = forget_lines(store, args.address, now=clock.now(), dry_run=args.dry_run)
+    for line in lines:
+        print(line)
+    return 0
+
+
 def cmd_explain_order(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.commands import explain
     from bridge.mail.render import get_renderer
@@ -734,6 +760,7 @@ def cmd_templates_lint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_templates_preview(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.files import write_private
     from bridge.mail.lint import preview_email
     from bridge.mail.render import RenderError
     from bridge.model.kinds import KINDS
@@ -751,7 +778,7 @@ def cmd_templates_preview(args: argparse.Namespace, settings: Settings) -> int:
     output: Path | None = args.output
     if output is not None:
         try:
-            output.write_text(rendered.html, encoding="utf-8")
+            write_private(output, rendered.html)
         except OSError as error:
             raise RenderError(f"cannot write {output}: {error.strerror or error}") from None
     if rendered.fell_back:
@@ -773,6 +800,8 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
     args.clock = clock or SystemClock()
     run: Command = args.run
     try:
+        if getattr(args, "standalone", None) is not None:  # `init` writes the settings the others read
+            return int(args.standalone(args))
         settings = load_settings(args.env_file)
         setup_logging(settings.log_level, settings.secrets())
         if not getattr(args, "prints_warnings", False):

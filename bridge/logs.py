@@ -4,6 +4,10 @@ Under systemd (`JOURNAL_STREAM` set) lines carry no timestamp, because journald 
 with a `<N>` syslog priority so `journalctl -p warning` works. Elsewhere each line starts with an ISO
 timestamp. Libraries speak only from WARNING up (their INFO lines are for LOG_LEVEL=DEBUG), so a normal
 run shows the bridge's own lines.
+
+Customers' addresses are personal data: a line at INFO or above names one masked (`z***@example.com`,
+`bridge.model.headers.mask_email`, SMTP replies through `mask_addresses`), and the full address goes to a
+DEBUG line beside it, for the owner who needs it and turned DEBUG on.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ serialise. The abandoned-cart pass rides on `poll` and runs every CART_POLL_INTE
 on, the unsubscribe endpoint (UNSUBSCRIBE_LISTEN) runs for as long as the service does.
 
 SIGTERM/SIGINT: the email in flight is finished and its outcome committed; no further email is claimed,
-the jobs end, and `run()` returns (exit 0). A poll in flight is waited for: it is bounded by
-PRESTASHOP_TIMEOUT, and a kill there loses nothing (its transaction never committed).
+the jobs end, and `run()` returns (exit 0). A poll in flight is waited for: each of its requests is
+bounded by PRESTASHOP_DEADLINE, and a kill there loses nothing (its transaction never committed).
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@ two-line `535-5.7.8` for a refused app password, `250 2.0.0 OK … - gsmtp`, and
         server.messages, server.sessions, server.connections, server.logins
 
 `script.hang_up_on(command)` closes the line without any reply instead.
+
+`gmail_like_server(smtputf8=False)` is a server that does not offer SMTPUTF8 (RFC 6531), as a Postfix with
+`smtputf8_enable = no`: it refuses the SMTPUTF8 parameter, a non-ASCII address in MAIL or RCPT and a message
+whose header block is not ASCII. Every command line is kept as the bytes that arrived (`SessionLog.wire`,
+AUTH without its argument) and every message as its raw bytes, so tests read what went over the wire.
 Scripted replies are consumed once each, in order, per command: CONNECT (instead of the greeting), EHLO,
 STARTTLS, AUTH (after the credentials arrive, as Gmail answers), MAIL, RCPT, DATA (after the final dot),
 NOOP. Any 421 reply closes the connection after it is sent, as Gmail does.
@@ -127,6 +132,7 @@ class SessionLog:
     peer: tuple[str, int]
     session_id: str
     commands: list[str] = field(default_factory=list)
+    wire: list[bytes] = field(default_factory=list)  # the same lines as the bytes that arrived
     tls: bool = False
     auth_attempts: int = 0
     logins: int = 0
@@ -301,6 +307,8 @@ class _GmailSMTP(SMTP):
                 if name == "AUTH" and arg:
                     shown = f"AUTH {arg.split()[0]}"
                 self.log.commands.append(shown)
+                # aiosmtpd decoded the line as UTF-8 with surrogateescape: encoding it back gives the bytes.
+                self.log.wire.append(shown.encode("utf-8", "surrogateescape"))
             await method(arg)
 
         return record
@@ -412,7 +420,9 @@ class _GmailSMTP(SMTP):
             lines.append("STARTTLS")
         if self.tls_active or (self.gmail.mode == "plain" and self.gmail.auth_required):
             lines.append("AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH")
-        lines += ["ENHANCEDSTATUSCODES", "PIPELINING", "CHUNKING", "SMTPUTF8"]
+        lines += ["ENHANCEDSTATUSCODES", "PIPELINING", "CHUNKING"]
+        if self.gmail.smtputf8:
+            lines.append("SMTPUTF8")
         for index, line in enumerate(lines):
             await self.push(f"250{' ' if index == len(lines) - 1 else '-'}{line}")
 
@@ -472,6 +482,9 @@ class _GmailHandler:
         scripted = smtp.scripted("MAIL")
         if scripted is not None:
             return scripted
+        refusal = self._not_ascii(address, options)
+        if refusal is not None:
+            return smtp.reply(refusal)
         for option in options:
             name, _, value = option.partition("=")
             if name == "SIZE" and value.isdigit() and int(value) > self.gmail.size_limit:
@@ -487,6 +500,9 @@ class _GmailHandler:
         scripted = smtp.scripted("RCPT")
         if scripted is not None:
             return scripted
+        refusal = self._not_ascii(address, options)
+        if refusal is not None:
+            return smtp.reply(refusal)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return smtp.reply("250 2.1.5 OK")
@@ -499,11 +515,23 @@ class _GmailHandler:
         raw = envelope.original_content or b""
         if len(raw) > self.gmail.size_limit:
             return smtp.reply(SIZE_EXCEEDED)
+        if not self.gmail.smtputf8 and not raw.split(b"\r\n\r\n", 1)[0].isascii():
+            return smtp.reply("554 5.6.7 SMTPUTF8 is not supported: the header block is not ASCII")
         number = self.gmail._record(smtp, envelope.mail_from or "", tuple(envelope.rcpt_tos), raw)
         await self.gmail.script.keep_back("DATA")  # the server has the message; the 250 waits
         if drop or self.gmail.script.take_drop():
             smtp.hang_up()  # accepted, then lost: the client never hears the 250 it is owed
         return smtp.reply(f"250 2.0.0 OK  {1764230000 + number}")
+
+    def _not_ascii(self, address: str, options: list[str]) -> str | None:
+        """Without SMTPUTF8 on offer, the refusal for a non-ASCII address or the SMTPUTF8 parameter."""
+        if self.gmail.smtputf8:
+            return None
+        if any(option.upper() == "SMTPUTF8" for option in options):
+            return "555 5.5.4 SMTPUTF8 is not supported by this server"
+        if not address.isascii():
+            return "553 5.6.7 Non-ASCII addresses are not permitted here (no SMTPUTF8)"
+        return None
 
     def authenticate(
         self, smtp: _GmailSMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -582,8 +610,10 @@ class GmailLikeServer:
         size_limit: int = GMAIL_SIZE_LIMIT,
         idle_timeout: float = 300.0,
         ca: trustme.CA | None = None,
+        smtputf8: bool = True,
     ) -> None:
         self.mode: Mode = mode
+        self.smtputf8 = smtputf8
         self.username = username
         self.password = password
         self.auth_required = auth_required
@@ -700,10 +730,11 @@ def gmail_like_server(
     size_limit: int = GMAIL_SIZE_LIMIT,
     idle_timeout: float = 300.0,
     ca: trustme.CA | None = None,
+    smtputf8: bool = True,
 ) -> Iterator[GmailLikeServer]:
     """A started GmailLikeServer, stopped (every connection closed) on exit. `mode="ssl"` is port-465
     style implicit TLS; `mode="plain"` is a local relay without TLS, and without AUTH unless
-    `auth_required=True`."""
+    `auth_required=True`; `smtputf8=False` does not offer SMTPUTF8."""
     server = GmailLikeServer(
         mode=mode,
         username=username,
@@ -712,6 +743,7 @@ def gmail_like_server(
         size_limit=size_limit,
         idle_timeout=idle_timeout,
         ca=ca,
+        smtputf8=smtputf8,
     )
     with server:
         yield server

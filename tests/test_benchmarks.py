@@ -22,6 +22,7 @@ EXPECTED: dict[str, list[str]] = {
         "### (a) one idle poll cycle",
         "### (b) catching up 100 new orders from 30 new customers",
         "### (c) order placed → confirmation accepted by SMTP",
+        "### (d) one idle poll cycle with the owner's alerts",
         "| poller ",
         "| requests per order |",
         "| naive poller ",

@@ -27,13 +27,17 @@ def test_the_demo_tells_the_whole_story_and_writes_every_email(
     assert main(["demo", "--output", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     emails = sorted((tmp_path / "out" / "emails").glob("*.eml"))
-    assert len(emails) == 14
+    assert len(emails) == 19
     assert f"{len(emails)} emails written" in out
     # The lifecycle part of the story: Marek's left cart is reminded once, then he orders; Zofia (who
     # agreed to news) is asked for a review two weeks after delivery, Emily (who did not) is not.
     assert "cart_reminder        → marek.nowak@example.com" in out
     assert "review_request       → zofia.wisniewska@example.com" in out
     assert "review_request       → emily" not in out
+    # The owner (OWNER_EMAIL) hears of each of the three new orders.
+    assert out.count("owner_new_order      → wlascicielka@") == 3
+    assert "owner_customer_message → wlascicielka@" in out
+    assert out.count("owner_low_stock      → wlascicielka@") == 1  # the vases, told once
     index = (tmp_path / "out" / "emails" / "index.html").read_text()
     assert all(f'href="{email.name}"' in index for email in emails)
     assert "first run: recorded where the shop stands" in out

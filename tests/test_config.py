@@ -603,9 +603,10 @@ def test_a_shared_discount_needs_its_code() -> None:
 
 
 def test_the_unsubscribe_secret_and_the_cookie_key_are_secrets_the_logs_redact() -> None:
+    signing = "podpis-linkow-wypisu-Kq7Zr2Xw9Lm4Tn8V"  # strong enough to sign with
     settings = Settings.from_mapping(
-        {**SHOP, "UNSUBSCRIBE_SECRET": "podpis-linkow-wypisu", "SHOP_COOKIE_KEY": "ciasteczkowy-klucz-sklepu"}
+        {**SHOP, "UNSUBSCRIBE_SECRET": signing, "SHOP_COOKIE_KEY": "ciasteczkowy-klucz-sklepu"}
     )
     revealed = {secret.reveal() for secret in settings.secrets()}
-    assert {"podpis-linkow-wypisu", "ciasteczkowy-klucz-sklepu"} <= revealed
+    assert {signing, "ciasteczkowy-klucz-sklepu"} <= revealed
     assert "podpis-linkow-wypisu" not in repr(settings) and "ciasteczkowy" not in repr(settings)

@@ -179,6 +179,20 @@ def test_a_non_numeric_amount_is_rejected_naming_id_and_field(amount: object) ->
         parse_order(raw, tz=WARSAW)
 
 
+@pytest.mark.parametrize("amount", ["1E300", "1e16", "-99999999999999999", "1." + "1" * 60])
+def test_an_absurd_amount_is_rejected_before_an_email_formats_it(amount: str) -> None:
+    """A hostile shop's `1E300` parses as a Decimal but would make the email's formatting raise."""
+    raw = dict(body("orders/single-6.json")["order"], total_paid=amount)
+    with pytest.raises(ShopResponseError, match=r"orders 6 .*absurd amount.*'total_paid'"):
+        parse_order(raw, tz=WARSAW)
+
+
+@pytest.mark.parametrize("amount", ["0.000000", "999999999999999.999999", "-12.5", "1E-8"])
+def test_large_small_and_negative_real_amounts_still_parse(amount: str) -> None:
+    raw = dict(body("orders/single-6.json")["order"], total_paid=amount)
+    assert parse_order(raw, tz=WARSAW).total_paid == Decimal(amount)
+
+
 def test_a_non_integer_id_field_is_rejected() -> None:
     raw = dict(body("orders/single-6.json")["order"], id_customer="3a")
     with pytest.raises(ShopResponseError, match=r"orders 6 .*'id_customer'"):

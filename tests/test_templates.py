@@ -203,6 +203,86 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "bridge check",
         "Nothing is lost",
     ],
+    ("owner_new_order", "pl"): [
+        "Nowe zamówienie XKBKNABJK",
+        "Zofia Żółkiewska (zofia@example.com)",
+        "To pierwsze zamówienie tego klienta",
+        "Przelew bankowy (jeszcze nieopłacone)",
+        "2 szt. × 499,00 zł",
+        "InPost Paczkomaty 24/7",
+        "ul. Świętokrzyska 12 m. 4",
+        "Proszę o dostawę po 16:00.",
+        "odpowiedź trafi do klienta",
+    ],
+    ("owner_new_order", "en"): [
+        "New order XKBKNABJK",
+        "Zofia Żółkiewska (zofia@example.com)",
+        "the customer's first order",
+        "Przelew bankowy (not paid yet)",
+        "InPost Paczkomaty 24/7",
+        "ul. Świętokrzyska 12 m. 4",
+        "Proszę o dostawę po 16:00.",
+        "reply to this email",
+    ],
+    ("owner_new_orders", "pl"): [
+        "Nowe zamówienia: 7",
+        "XKBKNABJK",
+        "Jan Nowak (jan.nowak@example.com)",
+        "1 234,56 zł",
+        "2 373,02 zł",
+        "(jeszcze nieopłacone)",
+    ],
+    ("owner_new_orders", "en"): [
+        "7 new orders",
+        "MNBVCXZAQ",
+        "Ewa Kamińska (ewa@example.com)",
+        "(not paid yet)",
+        "(paid)",
+    ],
+    ("owner_customer_message", "pl"): [
+        "Wiadomość od klienta",
+        "Zofia Żółkiewska (zofia@example.com)",
+        "XKBKNABJK",
+        "czy mogę zmienić adres dostawy",
+        "odpowiedź trafi do klienta",
+    ],
+    ("owner_daily_summary", "pl"): [
+        "Dzień w Twoim sklepie: 26 listopada 2026",
+        "Złożone zamówienia",
+        "3 456,78 zł",
+        "order_confirmation",
+        "wstrzymane ze względu na wiek",
+        "wysyłka jest wstrzymana: 550 5.4.5",
+    ],
+    ("owner_daily_summary", "en"): [
+        "The day in your shop: November 26, 2026",
+        "Orders placed",
+        "€120.00",
+        "shipped",
+        "held for their age",
+        "1 email with an unknown outcome",
+    ],
+    ("owner_low_stock", "pl"): [
+        "Kończące się produkty",
+        "3 lub mniej sztuk",
+        "Kubek „Łódź” 330 ml",
+        "zostało: 2 szt.",
+        "wariant nr 5",
+        "zostało: -1 szt.",
+    ],
+    ("owner_low_stock", "en"): [
+        "Low stock",
+        "3 products have 3 or fewer items left",
+        "Kurtka przeciwdeszczowa (combination #5)",
+        "left: 0",
+    ],
+    ("owner_customer_message", "en"): [
+        "A message from a customer",
+        "Zofia Żółkiewska (zofia@example.com)",
+        "XKBKNABJK",
+        "czy mogę zmienić adres dostawy",
+        "the reply goes to the customer",
+    ],
 }
 
 
@@ -360,7 +440,10 @@ def test_the_headers_are_those_of_an_automated_email_from_the_shop(kind: str, la
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["Content-Language"] == language
     (reply_to,) = parsed["Reply-To"].addresses
-    assert (reply_to.display_name, reply_to.addr_spec) == ("Żółta Łódka", "kontakt@zolta-lodka.pl")
+    if get_kind(kind).reply_to:  # the owner's alert about a customer: a reply reaches the customer
+        assert (reply_to.display_name, reply_to.addr_spec) == ("Zofia Żółkiewska", "zofia@example.com")
+    else:
+        assert (reply_to.display_name, reply_to.addr_spec) == ("Żółta Łódka", "kontakt@zolta-lodka.pl")
     (sender,) = parsed["From"].addresses
     assert (sender.display_name, sender.addr_spec) == ("Sklep Żółta Łódka", "sklep.zolta.lodka@gmail.com")
     from_line = next(line for line in raw_head.split(b"\r\n") if line.startswith(b"From:"))

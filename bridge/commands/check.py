@@ -38,6 +38,9 @@ OPTIONAL_RESOURCES: Final[Mapping[str, str]] = {
     "products": "product links and images in emails",
     "carts": "abandoned-cart reminders",
     "order_slip": "refund emails",
+    "customer_threads": "the owner's alerts (OWNER_EMAIL): checkout comments and customers' messages",
+    "customer_messages": "the owner's alerts (OWNER_EMAIL): checkout comments and customers' messages",
+    "stock_availables": "the owner's low-stock alert (low_stock in OWNER_ALERTS)",
 }
 # A key that may write these can re-send PrestaShop's own mails: a PUT on an order makes PrestaShop
 # send its status mail again (PrestaShop issue #20623), a POST on order_histories changes the state.

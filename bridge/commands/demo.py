@@ -27,6 +27,7 @@ from bridge.clock import ManualClock, SystemClock
 from bridge.config import Settings
 from bridge.cycle import Cycle
 from bridge.errors import BridgeError
+from bridge.files import make_private_dir, write_private
 from bridge.simulator import DEMO_API_KEY, Simulator
 from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import (
@@ -40,6 +41,7 @@ from bridge.simulator.demo_shop import (
     VASE,
     build_demo_shop,
 )
+from bridge.simulator.stock import set_stock
 from bridge.state.outbox import OutboxRow, Status, list_rows
 
 Say = Callable[[str], None]
@@ -129,8 +131,8 @@ def prepare_output(output: Path) -> Path:
     if emails.is_symlink() or (emails.exists() and not emails.is_dir()):
         raise DemoOutputError(f"--output {output}: {emails} is not a folder the demo wrote; remove it first")
     try:
-        output.mkdir(parents=True, exist_ok=True)
-        (output / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+        make_private_dir(output)  # the emails written into it name (made-up) customers, as real ones would
+        write_private(output / MARKER, MARKER_TEXT)
         if emails.is_dir():
             shutil.rmtree(emails)  # the previous demo's emails: the marker says it wrote them
     except OSError as error:
@@ -153,6 +155,10 @@ def demo_settings(owner: Settings, shop_url: str, state_dir: Path, emails: Path)
         "MAIL_FROM": f"{SHOP_NAME} <{SHOP_EMAIL}>",
         # Marketing mail on, as an owner turns it on; the links point at the demo shop's domain.
         "UNSUBSCRIBE_URL": f"https://{SHOP_DOMAIN}/bridge-unsubscribe",
+        # The owner hears about new orders, customers' messages and low stock, as PrestaShop's mail alerts
+        # told them (the daily summary is left out: its day depends on when the demo starts).
+        "OWNER_EMAIL": f"Właścicielka <wlascicielka@{SHOP_DOMAIN}>",
+        "OWNER_ALERTS": "new_order,customer_message,low_stock",
         "LOG_LEVEL": owner.log_level,
         "TEMPLATES_DIR": str(owner.templates_dir or ""),
     }
@@ -160,7 +166,9 @@ def demo_settings(owner: Settings, shop_url: str, state_dir: Path, emails: Path)
 
 
 def _first_day(shop: Shop, sync: Sync) -> _Orders:
-    """Marek fills a cart and leaves it; Zofia and Emily order; Marek comes back and orders too."""
+    """Marek fills a cart and leaves it; Zofia and Emily order; Marek comes back and orders too. Only four
+    vases are left: Emily's takes the stock to the shop's "last items" number, and the owner is told."""
+    set_stock(shop.state, VASE, 4)
     shop.advance(timedelta(minutes=50))
     marek_cart = _marek_fills_a_cart(shop)
     shop.advance(timedelta(hours=1, minutes=10))
@@ -218,6 +226,11 @@ def _orders_travel(shop: Shop, sync: Sync, orders: _Orders) -> None:
     shop.change_state(orders.zofia, 2)
     shop.advance(timedelta(minutes=1))
     sync("Zofia's transfer arrives: payment accepted")
+
+    shop.advance(timedelta(hours=1))
+    shop.customer_message("Dzień dobry, czy paczka wyjdzie jeszcze dziś? Zofia", order_id=orders.zofia)
+    shop.advance(timedelta(minutes=1))
+    sync("Zofia asks when her parcel leaves: the owner is told")
 
     shop.advance(timedelta(hours=3))
     shop.change_state(orders.zofia, 3)

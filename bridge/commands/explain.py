@@ -89,6 +89,19 @@ def recipient_text(row: OutboxRow) -> str:
     return f"{name} <{email}>" if name else email
 
 
+def purge_note(row: OutboxRow, zone: tzinfo) -> str | None:
+    """What the store no longer holds of an email, and since when (bridge.state.retention); None: all."""
+    at = when(row.purged_at, zone)
+    if row.purged == "retention" and row.purged_at is not None:
+        days = (row.purged_at - row.updated_at).days
+        return f"details purged after {days} days ({at}, RETENTION_DAYS): only this record is left"
+    if row.purged == "forget":
+        return f"details erased at the customer's request ({at}, `bridge forget`): only this record is left"
+    if row.purged == "links":
+        return f"recovery link and discount code removed ({at}): the cart's reminder series ended"
+    return None
+
+
 def order_label(row: OutboxRow) -> str:
     if row.order_reference:
         return printable(row.order_reference)
@@ -295,6 +308,8 @@ def retry_email(store: Store, row_id: int, *, now: datetime, zone: tzinfo) -> Re
 
 def retry_refusal(row: OutboxRow, zone: tzinfo) -> str:
     name = f"email #{row.id}"
+    if row.purged is not None and row.status in outbox.RETRYABLE_BY_OWNER:
+        return f"{name} cannot be sent again: {purge_note(row, zone)}"
     match row.status:
         case Status.SENT:
             reply = f" (the server answered: {printable(row.smtp_reply)})" if row.smtp_reply else ""
@@ -534,6 +549,9 @@ def _email_story(detail: OutboxDetail, zone: tzinfo, language: str | None, *, sh
     ]
     if show_order:
         facts.append(("order", f"#{row.order_id}"))
+    purged = purge_note(row, zone)
+    if purged is not None:
+        facts.append(("purged", purged))
     if row.status is Status.SKIPPED:
         facts.append(("why not", printable(row.skip_reason) or "no reason recorded"))
         return lines + _facts(facts, pad)

@@ -22,6 +22,8 @@ from bridge.clock import Clock, SystemClock
 from bridge.config import Settings
 from bridge.cycle.orders import rule_settings
 from bridge.errors import BridgeError
+from bridge.files import make_private_dir, write_private
+from bridge.mail.addresses import file_bytes
 from bridge.mail.render import RenderedEmail, Renderer, get_renderer
 from bridge.model.headers import make_address
 from bridge.model.kinds import (
@@ -286,9 +288,11 @@ def render_decision(
 
 
 def write_preview(output_dir: Path, preview: Preview) -> tuple[Path, Path]:
-    """`order-<id>-<reference>-<kind>-<lang>.html` and `.eml`; names never come from shop text unfiltered."""
+    """`order-<id>-<reference>-<kind>-<lang>.html` and `.eml`; names never come from shop text unfiltered.
+
+    They hold a real customer's name and order: 0600, in a folder made 0700 (bridge.files)."""
     order, rendered = preview.order, preview.rendered
-    output_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(output_dir)
     stem = "-".join(
         part
         for part in (f"order-{order.id}", _slug(order.reference), preview.kind, rendered.language_used)
@@ -296,8 +300,8 @@ def write_preview(output_dir: Path, preview: Preview) -> tuple[Path, Path]:
     )
     html_path = output_dir / f"{stem}.html"
     eml_path = output_dir / f"{stem}.eml"
-    html_path.write_text(rendered.html, encoding="utf-8")
-    eml_path.write_bytes(rendered.message.as_bytes())
+    write_private(html_path, rendered.html)
+    write_private(eml_path, file_bytes(rendered.message))
     return html_path, eml_path
 
 

@@ -5,6 +5,7 @@ None is sent without UNSUBSCRIBE_URL: every marketing email carries a working on
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from decimal import Decimal
 from email.headerregistry import Address
@@ -22,6 +23,7 @@ from bridge.config.parse import (
     parse_percent,
     parse_public_url,
     parse_secret,
+    parse_signing_secret,
     parse_step_delays,
 )
 from bridge.config.reader import Reader, Setting
@@ -40,11 +42,19 @@ UNSUBSCRIBE_LISTEN = Setting(
     parse_listen,
     "Where `bridge run` serves the unsubscribe endpoint (host:port) for your web server to forward to.",
 )
+UNSUBSCRIBE_EXPOSED = Setting(
+    "UNSUBSCRIBE_EXPOSED",
+    "no",
+    parse_bool,
+    "yes: UNSUBSCRIBE_LISTEN may be an address other machines reach (0.0.0.0, a LAN or public address);"
+    " the endpoint then faces them itself. No: loopback only, behind your web server.",
+)
 UNSUBSCRIBE_SECRET = Setting(
     "UNSUBSCRIBE_SECRET",
     "",
-    parse_secret,
-    "Signs unsubscribe links. Empty: a random key kept in STATE_DIR/unsubscribe.key.",
+    parse_signing_secret,
+    "Signs unsubscribe links: 32 or more random characters. Empty: a random key kept in"
+    " STATE_DIR/unsubscribe.key.",
     secret=True,
 )
 UNSUBSCRIBE_MAILTO = Setting(
@@ -135,6 +145,7 @@ REVIEW_REQUEST_FALLBACK_DAYS = Setting(
 MARKETING_SETTINGS: Final = (
     UNSUBSCRIBE_URL,
     UNSUBSCRIBE_LISTEN,
+    UNSUBSCRIBE_EXPOSED,
     UNSUBSCRIBE_SECRET,
     UNSUBSCRIBE_MAILTO,
     MARKETING_CONSENT,
@@ -156,6 +167,7 @@ MARKETING_SETTINGS: Final = (
 class MarketingFields(TypedDict):
     unsubscribe_url: str  # "": marketing mail is off
     unsubscribe_listen: tuple[str, int]
+    unsubscribe_exposed: bool
     unsubscribe_secret: Secret | None
     unsubscribe_mailto: Address | None
     marketing_consent: frozenset[str]
@@ -174,7 +186,9 @@ class MarketingFields(TypedDict):
 
 
 def check_marketing(reader: Reader) -> None:
-    """A shared discount needs the code the owner created in the shop."""
+    """A shared discount needs the code the owner created in the shop; the unsubscribe endpoint listens
+    on loopback unless the owner says it faces other machines."""
+    _check_listen(reader)
     if (
         reader.read(CART_DISCOUNT) == "shared"
         and not reader.read(CART_DISCOUNT_CODE)
@@ -183,11 +197,35 @@ def check_marketing(reader: Reader) -> None:
         reader.problem(CART_DISCOUNT_CODE.name, "required when CART_DISCOUNT=shared")
 
 
+def _check_listen(reader: Reader) -> None:
+    listen = reader.read(UNSUBSCRIBE_LISTEN)
+    if listen is None or reader.read(UNSUBSCRIBE_EXPOSED) is not False or _is_loopback(listen[0]):
+        return
+    reader.problem(
+        UNSUBSCRIBE_LISTEN.name,
+        f"{listen[0]} is reachable from other machines; keep 127.0.0.1:8787 behind your web server, or set"
+        " UNSUBSCRIBE_EXPOSED=yes if the endpoint is meant to face them directly",
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 (also IPv4-mapped) or localhost: a name other than that may resolve anywhere."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 def marketing_fields(reader: Reader) -> MarketingFields:
     """Asked once there is no problem."""
     return MarketingFields(
         unsubscribe_url=reader.read(UNSUBSCRIBE_URL) or "",
         unsubscribe_listen=reader.value(UNSUBSCRIBE_LISTEN),
+        unsubscribe_exposed=reader.value(UNSUBSCRIBE_EXPOSED),
         unsubscribe_secret=reader.read(UNSUBSCRIBE_SECRET),
         unsubscribe_mailto=reader.read(UNSUBSCRIBE_MAILTO),
         marketing_consent=reader.value(MARKETING_CONSENT),

@@ -7,14 +7,16 @@ Each parser knows one kind of value (a duration, an address, a URL…) and words
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import ssl
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from email.errors import NonASCIILocalPartDefect
 from email.headerregistry import Address, HeaderRegistry
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -116,13 +118,21 @@ _HEADERS: Final = HeaderRegistry()
 
 
 def parse_address(raw: str) -> Address:
-    """One address, optionally with a display name: `Sklep Zofii <sklep@gmail.com>`."""
+    """One address, optionally with a display name: `Sklep Zofii <sklep@gmail.com>`.
+
+    A local part with non-ASCII letters (`żółw@example.pl`) is an address (RFC 6531): Python calls it a
+    defect, the bridge sends it with SMTPUTF8."""
     parse_str(raw)  # a line break here would be a header injection
-    header = _HEADERS("to", raw)
-    addresses = header.addresses  # type: ignore[attr-defined]
-    if header.defects or len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
-        raise Invalid('must be one email address, like shop@example.com or "Shop name <shop@example.com>"')
-    return cast(Address, addresses[0])
+    refusal = Invalid('must be one email address, like shop@example.com or "Shop name <shop@example.com>"')
+    try:
+        header = _HEADERS("to", raw)
+    except (IndexError, ValueError):  # Python 3.11's parser crashes on `jan@`
+        raise refusal from None
+    addresses: tuple[Address, ...] = header.addresses  # type: ignore[attr-defined]
+    defects = [defect for defect in header.defects if not isinstance(defect, NonASCIILocalPartDefect)]
+    if defects or len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
+        raise refusal
+    return addresses[0]
 
 
 def parse_url(raw: str) -> str:
@@ -336,6 +346,47 @@ def parse_secret(raw: str) -> Secret:
     if any(ord(char) < 32 or ord(char) == 127 for char in raw):
         raise Invalid("must not contain control characters or line breaks", echo=False)
     return Secret(raw)
+
+
+# A secret the bridge signs with or derives keys from must resist an offline guess by anyone holding one
+# signed link: 32 or more characters, 10 or more of them different, and 128 bits by the estimate below.
+SIGNING_SECRET_LENGTH: Final = 32
+SIGNING_SECRET_DISTINCT: Final = 10
+SIGNING_SECRET_BITS: Final = 128
+MAKE_A_SECRET: Final = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+_CHARACTER_CLASSES: Final = (
+    (re.compile(r"[0-9]"), 10),
+    (re.compile(r"[a-z]"), 26),
+    (re.compile(r"[A-Z]"), 26),
+    (re.compile(r"[\x20-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]"), 33),  # ASCII punctuation and space
+    (re.compile(r"[^\x00-\x7f]"), 100),  # anything else, generously
+)
+
+
+def estimated_bits(value: str) -> float:
+    """A simple, explainable strength estimate: the length times log2 of the size of the character classes
+    the value uses (digits 10, lower-case 26, upper-case 26, other ASCII 33, anything else 100). It trusts
+    the owner's randomness; the distinct-character rule catches `aaaa…` and `abab…`."""
+    pool = sum(size for pattern, size in _CHARACTER_CLASSES if pattern.search(value))
+    return len(value) * math.log2(pool) if pool > 1 else 0.0
+
+
+def parse_signing_secret(raw: str) -> Secret:
+    """A secret that signs links or derives keys (UNSUBSCRIBE_SECRET); never quoted, not even its length."""
+    secret = parse_secret(raw)
+    value = secret.reveal()
+    if (
+        len(value) < SIGNING_SECRET_LENGTH
+        or len(set(value)) < SIGNING_SECRET_DISTINCT
+        or estimated_bits(value) < SIGNING_SECRET_BITS
+    ):
+        raise Invalid(
+            f"is too weak to sign with: use {SIGNING_SECRET_LENGTH} or more random characters, at least "
+            f"{SIGNING_SECRET_DISTINCT} of them different (about {SIGNING_SECRET_BITS} bits); make one with "
+            f"`{MAKE_A_SECRET}`",
+            echo=False,
+        )
+    return secret
 
 
 def parse_api_key(raw: str) -> Secret:

@@ -33,6 +33,7 @@ from bridge.config.emails import (
 )
 from bridge.config.identity import MAIL_FROM, MAIL_REPLY_TO, SMTP_HELO_NAME, identity_fields, settle_sender
 from bridge.config.marketing import MARKETING_SETTINGS, check_marketing, marketing_fields
+from bridge.config.owner import OWNER_SETTINGS, owner_fields
 from bridge.config.reader import Reader, Setting, masked
 from bridge.config.sending import (
     DAILY_SEND_LIMIT,
@@ -57,6 +58,8 @@ from bridge.config.sending import (
 from bridge.config.service import ADMIN_EMAIL, ALERT_AFTER, LOG_LEVEL, POLL_INTERVAL, service_fields
 from bridge.config.shop import (
     PRESTASHOP_API_KEY,
+    PRESTASHOP_DEADLINE,
+    PRESTASHOP_MAX_BODY,
     PRESTASHOP_RETRIES,
     PRESTASHOP_TIMEOUT,
     PRESTASHOP_URL,
@@ -65,7 +68,7 @@ from bridge.config.shop import (
     no_shop,
     shop_fields,
 )
-from bridge.config.state import DATABASE_URL, MAIL_FILE_DIR, STATE_DIR, state_fields
+from bridge.config.state import DATABASE_URL, MAIL_FILE_DIR, RETENTION_DAYS, STATE_DIR, state_fields
 from bridge.errors import ConfigError
 from bridge.secret import Secret
 
@@ -74,6 +77,8 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     PRESTASHOP_API_KEY,
     PRESTASHOP_TIMEOUT,
     PRESTASHOP_RETRIES,
+    PRESTASHOP_DEADLINE,
+    PRESTASHOP_MAX_BODY,
     SHOP_TIMEZONE,
     SMTP_HOST,
     SMTP_PORT,
@@ -93,6 +98,7 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     PRODUCT_IMAGES,
     STATE_DIR,
     DATABASE_URL,
+    RETENTION_DAYS,
     POLL_INTERVAL,
     LOG_LEVEL,
     DEFAULT_LANGUAGE,
@@ -108,6 +114,7 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     BANK_BIC,
     BANK_ADDRESS,
     *MARKETING_SETTINGS,
+    *OWNER_SETTINGS,
 )
 
 
@@ -145,11 +152,14 @@ class Settings:
     templates_dir: Path | None
     daily_send_limit: int
     send_rate_per_minute: int = 20
+    prestashop_deadline: timedelta = timedelta(seconds=60)  # one whole exchange with the shop
+    prestashop_max_body: int = 32 << 20  # bytes of one answer from the shop
     smtp_ca_file: Path | None = None
     smtp_login_retry: timedelta = timedelta(hours=1)
     status_emails: dict[int, str | None] = dataclasses.field(default_factory=dict)
     max_email_age: timedelta = timedelta(hours=48)  # 0: order emails are never held for their age
     unknown_policy: Literal["hold", "resend"] = "hold"
+    retention_days: int = 90  # a finished email's personal details are purged after this many days
     alert_after: timedelta = timedelta(minutes=15)
     product_images: str = "small_default"  # "" = no product images
     bank_account_owner: str = ""
@@ -159,6 +169,7 @@ class Settings:
     bank_address: str = ""
     unsubscribe_url: str = ""  # "": marketing mail is off
     unsubscribe_listen: tuple[str, int] = ("127.0.0.1", 8787)
+    unsubscribe_exposed: bool = False  # True: UNSUBSCRIBE_LISTEN may face other machines
     unsubscribe_secret: Secret | None = None
     unsubscribe_mailto: Address | None = None
     marketing_consent: frozenset[str] = frozenset({"newsletter", "optin"})
@@ -174,6 +185,12 @@ class Settings:
     cart_discount_step: int = 2
     review_request_days: int = 14
     review_request_fallback_days: int = 21
+    owner_email: tuple[Address, ...] = ()  # empty: no business alerts (bridge.config.owner)
+    owner_alerts: frozenset[str] = frozenset({"new_order", "customer_message"})
+    owner_language: str = ""  # "": the shop's default language
+    shop_admin_url: str = ""
+    owner_summary_hour: int = 8  # the daily summary's hour, in the shop's time zone
+    low_stock_threshold: int | None = None  # None: the shop's PS_LAST_QTIES
     warnings: tuple[str, ...] = ()
     env_file: Path | None = None  # the .env file `load_settings` looked for (absolute), for messages
 
@@ -230,5 +247,6 @@ class Settings:
             **service_fields(reader),
             **emails_fields(reader),
             **marketing_fields(reader),
+            **owner_fields(reader),
             warnings=tuple(reader.scrub(warning) for warning in reader.warnings),
         )

@@ -8,13 +8,16 @@ otherwise be trusted against the real shop later.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypedDict
+from typing import Final, TypedDict
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bridge.config.parse import (
+    Invalid,
     is_loopback,
     parse_api_key,
     parse_duration,
@@ -45,10 +48,43 @@ PRESTASHOP_TIMEOUT = Setting(
     "PRESTASHOP_TIMEOUT",
     "20s",
     parse_duration(timedelta(seconds=1), timedelta(seconds=300)),
-    "How long one request may take.",
+    "How long the bridge waits for the shop at each step (connecting, each read of the answer).",
 )
 PRESTASHOP_RETRIES = Setting(
     "PRESTASHOP_RETRIES", "3", parse_int(0, 10), "Retries of a failed read before the poll gives up."
+)
+PRESTASHOP_DEADLINE = Setting(
+    "PRESTASHOP_DEADLINE",
+    "",
+    parse_duration(timedelta(seconds=1), timedelta(hours=1)),
+    "How long one exchange with the shop may take in all (connecting, headers, the whole answer),"
+    " however slowly it comes. Empty: three times PRESTASHOP_TIMEOUT.",
+)
+
+_SIZE_UNITS: Final = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(low: int, high: int) -> Callable[[str], int]:
+    """Bytes (`1048576`), or a number with K, M or G (`512K`, `32M`, `1G`; KiB, MiB and GiB are meant)."""
+
+    def parse(raw: str) -> int:
+        match = re.fullmatch(r"([0-9]{1,13}) ?(?:([kmg])(?:i?b)?|b)?", raw.lower())
+        value = int(match[1]) * _SIZE_UNITS[match[2] or ""] if match else None
+        if value is None or not low <= value <= high:
+            raise Invalid(
+                f"must be a size between {low >> 20}M and {high >> 30}G (bytes, or a number with K, M or"
+                " G: 512K, 32M, 1G)"
+            )
+        return value
+
+    return parse
+
+
+PRESTASHOP_MAX_BODY = Setting(
+    "PRESTASHOP_MAX_BODY",
+    "32M",
+    parse_size(1 << 20, 1 << 30),
+    "The largest answer the bridge reads from the shop; a larger one is refused unread.",
 )
 SHOP_TIMEZONE = Setting(
     "SHOP_TIMEZONE",
@@ -63,6 +99,8 @@ class ShopFields(TypedDict):
     prestashop_api_key: Secret | None
     prestashop_timeout: timedelta
     prestashop_retries: int
+    prestashop_deadline: timedelta
+    prestashop_max_body: int
     shop_timezone: ZoneInfo | None
 
 
@@ -80,8 +118,9 @@ def no_shop_message(env_file: Path | None) -> str:
         )
     if not env_file.is_file():
         return (
-            f"PRESTASHOP_URL is not set, and there is no {env_file}: copy config.example.env there and set"
-            f" PRESTASHOP_URL to your shop's address (or use --env-file PATH); {demo}"
+            f"PRESTASHOP_URL is not set, and there is no {env_file}: `bridge init` writes it (or copy"
+            f" config.example.env there and set PRESTASHOP_URL to your shop's address, or use --env-file"
+            f" PATH); {demo}"
         )
     return (
         f"PRESTASHOP_URL is not set in {env_file}: set it to your shop's address, like"
@@ -105,10 +144,13 @@ def check_shop(reader: Reader) -> None:
 
 def shop_fields(reader: Reader) -> ShopFields:
     """Asked once there is no problem."""
+    timeout = reader.value(PRESTASHOP_TIMEOUT)
     return ShopFields(
         prestashop_url=reader.read(PRESTASHOP_URL),
         prestashop_api_key=reader.read(PRESTASHOP_API_KEY),
-        prestashop_timeout=reader.value(PRESTASHOP_TIMEOUT),
+        prestashop_timeout=timeout,
         prestashop_retries=reader.value(PRESTASHOP_RETRIES),
+        prestashop_deadline=reader.read(PRESTASHOP_DEADLINE) or 3 * timeout,
+        prestashop_max_body=reader.value(PRESTASHOP_MAX_BODY),
         shop_timezone=reader.read(SHOP_TIMEZONE),
     )

@@ -1,9 +1,11 @@
 """One cycle, the only composition of the bridge's work: `bridge sync`, `bridge run`, the owner alerts and
 the demo all go through it.
 
-- poll: the order pass and the cart pass (each: read → plan → perform effects → apply), then the poll's
-  time and outcome recorded and the shop incident opened or closed. The first poll of a process first
-  checks that the state store belongs to this shop (bridge.cycle.belongs): another shop's store is
+- poll: the order pass and the cart pass (each: read → plan → perform effects → apply), the owner's watch
+  of customers' messages (bridge.cycle.owner; new orders ride on the order pass), then the poll's
+  time and outcome recorded and the shop incident opened or closed, then the purge of personal data past
+  its lifetime (bridge.state.retention: at most hourly, from the store alone). The first poll of a process
+  first checks that the state store belongs to this shop (bridge.cycle.belongs): another shop's store is
   refused before anything is written or sent;
 - deliver: claim → render → send → record, one email at a time, then the sending incident opened or
   closed.
@@ -17,12 +19,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bridge import alerts
 from bridge.app import Bridge
 from bridge.clock import Clock
 from bridge.config import Settings
+from bridge.cycle import owner
 from bridge.cycle.belongs import ForeignStoreError, confirm_shop, may_deliver_unconfirmed
 from bridge.cycle.carts import CartPass, enabled, watch_carts
 from bridge.cycle.orders import poll_orders
@@ -30,13 +33,13 @@ from bridge.delivery.budget import budget_for
 from bridge.delivery.deliver import DeliveryResult, deliver_due
 from bridge.delivery.marketing import MarketingGate
 from bridge.delivery.transports import Transport
-from bridge.errors import BridgeError, ShopError
+from bridge.errors import BridgeError, ShopError, StoreError
 from bridge.mail.render import Renderer
 from bridge.model.cursors import PollRecord
 from bridge.model.profile import ShopProfile
 from bridge.plan.rules import Decision
 from bridge.shop.client import ShopClient
-from bridge.state import cursors
+from bridge.state import cursors, retention
 from bridge.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,7 @@ class Cycle:
         except BridgeError as error:
             self._record(started, str(error))
             due = alerts.after_poll(self.store, self.settings, now=started, error=str(error))
+            self._purge()
             return PollResult(error=error, alert_due=due)
         self._record(started, None)
         alerts.after_poll(self.store, self.settings, now=started, error=None)
@@ -143,6 +147,8 @@ class Cycle:
             decisions=orders.decisions,
         )
         result.carts = self._carts(orders.profile)
+        owner.after_poll(self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile)
+        self._purge()
         return result
 
     def deliver(self, *, should_stop: Callable[[], bool] | None = None) -> DeliveryResult:
@@ -195,6 +201,29 @@ class Cycle:
         if carts.queued:
             log.info("carts: %s reminder(s) queued", carts.queued)
         return carts
+
+    def _purge(self) -> None:
+        """Personal data past its lifetime leaves the store (only a store confirmed to be this shop's). A
+        store error here is logged and left to the next poll: the poll itself went through."""
+        if not self.shop_confirmed:
+            return
+        keep = timedelta(days=self.settings.retention_days)
+        try:
+            done = retention.purge(self.store, now=self.clock.now(), retention=keep)
+        except StoreError as error:
+            log.warning("privacy: purging old personal data failed, the next poll tries again: %s", error)
+            return
+        if done:
+            log.info(
+                "privacy: purged the personal details of %d email(s) finished over %d day(s) ago,"
+                " the recovery links of %d cart reminder(s) whose series ended, %d ended cart series"
+                " and %d expired discount code(s)",
+                done.emails,
+                self.settings.retention_days,
+                done.links,
+                done.series,
+                done.codes,
+            )
 
     def _deliver_alert(self) -> None:
         """The shop is down but SMTP may work: the owner's alert goes first. A failure here is logged,

@@ -19,6 +19,7 @@ from typing import Final
 from bridge.config import Settings
 from bridge.errors import ShopError, ShopPermissionError
 from bridge.model.cursors import CartCursors, whole_second
+from bridge.model.headers import mask_addresses, mask_email
 from bridge.model.profile import ShopProfile
 from bridge.model.records import Cart, CartProduct, CartRuleSpec, Order
 from bridge.plan import carts as plan
@@ -169,12 +170,13 @@ def _reachable(conn: Tx, facts: plan.DueFacts, due: Iterable[plan.Series]) -> pl
         email = customer.email.strip()
         gone = unsubscribed(conn, email)
         bounced = outbox.is_suppressed(conn, email)
+        shown = mask_email(email)  # the reason is logged and stored: the address is masked in it
         if gone is not None:
             blocked[email.lower()] = (
-                f"{email} unsubscribed from marketing mail ({gone.source}, {gone.created_at:%Y-%m-%d})"
+                f"{shown} unsubscribed from marketing mail ({gone.source}, {gone.created_at:%Y-%m-%d})"
             )
         elif bounced is not None:
-            blocked[email.lower()] = f"{email} is suppressed: {bounced}"
+            blocked[email.lower()] = f"{shown} is suppressed: {mask_addresses(bounced)}"
         when = outbox.last_marketing_to_customer(conn, customer.id, plan.KIND)
         if when is not None:
             last[customer.id] = when

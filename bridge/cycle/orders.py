@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bridge.config import Settings
+from bridge.cycle import owner
 from bridge.model.cursors import IdCursor, OrderCursors, StateGroups, whole_second
 from bridge.model.memory import SeenOrder
 from bridge.model.profile import ShopProfile
@@ -96,6 +97,7 @@ def poll_orders(
     if confirm is not None:
         confirm(order_plan.decisions)
     profile = reading.profile
+    owner_decisions = owner.order_alerts(client, settings, reading.found, reading.facts, profile)
     with store.transaction() as conn:
         # Another bridge sharing this database may have committed emails for these orders since they were
         # read: then plan again against what is committed now (planning is pure, so that is cheap).
@@ -106,6 +108,7 @@ def poll_orders(
         applied = apply_orders(
             conn, order_plan, stored.orders, now=now, domain=domain, stop_carts=settings.marketing_enabled
         )
+        owner.queue_alerts(conn, owner_decisions, applied, now=now, domain=domain)
         if profile is not None:
             cursors.save_states(conn, plan.state_groups(profile), profile.identity.snapshot(), now=now)
     _log(order_plan.decisions)

@@ -20,6 +20,9 @@ Before each claim the budget (bridge.delivery.budget) is asked whether the next 
 budget or the per-minute pace is spent, delivery stops for this cycle and says until when; nothing is
 claimed, so nothing spends an attempt. Transient failures are retried until the email expires
 (`expires_at`), or, for an email without a deadline, up to MAX_ATTEMPTS (about two days).
+
+Log lines name a recipient masked (`z***@example.com`), the server's replies too; the full address is
+logged at DEBUG only.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from bridge.delivery.smtp import Outcome, SendResult, SmtpSender
 from bridge.delivery.transports import Transport
 from bridge.errors import ConfigError
 from bridge.mail.render import Renderer, RenderError
-from bridge.model.headers import make_address
+from bridge.model.headers import make_address, mask_addresses, mask_email
 from bridge.model.identity import ShopIdentity
 from bridge.state import cursors, outbox, sender
 from bridge.state.sender import Pause, PauseKind
@@ -365,7 +368,7 @@ class _DeliveryRun:
                 verdict.reason if verdict is not None else "marketing mail is off (UNSUBSCRIBE_URL is empty)"
             )
             outbox.mark_cancelled(self.store, row.id, owner=self.owner, now=now, reason=why)
-            log.info("%s: not sent: %s", _label(row), why)
+            log.info("%s: not sent: %s", _label(row), mask_addresses(why))
             return None
         if verdict.action == "wait":
             self._defer(row, now, verdict.until or now + timedelta(minutes=5), verdict.reason)
@@ -425,7 +428,13 @@ def _send_one(
         suppressed = outbox.is_suppressed(conn, row.recipient_email)
     if suppressed:
         outbox.mark_failed(store, row.id, owner=owner, now=now, error=f"address suppressed: {suppressed}")
-        log.warning("%s: not sent, %s is suppressed (%s)", _label(row), row.recipient_email, suppressed)
+        log.warning(
+            "%s: not sent, %s is suppressed (%s)",
+            _label(row),
+            mask_email(row.recipient_email),
+            mask_addresses(suppressed),
+        )
+        log.debug("%s: the suppressed address is %s", _label(row), row.recipient_email)
         return None
     try:
         rendered = renderer.render(
@@ -441,7 +450,7 @@ def _send_one(
     except (RenderError, ValueError, IndexError, MessageError) as error:
         # A template or data problem of this one email: permanent, and the owner can read why.
         outbox.mark_failed(store, row.id, owner=owner, now=now, error=f"could not render: {error}")
-        log.error("%s: could not render: %s", _label(row), error)
+        log.error("%s: could not render: %s", _label(row), mask_addresses(str(error)))
         return None
     return transport.send(
         rendered.message,
@@ -464,7 +473,10 @@ def _record(
     match sent.outcome:
         case Outcome.SENT:
             outbox.mark_sent(store, row.id, owner=owner, now=now, smtp_reply=sent.reply)
-            log.info("%s sent to %s, Message-ID %s", _label(row), row.recipient_email, row.message_id)
+            log.info(
+                "%s sent to %s, Message-ID %s", _label(row), mask_email(row.recipient_email), row.message_id
+            )
+            log.debug("%s sent to %s", _label(row), row.recipient_email)
             result.sent += 1
         case Outcome.TRANSIENT if row.expires_at is not None or row.attempts < MAX_ATTEMPTS:
             # With a deadline, retry until it passes (the outbox then cancels the email as expired).
@@ -478,7 +490,7 @@ def _record(
             result.failed += 1
         case Outcome.MESSAGE_PERMANENT:
             _mark_failed(store, row, sent, owner, now, _explained(sent))
-            log.error("%s refused: %s (%s)", _label(row), _explained(sent), sent.reply)
+            log.error("%s refused: %s (%s)", _label(row), *_masked(sent))
             result.failed += 1
         case Outcome.UNKNOWN:
             outbox.mark_unknown(
@@ -490,13 +502,18 @@ def _record(
                 smtp_code=sent.code,
                 smtp_reply=sent.reply,
             )
-            log.warning("%s: %s", _label(row), _explained(sent))
+            log.warning("%s: %s", _label(row), _masked(sent)[0])
             result.unknown += 1
 
 
 def _explained(sent: SendResult) -> str:
     """What the owner reads about an outcome: the explanation when there is one, else the server's reply."""
     return sent.explanation or sent.reply
+
+
+def _masked(sent: SendResult) -> tuple[str, str]:
+    """The explanation and the reply for a log line: a server's reply often quotes the recipient."""
+    return mask_addresses(_explained(sent)), mask_addresses(sent.reply)
 
 
 def _mark_failed(
@@ -521,7 +538,9 @@ def _record_retry(
         smtp_code=sent.code,
         smtp_reply=sent.reply,
     )
-    log.warning("%s: %s; retrying at %s UTC", _label(row), sent.reply, f"{retry_at:%Y-%m-%d %H:%M}")
+    log.warning(
+        "%s: %s; retrying at %s UTC", _label(row), mask_addresses(sent.reply), f"{retry_at:%Y-%m-%d %H:%M}"
+    )
 
 
 def _record_given_up(
@@ -529,7 +548,7 @@ def _record_given_up(
 ) -> None:
     error = f"gave up after {row.attempts} attempts: {_explained(sent)}"
     _mark_failed(store, row, sent, owner, now, error)
-    log.error("%s: %s (%s)", _label(row), error, sent.reply)
+    log.error("%s: %s (%s)", _label(row), mask_addresses(error), mask_addresses(sent.reply))
 
 
 def _record_refused_recipient(
@@ -540,8 +559,12 @@ def _record_refused_recipient(
     with store.transaction() as conn:
         outbox.suppress(conn, row.recipient_email, sent.reply, now=now)
     log.warning(
-        "%s: %s refused permanently (%s); address suppressed", _label(row), row.recipient_email, sent.reply
+        "%s: %s refused permanently (%s); address suppressed",
+        _label(row),
+        mask_email(row.recipient_email),
+        mask_addresses(sent.reply),
     )
+    log.debug("%s: the suppressed address is %s", _label(row), row.recipient_email)
 
 
 def _pause_sender(
@@ -579,7 +602,12 @@ def _record_pause(
         credentials = None
     reason = f"{sent.reply} — {explained}"
     pause(store, until=until, reason=reason, now=now, kind=kind, credentials=credentials)
-    log.error("sending paused until %s UTC: %s (%s)", f"{until:%Y-%m-%d %H:%M}", explained, sent.reply)
+    log.error(
+        "sending paused until %s UTC: %s (%s)",
+        f"{until:%Y-%m-%d %H:%M}",
+        mask_addresses(explained),
+        mask_addresses(sent.reply),
+    )
     return Pause(until, kind, reason, credentials)
 
 

@@ -18,7 +18,6 @@ Not thread-safe: one `SmtpSender` per worker.
 
 from __future__ import annotations
 
-import copy
 import email.generator
 import email.policy
 import functools
@@ -35,7 +34,7 @@ from types import TracebackType
 from typing import Final, Self
 
 from bridge.config.parse import is_loopback
-from bridge.delivery.smtp_failures import NoReplyExplainer, no_smtputf8
+from bridge.delivery.smtp_failures import NoReplyExplainer, no_ascii_domain, no_smtputf8
 from bridge.delivery.smtp_replies import (
     APP_PASSWORDS_URL,
     REPEATED_421,
@@ -48,6 +47,14 @@ from bridge.delivery.smtp_replies import (
 from bridge.delivery.smtp_session import SmtpSession, quit_politely
 from bridge.delivery.smtp_types import ClassifiedFailure, Endpoint, Outcome, Security, SendResult, Stage
 from bridge.errors import ConfigError, DeliveryError
+from bridge.mail.addresses import (
+    BadDomain,
+    NeedsSmtpUtf8,
+    ascii_address,
+    message_addresses,
+    with_address_lines,
+)
+from bridge.model.headers import mask_addresses, mask_email
 from bridge.secret import REDACTED, Secret
 
 __all__ = [
@@ -206,13 +213,13 @@ class SmtpSender:
         recipients: list[str],
         before_final_dot: Callable[[], object] | None = None,
     ) -> SendResult:
-        international = not all(address.isascii() for address in (envelope_from, *recipients))
-        data = _flatten(message, international=international)
         conn = self._session.connection()
-        if international and not conn.has_extn("smtputf8"):
-            return no_smtputf8()
-        options = _mail_options(conn, data, international=international)
-        refused = self._envelope(conn, envelope_from, recipients, options)
+        route = _route(message, envelope_from, recipients, smtputf8=conn.has_extn("smtputf8"))
+        if isinstance(route, SendResult):
+            return route
+        data = _flatten(message, utf8=route.utf8)
+        options = _mail_options(conn, data, international=route.utf8)
+        refused = self._envelope(conn, route.sender, route.recipients, options)
         if refused is not None:
             return refused
         code, text = self._command("data", lambda: conn.docmd("data"))
@@ -292,7 +299,7 @@ class SmtpSender:
             "smtp %s at %s: %s",
             result.outcome.value,
             result.stage,
-            result.reply,
+            mask_addresses(result.reply),  # a reply may quote the recipient: full only in the store
             extra={"outcome": result.outcome.value},
         )
         if result.outcome in (Outcome.QUOTA, Outcome.CREDENTIALS):
@@ -341,13 +348,41 @@ def _dot_stuffed(data: bytes) -> bytes:
     return body
 
 
-def _flatten(message: EmailMessage, *, international: bool) -> bytes:
-    """The bytes `send_message()` would send: CRLF line ends, RFC 2047 headers, no Bcc."""
-    copied = copy.copy(message)
-    del copied["Bcc"]
-    del copied["Resent-Bcc"]
+@dataclass(frozen=True)
+class _Route:
+    """The envelope as this server can carry it, and whether the message goes as UTF-8 (SMTPUTF8)."""
+
+    sender: str
+    recipients: list[str]
+    utf8: bool
+
+
+def _route(
+    message: EmailMessage, envelope_from: str, recipients: list[str], *, smtputf8: bool
+) -> _Route | SendResult:
+    """docs/design.md §5.5: with SMTPUTF8 every address goes as it is; without it a non-ASCII domain goes
+    as IDNA and a non-ASCII local part (envelope or header) fails this one email, naming the address."""
+    envelope = [envelope_from, *recipients]
+    everything = [*envelope, *(address.addr_spec for address in message_addresses(message))]
+    if smtputf8 and not all(address.isascii() for address in everything):
+        return _Route(envelope_from, list(recipients), utf8=True)
+    for address in everything:
+        try:
+            ascii_address(address)
+        except NeedsSmtpUtf8:
+            return no_smtputf8(mask_email(address))
+        except BadDomain as error:
+            return no_ascii_domain(mask_email(address), str(error))
+    sender, *rest = (ascii_address(address) for address in envelope)
+    return _Route(sender, rest, utf8=False)
+
+
+def _flatten(message: EmailMessage, *, utf8: bool) -> bytes:
+    """The bytes `send_message()` would send: CRLF line ends, no Bcc, addresses written by AddressLine
+    (RFC 2047 names and IDNA domains, or UTF-8 headers when `utf8`)."""
+    copied = with_address_lines(message)
     base = message.policy if isinstance(message.policy, email.policy.EmailPolicy) else email.policy.SMTP
-    policy = base.clone(linesep="\r\n", utf8=international)
+    policy = base.clone(linesep="\r\n", utf8=utf8)
     with io.BytesIO() as buffer:
         email.generator.BytesGenerator(buffer, policy=policy).flatten(copied, linesep="\r\n")
         return buffer.getvalue()

@@ -22,12 +22,26 @@ def no_auth_mechanism(offered: list[str]) -> SendResult:
     )
 
 
-def no_smtputf8() -> SendResult:
+def no_smtputf8(masked: str) -> SendResult:
+    """An address with non-ASCII letters before the @ (`masked` as mask_email shows it), and a server that
+    cannot carry it: this one email fails, no retry would change that."""
     return SendResult(
         Outcome.MESSAGE_PERMANENT,
         "(the server does not offer SMTPUTF8)",
-        "an address has non-ASCII characters and the SMTP server cannot carry them (no SMTPUTF8); "
-        "the address must be corrected or the mail sent through another server",
+        f"the address {masked} has non-ASCII letters before the @ and the SMTP server does not offer "
+        "SMTPUTF8 to carry them; this email failed. Send through a server that offers it (Gmail does) or "
+        "correct the address",
+        "message",
+    )
+
+
+def no_ascii_domain(masked: str, detail: str) -> SendResult:
+    """A non-ASCII domain that IDNA cannot write in ASCII, and a server without SMTPUTF8."""
+    return SendResult(
+        Outcome.MESSAGE_PERMANENT,
+        "(the server does not offer SMTPUTF8)",
+        f"the address {masked}: {detail}, and the SMTP server does not offer SMTPUTF8 to send it as it "
+        "is; this email failed. Correct the address or send through a server that offers SMTPUTF8",
         "message",
     )
 

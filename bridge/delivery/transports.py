@@ -10,14 +10,17 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.parser import HeaderParser
 from pathlib import Path
 from typing import Protocol
 
 from bridge.config import Settings
 from bridge.delivery.smtp import Outcome, SendResult, SmtpSender
 from bridge.errors import ConfigError
+from bridge.files import make_private_dir, write_private
+from bridge.mail.addresses import file_bytes
 from bridge.secret import Secret
 
 
@@ -68,10 +71,11 @@ def smtp_ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
 
 @dataclass
 class FileTransport:
-    """Writes each message as `<n>-<subject>.eml` and keeps an `index.html` listing them.
+    """Writes each message as `<n>-<subject>.eml` (with its HTML part beside it as `.html`) and keeps an
+    `index.html` listing them, all 0600 in a 0700 folder: they hold customers' names and orders.
 
     Nothing leaves the machine: the demo and dry runs use it, and it never claims to have "sent" anything
-    (the reply says where the file is).
+    (the reply says where the file is). Headers are ASCII unless an address needs UTF-8 (RFC 6532).
     """
 
     folder: Path
@@ -84,13 +88,16 @@ class FileTransport:
         recipients: list[str],
         before_final_dot: Callable[[], object] | None = None,
     ) -> SendResult:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.folder)
         if before_final_dot is not None:
             before_final_dot()
         number = len(list(self.folder.glob("*.eml"))) + 1
         slug = re.sub(r"[^A-Za-z0-9]+", "-", str(message.get("Subject", "")))[:40].strip("-").lower()
         path = self.folder / f"{number:04d}-{slug or 'message'}.eml"
-        path.write_bytes(message.as_bytes(policy=SMTP))
+        write_private(path, file_bytes(message))
+        html_part = message.get_body(("html",))
+        if html_part is not None:
+            write_private(path.with_suffix(".html"), html_part.get_content())
         self._write_index()
         return SendResult(Outcome.SENT, f"written to {path}", "", "message")
 
@@ -98,22 +105,18 @@ class FileTransport:
         return None
 
     def _write_index(self) -> None:
-        from email import message_from_bytes, policy
-
         rows = []
         for path in sorted(self.folder.glob("*.eml")):
-            parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
-            assert isinstance(parsed, EmailMessage)
-            html_part = parsed.get_body(("html",))
+            parsed = _read_headers(path)
             preview = path.with_suffix(".html")
-            if html_part is not None:
-                preview.write_text(html_part.get_content(), encoding="utf-8")
+            subject = html.escape(str(parsed.get("Subject", "")))
+            if preview.exists():
+                subject = f'<a href="{html.escape(preview.name)}">{subject}</a>'
             rows.append(
                 "<tr>"
                 f"<td>{html.escape(str(parsed.get('Date', '')))}</td>"
                 f"<td>{html.escape(str(parsed.get('To', '')))}</td>"
-                f'<td><a href="{html.escape(preview.name)}">'
-                f"{html.escape(str(parsed.get('Subject', '')))}</a></td>"
+                f"<td>{subject}</td>"
                 f'<td><a href="{html.escape(path.name)}">.eml</a></td>'
                 "</tr>"
             )
@@ -124,7 +127,15 @@ class FileTransport:
             "</style><h1>Emails written by the bridge</h1><table><tr><th>Date</th><th>To</th><th>Subject</th>"
             "<th></th></tr>" + "".join(rows) + "</table>"
         )
-        (self.folder / "index.html").write_text(page, encoding="utf-8")
+        write_private(self.folder / "index.html", page)
+
+
+def _read_headers(path: Path) -> EmailMessage:
+    """The header block of an .eml file, read as UTF-8 (RFC 6532) so both kinds of header read right."""
+    head = re.split(rb"\r?\n\r?\n", path.read_bytes(), maxsplit=1)[0]
+    parsed = HeaderParser(policy=policy.default).parsestr(head.decode("utf-8", "replace") + "\n\n")
+    assert isinstance(parsed, EmailMessage)
+    return parsed
 
 
 def build_transport(settings: Settings) -> Transport:

@@ -51,6 +51,8 @@ from markupsafe import Markup
 
 from bridge.errors import BridgeError
 from bridge.mail import formatting
+from bridge.mail.addresses import address_header, ascii_address, ascii_domain, needs_utf8
+from bridge.mail.reply_to import replying_to
 from bridge.model.headers import (
     BIDI_CONTROLS,
     HEADER_UNSAFE,
@@ -502,7 +504,7 @@ class Renderer:
             self.check_unsubscribe_shown(kind, used, parts, links[0])
         message = assemble_message(
             parts,
-            shop=shop,
+            shop=replying_to(spec, context, shop),
             recipient=recipient,
             message_id=message_id,
             now=now,
@@ -571,41 +573,33 @@ def assemble_message(
     return message
 
 
-# What needs a quoted-string in a display name (RFC 5322 specials), and those of them that, unquoted, make
-# a parser read another address or a group (a period, as in "Sp. z o.o.", is harmless: obs-phrase).
-_ADDRESS_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
-_BREAKS_ADDRESSES = re.compile(r'[()<>\[\]:;@\\,"]')
-
-
 def set_address(message: EmailMessage, header: str, address: Address) -> None:
-    """Set an address header that reads back as exactly this one address.
+    """Set an address header that reads back as exactly this one address, however it travels.
 
-    Python 3.11.7 drops the quotes of an ASCII display name with specials when the header has to be
-    folded: `To: Anna Bcc: victim@evil.example, Jan … <zofia@…>` then reads as two recipients (a client's
-    "reply all" would write to the first). Such a name falls back to its specials turned into spaces, then
-    to no display name at all; names without specials, and non-ASCII ones (encoded words), fold safely.
+    `AddressLine` writes it (Python 3.11.7's folder drops the quotes of a display name with specials:
+    `To: Anna Bcc: victim@evil.example, Jan … <zofia@…>` read as two recipients). Belt and braces, it is
+    read back in each form it can be sent in: UTF-8 (SMTPUTF8) and, unless the local part is non-ASCII,
+    ASCII (encoded words, an IDNA domain).
     """
-    candidates = [address]
-    if _ADDRESS_SPECIALS.search(address.display_name):
-        plain = re.sub(" {2,}", " ", _BREAKS_ADDRESSES.sub(" ", address.display_name)).strip()
-        candidates += [
-            Address(display_name=plain, addr_spec=address.addr_spec),
-            Address(addr_spec=address.addr_spec),
-        ]
-    for candidate in candidates:
-        message[header] = candidate
-        if len(candidates) == 1 or _reads_back(message, header, candidate):
-            return
+    message[header] = address_header(header, address)
+    forms = [True]
+    try:
+        ascii_address(address.addr_spec)
+        forms.append(False)
+    except ValueError:  # only SMTPUTF8 can carry it; delivery says so if the server cannot
+        pass
+    if not all(_reads_back(message, header, address, utf8=utf8) for utf8 in forms):
         del message[header]
-    raise RenderError(f"the {header} header of {address.addr_spec!r} cannot be written safely")
+        raise RenderError(f"the {header} header of {address.addr_spec!r} cannot be written safely")
 
 
-def _reads_back(message: EmailMessage, header: str, address: Address) -> bool:
-    utf8 = not address.addr_spec.isascii()
-    folded = (policy.SMTPUTF8 if utf8 else message.policy).fold_binary(header, message[header])
-    parsed = email.message_from_bytes(folded + b"\r\n", policy=policy.default)[header]
-    found = [(re.sub(r"\s+", "", a.display_name), a.addr_spec) for a in getattr(parsed, "addresses", ())]
-    return found == [(re.sub(r"\s+", "", address.display_name), address.addr_spec)]
+def _reads_back(message: EmailMessage, header: str, address: Address, *, utf8: bool) -> bool:
+    folded = (policy.SMTPUTF8 if utf8 else policy.SMTP).fold_binary(header, message[header])
+    reader = policy.SMTPUTF8 if utf8 else policy.default
+    parsed = email.message_from_string(folded.decode("utf-8") + "\r\n", policy=reader)[header]
+    domain = address.domain if utf8 else ascii_domain(address.domain)
+    found = [(re.sub(r"\s+", "", a.display_name), a.username, a.domain) for a in parsed.addresses]
+    return found == [(re.sub(r"\s+", "", address.display_name), address.username, domain)]
 
 
 def _verify_headers(message: EmailMessage, subject: str, list_unsubscribe: str | None = None) -> None:
@@ -613,7 +607,7 @@ def _verify_headers(message: EmailMessage, subject: str, list_unsubscribe: str |
     List-Unsubscribe, unfolded as a client unfolds it, is exactly what we wrote."""
     if str(message["Subject"]) != subject:
         raise RenderError("the subject changed when it was encoded; refusing to send it")
-    raw = message.as_bytes()
+    raw = message.as_bytes(policy=policy.SMTPUTF8 if needs_utf8(message) else None)
     head = raw.split(b"\r\n\r\n", 1)[0]
     if b"\r" in head.replace(b"\r\n", b"") or b"\n" in head.replace(b"\r\n", b""):
         raise RenderError("a bare CR or LF in the header block; refusing to send it")

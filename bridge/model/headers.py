@@ -50,3 +50,22 @@ def make_address(display_name: str, addr_spec: str) -> Address:
         # flag it as a defect, so it is built from its parts.
         return Address(display_name=name, username=local, domain=domain)
     return Address(display_name=name, addr_spec=spec)
+
+
+# Anything shaped like an address in free text (an SMTP reply, an error, a reason): no spaces, one @.
+ADDRESS_IN_TEXT: Final = re.compile(r"[^\s<>()\[\],;:\"'@]+@[^\s<>()\[\],;:\"'@]+\.[^\s<>()\[\],;:\"'@]+")
+
+
+def mask_email(email: str) -> str:
+    """`z***@example.com`: enough for the customer (and a log reader) to recognise, not to harvest.
+
+    Log lines at INFO and above show addresses this way; the full address goes to DEBUG only."""
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return email[:1] + "***"
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_addresses(text: str) -> str:
+    """`text` with every address in it masked: SMTP replies and errors often quote the recipient."""
+    return ADDRESS_IN_TEXT.sub(lambda match: mask_email(match.group()), text)

@@ -27,8 +27,18 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypedDict
 
+from bridge.model import owner_kinds
+from bridge.model.owner_kinds import (
+    OwnerCustomerMessageContext,
+    OwnerDailySummaryContext,
+    OwnerLowStockContext,
+    OwnerNewOrderContext,
+    OwnerNewOrdersContext,
+)
+
 # Transactional mail answers something the customer did and needs no consent; marketing mail goes only to
-# customers who agreed, with a one-click unsubscribe; owner mail goes to the shop owner (ADMIN_EMAIL).
+# customers who agreed, with a one-click unsubscribe; owner mail goes to the shop owner (ADMIN_EMAIL for the
+# bridge's incidents, OWNER_EMAIL for the shop's business).
 Category = Literal["transactional", "marketing", "owner"]
 
 # Every kind's name, written once. Code elsewhere names a kind through these.
@@ -48,6 +58,12 @@ TEST_EMAIL: Final = "test_email"
 CART_REMINDER: Final = "cart_reminder"
 REVIEW_REQUEST: Final = "review_request"
 OWNER_ALERT: Final = "owner_alert"
+# The owner's business alerts (OWNER_EMAIL, OWNER_ALERTS): what PrestaShop's ps_emailalerts told the merchant.
+OWNER_NEW_ORDER: Final = "owner_new_order"
+OWNER_NEW_ORDERS: Final = "owner_new_orders"  # the digest of a poll that brought many
+OWNER_CUSTOMER_MESSAGE: Final = "owner_customer_message"
+OWNER_DAILY_SUMMARY: Final = "owner_daily_summary"
+OWNER_LOW_STOCK: Final = "owner_low_stock"
 
 
 # --- Building blocks ------------------------------------------------------------------------------
@@ -606,6 +622,9 @@ class Kind:
     # state to it); `ps_template` is PrestaShop's own mail template of the states that send it by default.
     order_state: bool = False
     ps_template: str | None = None
+    # The context key of the person a reply should reach (a Customer-shaped dict): the owner's alert about
+    # a customer's order or message is answered to that customer. None: the shop's own Reply-To.
+    reply_to: str | None = None
 
     def sample(self, index: int = 0) -> dict[str, Any]:
         """A fresh copy, so a test that edits it cannot leak into another."""
@@ -626,6 +645,7 @@ class Kind:
 
 
 _PRIORITY: Final[dict[Category, int]] = {"owner": -1, "transactional": 0, "marketing": 5}
+OWNER_BUSINESS_PRIORITY: Final = 1
 
 
 def _kind(
@@ -635,6 +655,8 @@ def _kind(
     *samples: Any,
     category: Category = "transactional",
     state: str | None = None,
+    priority: int | None = None,
+    reply_to: str | None = None,
 ) -> Kind:
     """A kind; `state` names PrestaShop's mail template for an order-state email ("" for a state email
     PrestaShop has no template for)."""
@@ -644,9 +666,10 @@ def _kind(
         description,
         context_type,
         tuple(dict(s) for s in samples),
-        priority=_PRIORITY[category],
+        priority=_PRIORITY[category] if priority is None else priority,
         order_state=state is not None,
         ps_template=state or None,
+        reply_to=reply_to,
     )
 
 
@@ -789,6 +812,56 @@ KINDS: dict[str, Kind] = {
                 "waiting": 22,
             },
             category="owner",
+        ),
+        # The owner's business alerts go after the customers' order emails (priority 1; the customers' 0)
+        # and before marketing: a receipt never waits for the owner's copy.
+        _kind(
+            OWNER_NEW_ORDER,
+            "To the owner (OWNER_EMAIL): a new order, its items, payment, carrier and address; replies reach "
+            "the customer.",
+            OwnerNewOrderContext,
+            owner_kinds.NEW_ORDER,
+            owner_kinds.NEW_ORDER_GUEST,
+            category="owner",
+            priority=OWNER_BUSINESS_PRIORITY,
+            reply_to="customer",
+        ),
+        _kind(
+            OWNER_NEW_ORDERS,
+            "To the owner (OWNER_EMAIL): one digest of the new orders when many arrive in one poll.",
+            OwnerNewOrdersContext,
+            owner_kinds.NEW_ORDERS,
+            category="owner",
+            priority=OWNER_BUSINESS_PRIORITY,
+        ),
+        _kind(
+            OWNER_CUSTOMER_MESSAGE,
+            "To the owner (OWNER_EMAIL): a customer wrote to the shop; replies reach the customer.",
+            OwnerCustomerMessageContext,
+            owner_kinds.CUSTOMER_MESSAGE,
+            owner_kinds.CUSTOMER_MESSAGE_STRANGER,
+            category="owner",
+            priority=OWNER_BUSINESS_PRIORITY,
+            reply_to="customer",
+        ),
+        _kind(
+            OWNER_DAILY_SUMMARY,
+            "To the owner (OWNER_EMAIL): yesterday's orders and revenue, the emails sent, failed and held, "
+            "and anything waiting for the owner.",
+            OwnerDailySummaryContext,
+            owner_kinds.DAILY_SUMMARY,
+            owner_kinds.DAILY_SUMMARY_QUIET,
+            category="owner",
+            priority=OWNER_BUSINESS_PRIORITY,
+        ),
+        _kind(
+            OWNER_LOW_STOCK,
+            "To the owner (OWNER_EMAIL): products (or combinations) whose stock fell to the threshold or "
+            "below, once per fall.",
+            OwnerLowStockContext,
+            owner_kinds.LOW_STOCK,
+            category="owner",
+            priority=OWNER_BUSINESS_PRIORITY,
         ),
     )
 }

@@ -3,7 +3,6 @@ read it is never retried: a retry after a lost answer would create a second code
 
 from __future__ import annotations
 
-import json
 import logging
 import xml.etree.ElementTree as ElementTree
 from decimal import Decimal
@@ -12,6 +11,7 @@ import requests
 
 from bridge.errors import ShopAuthError, ShopDisabled, ShopError, ShopPermissionError, ShopRequestError
 from bridge.model.records import CartRuleSpec
+from bridge.shop import jsonsafe
 from bridge.shop.failures import parse_xml, sanitize
 from bridge.shop.paging import raw_id
 from bridge.shop.query import Query, equals
@@ -146,7 +146,7 @@ def _created_id(response: requests.Response) -> int | None:
     value: object = None
     if body.startswith(b"{"):
         try:
-            document = json.loads(body)
+            document = jsonsafe.loads(body)  # refuses absurd nesting or numbers as a ValueError
         except ValueError:
             return None
         single = document.get("cart_rule") if isinstance(document, dict) else None

@@ -17,7 +17,7 @@ from bridge.shop.carts import CartReads
 from bridge.shop.lookups import LookupReads
 from bridge.shop.orders import OrderReads
 from bridge.shop.reader import ShopReader, zone_named
-from bridge.shop.transport import DEFAULT_USER_AGENT, Form, ShopTransport
+from bridge.shop.transport import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, DEFAULT_USER_AGENT, Form, ShopTransport
 
 
 class ShopClient(OrderReads, LookupReads, CartReads, CartRuleWrites):
@@ -36,11 +36,14 @@ class ShopClient(OrderReads, LookupReads, CartReads, CartRuleWrites):
         verify: bool | str = True,
         user_agent: str = DEFAULT_USER_AGENT,
         timezone: ZoneInfo | str | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         """`base_url` is the shop's address (`https://example.com/shop`), or its `/api` or dispatcher URL.
 
         `timezone` overrides the shop's PS_TIMEZONE (which otherwise is read once, with one request).
         `verify=True` trusts the system CAs or REQUESTS_CA_BUNDLE; a path trusts that CA bundle.
+        `deadline` (seconds) bounds one whole exchange, `max_body` (bytes) one answer (see `transport`).
         """
         if not isinstance(api_key, Secret):
             raise TypeError("api_key must be a bridge.secret.Secret")
@@ -53,6 +56,8 @@ class ShopClient(OrderReads, LookupReads, CartReads, CartRuleWrites):
             sleep=sleep,
             verify=verify,
             user_agent=user_agent,
+            deadline=deadline,
+            max_body=max_body,
         )
         if isinstance(timezone, str):
             timezone = zone_named(timezone)

@@ -5,17 +5,18 @@ The first contact fails in ways an owner fixes in PRESTASHOP_URL, and each gets 
 that does not resolve or refuses, https:// in front of a plain-http server, http:// that the shop
 redirects to https://, a certificate that is not trusted (only then is REQUESTS_CA_BUNDLE the answer), and
 an address where something other than PrestaShop's webservice answers.
+
+JSON nested absurdly deep or holding numbers far beyond any price or id (`bridge.shop.jsonsafe`) is refused
+like the other answers no real shop gives (`bridge.shop.bounds`), and not retried within the read.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import ssl
 import unicodedata
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,7 @@ from bridge.errors import (
     ShopServerError,
     ShopUnreachable,
 )
+from bridge.shop import jsonsafe
 
 SNIPPET_CHARS: Final = 80
 
@@ -49,7 +51,9 @@ class Transient(Exception):
 
 
 def sanitize(text: str, limit: int = SNIPPET_CHARS) -> str:
-    """A short, printable, one-line excerpt of something the shop sent (for error messages)."""
+    """A short, printable, one-line excerpt of something the shop sent (for error messages); only the
+    start of a long text is looked at, so a huge answer costs no more than a short one."""
+    text = text[: max(4 * limit, 2000)]
     cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
@@ -86,7 +90,7 @@ def _ps_errors(response: requests.Response) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     if body.startswith(b"{"):
         try:
-            document = json.loads(body)
+            document = jsonsafe.loads(body)
         except ValueError:
             return []
         errors = document.get("errors") if isinstance(document, dict) else None
@@ -326,9 +330,11 @@ def decode_json(response: requests.Response, resource: str) -> Any:
             raise error
         raise Transient(error)
     try:
-        return json.loads(body, parse_float=Decimal)
+        return jsonsafe.loads(body)
+    except jsonsafe.UnsafeJson as unsafe:
+        refused: str = str(unsafe)
     except ValueError:
-        text = response.content.decode("utf-8", errors="replace")
+        text = body[:4000].decode("utf-8", errors="replace")
         raise Transient(
             ShopResponseError(
                 f"the shop sent invalid or truncated JSON for `{resource}` (HTTP {response.status_code}, "
@@ -337,6 +343,13 @@ def decode_json(response: requests.Response, resource: str) -> Any:
                 status=response.status_code,
             )
         ) from None
+    # Well-formed, so the same answer would come again: not retried (the next poll asks afresh).
+    raise ShopResponseError(
+        f"the shop sent JSON for `{resource}` that no PrestaShop sends ({refused}), so it was not read: "
+        "the shop or something in front of it (a proxy, a module) is broken or hostile",
+        resource=resource,
+        status=response.status_code,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -1,5 +1,10 @@
 """Reads raw rows a page or a batch at a time (limit/offset, key paging, `filter[id]=[1|2|3]` batches), so no
-read of any size asks the shop for too much at once or sends a URL too long for its web server."""
+read of any size asks the shop for too much at once or sends a URL too long for its web server.
+
+Every full page must move the read on: a page that brings no row not read before (offset paging), or whose
+key does not pass the previous page's (key paging), stops the read with a ShopResponseError. A shop, or a
+cache in front of it, that ignores `limit` or the filter would otherwise be read forever.
+"""
 
 from __future__ import annotations
 
@@ -94,9 +99,14 @@ class Pager:
         """Every matching raw object, a page at a time (`limit=offset,count`) until a short page."""
         offset = 0
         yielded = 0
+        seen: set[str] = set()
         while limit is None or yielded < limit:
             count = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - yielded)
             rows = self.list_page(resource, [*self.params(query), ("limit", f"{offset},{count}")])
+            keys = {_row_key(row) for row in rows}
+            if len(rows) >= count and keys <= seen:
+                raise stuck(resource, f"the page at offset {offset} repeats rows already read")
+            seen |= keys
             yield from rows
             yielded += len(rows)
             offset += len(rows)
@@ -146,11 +156,15 @@ class Pager:
                 language=query.language,
             )
             rows = self.list_page(resource, [*self.params(page_query), ("limit", f"0,{count}")])
+            if len(rows) < count:
+                yield from rows
+                return
+            reached = max(raw_id(resource, row) for row in rows)
+            if reached <= last:
+                raise stuck(resource, f"the page after id {last} ends at id {reached}")
             yield from rows
             yielded += len(rows)
-            if len(rows) < count:
-                return
-            last = max(raw_id(resource, row) for row in rows)
+            last = reached
 
     def changed_since(
         self,
@@ -171,6 +185,7 @@ class Pager:
         skip = 0
         seen: set[int] = set()
         yielded = 0
+        end: tuple[str, int] | None = None  # the (date, id) the previous full page ended at
         while limit is None or yielded < limit:
             count = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - yielded)
             page_query = Query(
@@ -189,6 +204,11 @@ class Pager:
             if len(rows) < count:
                 return
             last = str(rows[-1].get(date_field) or "")
+            reached = (last, raw_id(resource, rows[-1]))
+            if end is not None and reached <= end:
+                detail = f"the page from {lower} ends at {last} #{reached[1]}, not past the one before"
+                raise stuck(resource, detail)
+            end = reached
             if last == lower:
                 skip += len(rows)
             else:
@@ -280,6 +300,21 @@ def raw_id(resource: str, row: Mapping[str, Any]) -> int:
             f"the shop sent a {resource} object without a valid id: {sanitize(repr(value))}",
             resource=resource,
         ) from None
+
+
+def stuck(resource: str, detail: str) -> ShopResponseError:
+    """A paged read that does not move on: stopped, not retried (the same pages would come again)."""
+    return ShopResponseError(
+        f"the shop's `{resource}` list does not move on from page to page ({detail}): the shop, or a "
+        "cache in front of it, ignores the webservice's paging, so the read was stopped",
+        resource=resource,
+    )
+
+
+def _row_key(row: Mapping[str, Any]) -> str:
+    """What tells rows apart: the id, or for a row without one, the whole row."""
+    value = row.get("id")
+    return f"id:{value}" if value is not None else json.dumps(row, sort_keys=True, default=str)
 
 
 def _batches(values: Sequence[T], chunk: int) -> Iterator[list[T]]:

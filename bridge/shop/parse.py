@@ -58,6 +58,10 @@ def _describe(value: object) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
+# No real amount reaches 10^16 (PrestaShop stores decimal(20,6)); beyond it, an answer is garbage.
+MAX_AMOUNT_DIGITS = 15
+
+
 class _Reader:
     """Reads one raw object, converting each field and naming resource, id and field in every error."""
 
@@ -143,6 +147,9 @@ class _Reader:
             raise self.fail(field, f"a non-numeric amount {_describe(value)}")
         if not amount.is_finite():
             raise self.fail(field, f"a non-numeric amount {_describe(value)}")
+        if amount and (amount.adjusted() > MAX_AMOUNT_DIGITS or len(amount.as_tuple().digits) > 40):
+            # `1E300` is a valid Decimal, but quantizing it for an email raises, and no shop sells it.
+            raise self.fail(field, f"an absurd amount {_describe(value)}")
         return amount
 
     def stamp(self, field: str) -> datetime | None:

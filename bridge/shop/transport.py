@@ -1,20 +1,40 @@
 """The HTTP exchange with the shop's webservice (session, Basic auth, URL form, timeouts, bounded retries), in
-one place so every read and write goes through the same retry policy and the key never reaches a URL."""
+one place so every read and write goes through the same retry policy and the key never reaches a URL.
+
+Whatever the shop (or something pretending to be it) sends, an exchange is bounded: it ends within
+`deadline` seconds in all (connect, headers and the whole body, however slowly they drip: see
+`bridge.shop.deadline`), and its body is read in chunks and refused past `max_body` bytes, so memory stays
+flat (`bridge.shop.bounds`). Neither overrun is retried: the same answer would come again, and the
+retries would multiply the wait. The retries of one read (a 5xx, a dropped connection, a cut JSON answer)
+start only while the read is younger than `deadline`, so one read ends within 2 × `deadline` plus one
+backoff wait, and a poll that fails on the shop ends there (the next poll tries again).
+"""
 
 from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from tenacity import Retrying, nap, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    nap,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+from tenacity.stop import stop_base
 
 from bridge import __version__
 from bridge.errors import ShopError
 from bridge.secret import Secret
+from bridge.shop.bounds import overdue, read_body
+from bridge.shop.deadline import Deadline, WatchedAdapter
 from bridge.shop.failures import (
     Transient,
     connection_error,
@@ -29,6 +49,8 @@ from bridge.shop.failures import (
 log = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT: Final = f"prestashop-mail-bridge/{__version__}"
+DEFAULT_DEADLINE: Final = 60.0  # seconds for one whole exchange (PRESTASHOP_DEADLINE)
+DEFAULT_MAX_BODY: Final = 32 * 1024 * 1024  # bytes of one answer (PRESTASHOP_MAX_BODY); real ones are < 64 KB
 
 Form = Literal["api", "dispatcher"]
 
@@ -47,13 +69,21 @@ class ShopTransport:
         sleep: Callable[[float], None] | None = None,
         verify: bool | str = True,
         user_agent: str = DEFAULT_USER_AGENT,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
+        """`timeout` bounds each wait for the shop (connecting, each read); `deadline` the whole exchange."""
         self._root, self._form = _split_base_url(base_url)
         self._timeout = timeout
+        self._deadline = deadline
+        self._max_body = max_body
         self._retries = max(0, retries)
         self._backoff = backoff
         self._sleep = sleep
         self._session = requests.Session()
+        adapter = WatchedAdapter()  # connections a Deadline can cut (one adapter: one connection pool)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         # Basic auth with the key as user name: the key never appears in a URL, so never in a log line.
         self._session.auth = (api_key.reveal(), "")
         self._verify = verify
@@ -75,6 +105,8 @@ class ShopTransport:
             sleep=self._sleep,
             verify=self._verify,
             user_agent=str(self._session.headers["User-Agent"]),
+            deadline=self._deadline,
+            max_body=self._max_body,
         )
         twin._form = self._form
         twin._version = self._version
@@ -107,10 +139,13 @@ class ShopTransport:
         *,
         method: str = "GET",
         body: bytes | None = None,
+        started: float | None = None,
     ) -> requests.Response:
-        """One request, retried on transient failures only if it reads (GET/HEAD): a write runs once."""
+        """One request, retried on transient failures only if it reads (GET/HEAD): a write runs once. No
+        retry starts once the read is `deadline` old (counted from `started`, a `time.monotonic()`)."""
+        attempts = stop_after_attempt(self._retries + 1 if method in ("GET", "HEAD") else 1)
         retrying = Retrying(
-            stop=stop_after_attempt(self._retries + 1 if method in ("GET", "HEAD") else 1),
+            stop=attempts | _Aged(time.monotonic() if started is None else started, self._deadline),
             wait=wait_exponential(multiplier=self._backoff, max=60),
             retry=retry_if_exception_type(Transient),
             reraise=True,
@@ -136,14 +171,15 @@ class ShopTransport:
         or a JSON body cut short is a failure of that one exchange (a PHP worker killed mid-answer, a
         gateway timeout page served with 200), so the GET is tried again like a 5xx; a PHP notice or an
         XML answer is the shop's configuration, and is reported at once."""
+        started = time.monotonic()
         for attempt in range(self._retries + 1):
-            response = self.request(path, [*params, ("output_format", "JSON")], resource)
+            response = self.request(path, [*params, ("output_format", "JSON")], resource, started=started)
             if response.status_code == 404:
                 return None
             try:
                 return decode_json(response, resource)
             except Transient as failed:
-                if attempt == self._retries:
+                if attempt == self._retries or time.monotonic() - started >= self._deadline:
                     raise failed.error from None
                 log.info(
                     "shop answer for %s unreadable (%s); retry %d of %d",
@@ -210,30 +246,44 @@ class ShopTransport:
         resource: str,
         body: bytes | None = None,
     ) -> requests.Response:
+        """One HTTP exchange (redirects included) under one `Deadline`, its body read within `max_body`."""
         url, prefix = self._url(form, path)
         failure: ShopError | None = None
         transient = False
-        try:
-            # `verify` per request: requests lets REQUESTS_CA_BUNDLE override a session-level CA path.
-            # A write is never redirected: requests would turn the POST into a GET and drop the body.
-            response = self._session.request(
-                method,
-                url,
-                params=[*prefix, *params],
-                data=body,
-                headers={"Content-Type": "text/xml; charset=utf-8"} if body is not None else None,
-                timeout=self._timeout,
-                verify=self._verify,
-                allow_redirects=method in ("GET", "HEAD"),
-            )
-        except requests.RequestException as exc:
-            failure, transient = connection_error(
-                exc,
-                resource,
-                root=self._root,
-                timeout=self._timeout,
-                answers_plain_http=lambda: answers_plain_http(self._root, self._timeout),
-            )
+        per_read = min(self._timeout, self._deadline)
+        with Deadline(self._deadline) as deadline:
+            try:
+                # `verify` per request: requests lets REQUESTS_CA_BUNDLE override a session-level CA path.
+                # A write is never redirected: requests would turn the POST into a GET and drop the body.
+                # The hook reads every answer's body (a redirect's too, which requests would otherwise
+                # read whole) before requests looks at it.
+                response = self._session.request(
+                    method,
+                    url,
+                    params=[*prefix, *params],
+                    data=body,
+                    headers={"Content-Type": "text/xml; charset=utf-8"} if body is not None else None,
+                    timeout=per_read,
+                    verify=self._verify,
+                    allow_redirects=method in ("GET", "HEAD"),
+                    stream=True,
+                    hooks={"response": lambda answer, *_, **__: self._bounded(answer, resource, deadline)},
+                )
+            except requests.RequestException as exc:
+                if deadline.expired:
+                    failure = overdue(resource, self._deadline, deadline.received, self._root)
+                else:
+                    failure, transient = connection_error(
+                        exc,
+                        resource,
+                        root=self._root,
+                        timeout=per_read,
+                        answers_plain_http=lambda: answers_plain_http(self._root, self._timeout),
+                    )
+            else:
+                if deadline.expired:  # headers cut short by the shutdown can look complete: not trusted
+                    response.close()
+                    failure = overdue(resource, self._deadline, deadline.received, self._root)
         # Raised outside the `except` block so neither the requests exception (which holds the prepared
         # request and its Authorization header) nor its traceback is chained to the error.
         if failure is not None:
@@ -247,6 +297,20 @@ class ShopTransport:
             self._version = version
         log.debug("%s %s → %s", method, response.url.split("?")[0], response.status_code)
         return response
+
+    def _bounded(self, response: requests.Response, resource: str, deadline: Deadline) -> requests.Response:
+        read_body(response, resource, self._max_body, deadline)
+        return response
+
+
+class _Aged(stop_base):
+    """Stop retrying once the read began `limit` seconds ago (the first try always runs)."""
+
+    def __init__(self, began: float, limit: float) -> None:
+        self.began, self.limit = began, limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() - self.began >= self.limit
 
 
 def answers_plain_http(root: str, timeout: float) -> bool:

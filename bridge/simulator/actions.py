@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from bridge.clock import ManualClock
+from bridge.simulator import stock
 from bridge.simulator.state import ShopState
 
 Row = dict[str, Any]
@@ -895,6 +896,7 @@ class Shop:
                 )
             if comment:
                 self._checkout_comment(order_id, cart, customer, comment)
+            stock.take_ordered(self.state, [(ln.product["id"], ln.attribute_id, ln.quantity) for ln in lines])
             self._change_state(order_id, initial_state, employee_id=0, now=now)
             if module.transaction_ids and self.payments(order_id):
                 payment_row = self.payments(order_id)[-1]

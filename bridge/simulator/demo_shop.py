@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from bridge.clock import Clock, ManualClock
+from bridge.simulator import stock
 from bridge.simulator.actions import PostalAddress, Shop, net_from_gross
 from bridge.simulator.state import ShopState
 
@@ -285,6 +286,8 @@ def _configuration(state: ShopState, today: datetime) -> None:
         "PS_PASSWD_TIME_FRONT": "360",
         "PS_GUEST_CHECKOUT_ENABLED": "1",
         "PS_INVOICE": "1",
+        "PS_STOCK_MANAGEMENT": "1",
+        "PS_LAST_QTIES": "3",  # "display remaining quantities when the quantity is lower than": the default
         # What the wire and cheque payment modules were configured with (shown in their emails).
         "BANK_WIRE_OWNER": "Pracownia Ceramiki Złota Łąka Zofia Nowak",
         "BANK_WIRE_DETAILS": "PL61 1090 1014 0000 0712 1981 2874",
@@ -509,13 +512,15 @@ def _catalogue(shop: Shop, when: datetime) -> None:
             )
             # One photo per product (image id = product id), served at the public /img/p/ URL.
             shop.state.update("products", product_id, id_default_image=product_id)
+            stock.set_stock(shop.state, product_id, 0 if product.combinations else 25)
             for index, (pl_group, pl_value, en_group, en_value, impact) in enumerate(product.combinations, 1):
-                shop.add_combination(
+                combination = shop.add_combination(
                     product_id,
                     {"pl": [(pl_group, pl_value)], "en": [(en_group, en_value)]},
                     price_impact=net_from_gross(impact, product.vat),
                     reference=f"{product.reference}-{index}",
                 )
+                stock.set_stock(shop.state, product_id, 12, attribute_id=combination)
 
 
 # Product ids follow PRODUCTS' order; combination ids are global, in order.

@@ -369,6 +369,15 @@ _RESOURCE_LIST: tuple[Resource, ...] = (
         # 8.1.2 renders the shop flags as JSON numbers.
         "id_shop_group:int id_category:int active:int deleted:int name:string color:string theme_name:string",
     ),
+    _resource(
+        # Not recorded from the real shop: PrestaShop 8.1.2's StockAvailable definition. One row per product
+        # and combination (id_product_attribute 0: the product, for a product with combinations the sum).
+        "stock_availables",
+        "stock_available",
+        "stock_availables",
+        "id_product:int id_product_attribute:int id_shop:int id_shop_group:int quantity:int "
+        "depends_on_stock:bool out_of_stock:int location:string",
+    ),
 )
 
 RESOURCES: dict[str, Resource] = {resource.name: resource for resource in _RESOURCE_LIST}

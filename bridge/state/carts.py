@@ -1,4 +1,9 @@
-"""The abandoned-cart series and the single-use discount codes the bridge created, as the store keeps them."""
+"""The abandoned-cart series and the single-use discount codes the bridge created, as the store keeps them.
+
+What they may keep, and for how long (bridge.state.retention): an ended series goes RETENTION_DAYS after it
+ended; a code keeps its text only while it can be used (one code per customer, ever, needs only who and
+until when); `bridge forget` deletes a customer's series and code.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from bridge.plan.carts import IssuedCode, Series
 from bridge.state.store import Store, cart_series, discount_codes, upsert
@@ -99,6 +104,37 @@ def put_code(conn: Connection, code: IssuedCode, *, now: datetime) -> None:
         )
         .on_conflict_do_nothing(index_elements=[discount_codes.c.customer_id])
     )
+
+
+def blank_expired_codes(conn: Connection, *, now: datetime) -> int:
+    """Expired codes keep what "one code per customer, ever" needs (the customer, the shop's cart rule, the
+    validity), not the code itself: nobody can use it any more. Returns how many were blanked."""
+    result = conn.execute(
+        update(discount_codes)
+        .where(discount_codes.c.valid_until <= now, discount_codes.c.code != "")
+        .values(code="")
+    )
+    return result.rowcount
+
+
+def delete_ended_series(conn: Connection, *, ended_before: datetime) -> int:
+    """Delete the series that ended (stopped or done) before `ended_before`. A cart shows up again only when
+    it changes, and a changed cart starts a fresh series anyway; the outbox keeps the reminders' keys."""
+    result = conn.execute(
+        delete(cart_series).where(cart_series.c.status != "open", cart_series.c.updated_at < ended_before)
+    )
+    return result.rowcount
+
+
+def forget_customers(conn: Connection, customer_ids: Iterable[int]) -> tuple[int, int]:
+    """`bridge forget`: delete these customers' series and codes; (series, codes) deleted. The codes stay
+    in the shop, where the owner may delete them."""
+    wanted = sorted(set(customer_ids))
+    if not wanted:
+        return 0, 0
+    series = conn.execute(delete(cart_series).where(cart_series.c.customer_id.in_(wanted))).rowcount
+    codes = conn.execute(delete(discount_codes).where(discount_codes.c.customer_id.in_(wanted))).rowcount
+    return series, codes
 
 
 def _series(row: Any) -> Series:

@@ -24,6 +24,10 @@ Statuses: queued → sending → sent | retry (→ sending …) | failed | unkno
 decided not to send, `skip_reason` says why); cancelled (expired, or by the owner); held (an order email
 whose shop event is older than MAX_EMAIL_AGE, `skip_reason` says how old: never claimed, it waits for the
 owner's `release()`, which queues it due now, or `cancel()`).
+
+Personal data has a lifetime (bridge.state.retention): a finished row is purged after RETENTION_DAYS or by
+`bridge forget` (its address kept only as a keyed hash, which callers see as an empty `recipient_email`),
+and a purged row is never queued again.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Row, and_, case, delete, func, insert, or_, select, update
 
 from bridge.plan.age import HELD_PREFIX
+from bridge.state.hashed import address_forms, is_hashed, normalise_email
 from bridge.state.store import Store, outbox, outbox_attempts, suppressions, upsert
 
 log = logging.getLogger(__name__)
@@ -167,6 +172,8 @@ class OutboxRow:
     consent: str | None = None
     customer_id: int | None = None
     cart_id: int | None = None
+    purged: str | None = None  # None, "links", "retention" or "forget" (bridge.state.retention)
+    purged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -576,9 +583,10 @@ def resolve_unknown(store: Store, policy: UnknownPolicy, *, now: datetime) -> li
 
 
 def _requeue(conn: Connection, row_id: int, now: datetime, allowed: tuple[Status, ...]) -> bool:
+    """Queue a row again, unless it was purged: what it would say is gone."""
     result = conn.execute(
         update(outbox)
-        .where(outbox.c.id == row_id, outbox.c.status.in_(allowed))
+        .where(outbox.c.id == row_id, outbox.c.status.in_(allowed), outbox.c.purged.is_(None))
         .values(
             status=Status.QUEUED.value,
             not_before=now,
@@ -611,9 +619,10 @@ def list_rows(
         query = query.where(outbox.c.order_id == order_id)
     if cart_id is not None:
         query = query.where(outbox.c.cart_id == cart_id)
-    if recipient_email is not None:
-        query = query.where(func.lower(outbox.c.recipient_email) == recipient_email.strip().lower())
     with store.read() as conn:
+        if recipient_email is not None:  # as written, or as the keyed hash a purge left
+            forms = address_forms(conn, recipient_email)
+            query = query.where(func.lower(outbox.c.recipient_email).in_(forms))
         return [_row(row) for row in conn.execute(query)]
 
 
@@ -739,6 +748,8 @@ def _row(row: Row[Any]) -> OutboxRow:
     values = row._asdict()
     values["status"] = Status(values["status"])
     values["context"] = MappingProxyType(json.loads(values["context"]))
+    if is_hashed(values["recipient_email"]):  # purged: the hash is for finding the row, not an address
+        values["recipient_email"] = ""
     return OutboxRow(**values)
 
 
@@ -784,23 +795,30 @@ def mark_cancelled(store: Store, row_id: int, *, owner: str, now: datetime, reas
 
 
 def is_suppressed(conn: Connection, email: str) -> str | None:
-    """Why mail to `email` is suppressed (a permanent bounce), or None."""
+    """Why mail to `email` is suppressed (a permanent bounce), or None. A suppression `bridge forget` kept
+    as the address's keyed hash counts too."""
     return conn.execute(
-        select(suppressions.c.reason).where(suppressions.c.email == email.strip().lower())
+        select(suppressions.c.reason)
+        .where(suppressions.c.email.in_(address_forms(conn, email)))
+        .order_by(suppressions.c.created_at)
+        .limit(1)
     ).scalar_one_or_none()
 
 
 def suppress(conn: Connection, email: str, reason: str, *, now: datetime) -> None:
+    """Suppress `email` for later mail (a suppression kept only as a hash is not written back in full)."""
+    if is_suppressed(conn, email) is not None:
+        return
     conn.execute(
         upsert(conn, suppressions)
-        .values(email=email.strip().lower(), reason=_clean(reason) or "", created_at=now)
+        .values(email=normalise_email(email), reason=_clean(reason) or "", created_at=now)
         .on_conflict_do_nothing(index_elements=[suppressions.c.email])
     )
 
 
 def unsuppress(conn: Connection, email: str) -> None:
-    """The owner asked to write to this address again (`bridge outbox retry`)."""
-    conn.execute(delete(suppressions).where(suppressions.c.email == email.strip().lower()))
+    """The owner asked to write to this address again (`bridge outbox retry`), hashed entry included."""
+    conn.execute(delete(suppressions).where(suppressions.c.email.in_(address_forms(conn, email))))
 
 
 # --- marketing: series that stop, requests that move ----------------------------------------------------

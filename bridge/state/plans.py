@@ -19,7 +19,7 @@ from bridge.plan.carts import KIND as CART_REMINDER
 from bridge.plan.carts import CartPlan, stops_for_orders
 from bridge.plan.orders import OrderPlan
 from bridge.plan.rules import Decision
-from bridge.state import carts, cursors, outbox
+from bridge.state import carts, cursors, outbox, retention
 from bridge.state.orders import put_seen_order
 
 
@@ -106,6 +106,7 @@ def apply_carts(conn: Connection, plan: CartPlan, *, now: datetime, domain: str)
         if cancelled:
             applied.cancelled[cart_id] = len(cancelled)
         carts.put_series(conn, fresh, now=now)
+    retention.purge_links(conn, plan.start.restarted, now=now)  # the series before the change ended
     queue(conn, [*plan.skips, *plan.emails], applied, now=now, domain=domain)
     for cart_id, verdict in plan.start.verdicts.items():
         if verdict.steps_done is not None:
@@ -120,11 +121,13 @@ def apply_carts(conn: Connection, plan: CartPlan, *, now: datetime, domain: str)
 
 
 def stop_series(conn: Connection, stops: dict[int, str], applied: Applied, *, now: datetime) -> None:
-    """End these series and cancel their waiting reminders."""
+    """End these series, cancel their waiting reminders, and take the recovery links (they sign the
+    customer in) and codes out of the reminders already finished."""
     for cart_id, why in stops.items():
         carts.end_series(conn, cart_id, "stopped", why, now=now)
         outbox.cancel_waiting(conn, f"not sent: {why}", now=now, kind=CART_REMINDER, cart_id=cart_id)
         applied.stopped.append((cart_id, why))
+    retention.purge_links(conn, stops, now=now)
 
 
 def stop_for_orders(conn: Connection, orders: list[Order], *, now: datetime) -> list[tuple[int, str]]:
@@ -143,10 +146,15 @@ def cancel_marketing(conn: Connection, email: str, reason: str, *, now: datetime
 
 
 def _finish(conn: Connection, plan: CartPlan, *, now: datetime) -> None:
-    """Series with no step left are done (unless this pass stopped them), as are those it marked done."""
+    """Series with no step left are done (unless this pass stopped them), as are those it marked done; their
+    finished reminders lose the recovery link and the code (one still waiting loses it once it is sent)."""
+    ended: list[int] = []
     for cart_id, verdict in plan.start.verdicts.items():
         if verdict.finished and cart_id not in plan.stops:
             carts.end_series(conn, cart_id, "done", "every reminder of the series was handled", now=now)
+            ended.append(cart_id)
     for cart_id, (status, why) in plan.stops.items():
         if status != "stopped":
             carts.end_series(conn, cart_id, status, why, now=now)
+            ended.append(cart_id)
+    retention.purge_links(conn, ended, now=now)

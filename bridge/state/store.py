@@ -1,15 +1,16 @@
 """The state store: what the bridge has seen of the shop, its cursors and the outbox, in one database.
 
-SQLite by default (one private file, WAL, write transactions that take the write lock at BEGIN), with
-portable SQL so PostgreSQL can follow: the only SQLite-specific statements live in the connect and begin
-hooks below. The schema is migrated with Alembic at every open, so an upgrade never loses the outbox.
-Callers get plain dataclasses, never SQLAlchemy rows.
+SQLite by default (one private file, WAL, write transactions that take the write lock at BEGIN, deleted
+content zeroed on disk), with portable SQL so PostgreSQL can follow: the only SQLite-specific statements
+live in the connect and begin hooks below and in `Store.flush_wal`. The schema is migrated with Alembic
+at every open, so an upgrade never loses the outbox. Callers get plain dataclasses, never SQLAlchemy rows.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -172,9 +173,16 @@ outbox = Table(
     Column("consent", Text),
     Column("customer_id", Integer, index=True),
     Column("cart_id", Integer),
+    # Personal data has a lifetime (0006, bridge.state.retention): NULL as queued; "links" once its cart's
+    # series ended (the recovery link and the code gone); "retention" or "forget" once the personal details
+    # are gone (address → keyed hash, name and context emptied, replies scrubbed). The row stays: its key
+    # keeps the email from ever being sent again.
+    Column("purged", String(16)),
+    Column("purged_at", UTCDateTime),
     CheckConstraint(f"status IN {_in(OUTBOX_STATUSES)}", name="status"),
     CheckConstraint(f"category IN {_in(CATEGORIES)}", name="category"),
     Index("ix_outbox_due", "status", "not_before"),
+    Index("ix_outbox_purge", "purged", "kind", "updated_at"),
 )
 
 outbox_attempts = Table(
@@ -238,6 +246,18 @@ discount_codes = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# One row (id = 1), made by migration 0006: the store's own random key for the keyed hash (HMAC-SHA256) that
+# replaces an address the store must forget, and when personal data was last purged.
+privacy = Table(
+    "privacy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("hash_key", String(64), nullable=False),  # 32 random bytes, hex; never leaves the store
+    Column("last_purge_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
 # One row (id = 1) once SMTP delivery pauses the sender (quota, refused credentials).
 sender_state = Table(
     "sender_state",
@@ -248,6 +268,20 @@ sender_state = Table(
     Column("pause_credentials", String(64)),  # sha256 of a refused login (0005), never the password
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("id = 1", name="single_row"),
+)
+
+# The owner's low-stock alerts (0007, bridge.state.owner): a stock row told low stays `low` until it rises
+# above the threshold, so each fall is told once; `falls` names the next fall's alert.
+owner_low_stock = Table(
+    "owner_low_stock",
+    metadata,
+    Column("stock_id", Integer, primary_key=True, autoincrement=False),  # stock_availables.id
+    Column("id_product", Integer, nullable=False),
+    Column("id_product_attribute", Integer, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("low", Integer, nullable=False),  # 1 while at or below the threshold (told), else 0
+    Column("falls", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 
@@ -282,6 +316,23 @@ class Store:
             with conn.begin() as trans:
                 yield conn
                 trans.rollback()
+
+    def flush_wal(self) -> None:
+        """SQLite: copy the write-ahead log into the file and empty it, so that the old versions of rows a
+        purge rewrote leave the disk as well (`secure_delete` zeroes them in the file itself). Best effort:
+        a reader that holds the log back only delays it to the next purge. Nothing for a server database."""
+        if self.path is None:
+            return
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.fetchall()
+            cursor.close()
+        except sqlite3.Error as error:
+            log.debug("state store %s: the log could not be emptied now: %s", self.location, error)
+        finally:
+            raw.close()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -369,7 +420,7 @@ if TYPE_CHECKING:
 # The newest migration in bridge/state/migrations/versions. A store already there opens without importing
 # Alembic at all (half a second of every `bridge sync` started by a timer); tests/test_store.py keeps
 # this in step with Alembic's own head.
-SCHEMA_REVISION: Final = "0005"
+SCHEMA_REVISION: Final = "0007"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -464,6 +515,8 @@ def _create_engine(url: URL, busy_timeout: timedelta) -> Engine:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # What a purge or `bridge forget` removes is overwritten with zeros, not left in free pages.
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
 

@@ -1,8 +1,10 @@
 """The addresses that asked for no more marketing mail, each with how (`source`) and when.
 
 Addresses are stored in one form (`normalise_email`), the form unsubscribe tokens sign and suppressions
-use, so `Zofia@Example.pl ` and `zofia@example.pl` are one address. Checking that an address and a source
-are acceptable is the caller's job (bridge.web.unsubscribe.unsubscribe); this module only keeps the rows.
+use, so `Zofia@Example.pl ` and `zofia@example.pl` are one address. An address erased by `bridge forget`
+stays here as its keyed hash (bridge.state.hashed): it is still unsubscribed, and every check below
+recognises it. Checking that an address and a source are acceptable is the caller's job
+(bridge.web.unsubscribe.unsubscribe); this module only keeps the rows.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select
 
+from bridge.state.hashed import address_forms
+from bridge.state.hashed import normalise_email as normalise_email
 from bridge.state.store import unsubscribes, upsert
 
 
@@ -19,18 +23,16 @@ from bridge.state.store import unsubscribes, upsert
 class Unsubscribe:
     """One address that asked for no more marketing mail: how (`source`) and when."""
 
-    email: str
+    email: str  # the address, or its keyed hash (`hmac-sha256:…`) once `bridge forget` erased it
     source: str
     created_at: datetime
 
 
-def normalise_email(email: str) -> str:
-    """The form every address is stored and signed in (the outbox's suppressions use the same)."""
-    return email.strip().lower()
-
-
 def add(conn: Connection, email: str, source: str, *, now: datetime) -> bool:
-    """Record the unsubscribe; True when it is new (the first request wins: its source and time stay)."""
+    """Record the unsubscribe; True when it is new (the first request wins: its source and time stay, and
+    an address kept only as a hash is not written back in full)."""
+    if unsubscribed(conn, email) is not None:
+        return False
     result = conn.execute(
         upsert(conn, unsubscribes)
         .values(email=normalise_email(email), source=source, created_at=now)
@@ -40,16 +42,21 @@ def add(conn: Connection, email: str, source: str, *, now: datetime) -> bool:
 
 
 def unsubscribed(conn: Connection, email: str) -> Unsubscribe | None:
-    """How and when `email` unsubscribed, or None when it never did (or resubscribed)."""
+    """How and when `email` unsubscribed (as it is, or as its keyed hash), or None when it never did (or
+    resubscribed)."""
     row = conn.execute(
-        select(unsubscribes).where(unsubscribes.c.email == normalise_email(email))
+        select(unsubscribes)
+        .where(unsubscribes.c.email.in_(address_forms(conn, email)))
+        .order_by(unsubscribes.c.created_at)
+        .limit(1)
     ).one_or_none()
     return None if row is None else Unsubscribe(row.email, row.source, row.created_at)
 
 
 def resubscribe(conn: Connection, email: str) -> bool:
-    """Forget an unsubscribe (the customer asked the owner); True when there was one."""
-    result = conn.execute(delete(unsubscribes).where(unsubscribes.c.email == normalise_email(email)))
+    """Forget an unsubscribe, hashed or not (the customer asked the owner); True when there was one."""
+    forms = address_forms(conn, email)
+    result = conn.execute(delete(unsubscribes).where(unsubscribes.c.email.in_(forms)))
     return result.rowcount > 0
 
 

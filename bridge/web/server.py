@@ -1,5 +1,5 @@
-"""A threaded HTTP server on this machine that stops at once, for the unsubscribe endpoint and the
-webservice simulator.
+"""A threaded HTTP server on this machine that stops at once, for the webservice simulator (the
+unsubscribe endpoint, which faces the internet, is served by waitress: bridge/web/serving.py).
 
 `ThreadingHTTPServer.shutdown()` stops accepting, but a handler thread blocked on a kept-alive connection
 waits for its read timeout. Handlers register their connection (`track`) so `close_connections()` can

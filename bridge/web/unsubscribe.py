@@ -1,5 +1,6 @@
 """Unsubscribing from marketing mail: signed tokens, the List-Unsubscribe links, checking an unsubscribe
-before bridge.state.unsubscribes records it, and the small HTTP endpoint the links point to.
+before bridge.state.unsubscribes records it, and the HTTP endpoint the links point to (its requests in
+bridge/web/app.py, its pages in bridge/web/pages.py, its server in bridge/web/serving.py).
 
 A marketing email carries `List-Unsubscribe: <https://…?t=TOKEN&l=pl>, <mailto:…?subject=unsubscribe%20TOKEN>`
 and `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058, RFC 2369), plus the same URL in its body.
@@ -18,29 +19,22 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import html
 import logging
 import os
 import re
 import secrets
-import socket
-import socketserver
 import stat
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy as email_policy
-from email.parser import BytesParser
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal
-from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
+from typing import Final, Literal
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from bridge.clock import Clock
-from bridge.errors import ConfigError, StoreError
+from bridge.errors import ConfigError
+from bridge.model.headers import mask_email as mask_email  # moved there; kept importable here
 from bridge.secret import REDACTED, Secret
 from bridge.state import unsubscribes
 from bridge.state.store import Store, Tx
@@ -50,7 +44,9 @@ from bridge.state.store import Store, Tx
 from bridge.state.unsubscribes import Unsubscribe as Unsubscribe
 from bridge.state.unsubscribes import normalise_email
 from bridge.state.unsubscribes import unsubscribed as unsubscribed
-from bridge.web.server import StoppableHTTPServer
+from bridge.web.app import UnsubscribeApp
+from bridge.web.pages import choose_language as choose_language  # the endpoint's pages; tests import it here
+from bridge.web.serving import BackgroundServer, Limits
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +64,6 @@ SHORT_SECRET: Final = 16  # characters; below this, one leaked token lets someon
 MAX_EMAIL_BYTES: Final = 320  # the store's column; RFC 5321 allows no more in practice
 MAC_SIZE: Final = 16  # bytes of HMAC-SHA256 kept: 128 bits
 MAX_TOKEN_LENGTH: Final = 512  # "1." + base64 of 320 bytes (427) + "." + 22: anything longer is not ours
-MAX_BODY: Final = 4096  # a one-click POST is 26 bytes, the page's form 9
-DRAIN_LIMIT: Final = 65536  # read (and drop) up to this much of a refused body, so the 413 arrives cleanly
-REQUEST_TIMEOUT: Final = 10.0  # seconds a client may take per read before its connection is dropped
-RETRY_AFTER: Final = "120"
 
 _VERSION: Final = "1"
 _MAC_CONTEXT: Final = b"prestashop-mail-bridge unsubscribe\x00v1\x00"
@@ -375,14 +367,6 @@ def token_from_mailto_subject(subject: str) -> str | None:
     return match.group() if match else None
 
 
-def mask_email(email: str) -> str:
-    """`z***@example.com`: enough for the customer (and a log reader) to recognise, not to harvest."""
-    local, at, domain = email.rpartition("@")
-    if not at:
-        return email[:1] + "***"
-    return f"{local[:1]}***@{domain}"
-
-
 # --- the store -----------------------------------------------------------------------------------------
 
 
@@ -401,185 +385,13 @@ def unsubscribe(tx: Tx, email: str, source: Source, *, now: datetime) -> bool:
     return unsubscribes.add(tx, address, source, now=now)
 
 
-# --- pages ---------------------------------------------------------------------------------------------
-
-Language = Literal["pl", "en"]
-
-_TEXTS: Final[dict[str, dict[str, str]]] = {
-    "en": {
-        "confirm_title": "Unsubscribe from marketing emails",
-        "confirm": "Stop sending reminders and offers to {address}?",
-        "button": "Unsubscribe",
-        "orders": "Emails about your orders, such as confirmations and shipping updates, will still arrive.",
-        "already_title": "Already unsubscribed",
-        "already": "{address} is already unsubscribed: {shop} sends it no reminders or offers.",
-        "already_anonymous": "{address} is already unsubscribed: it gets no reminders or offers.",
-        "done_title": "You are unsubscribed",
-        "done": "{shop} will send no more reminders or offers to {address}.",
-        "done_anonymous": "We will send no more reminders or offers to {address}.",
-        "bad_title": "This link does not work",
-        "bad": (
-            "The unsubscribe link is incomplete or damaged. Open it again from the email, or copy the "
-            "whole link. Nothing was changed."
-        ),
-        "unavailable_title": "Please try again",
-        "unavailable": (
-            "Your request could not be saved just now. Please try again in a few minutes. "
-            "Nothing was changed."
-        ),
-        "method_title": "Not allowed",
-        "method": "This address only answers the unsubscribe link and its button.",
-        "too_large_title": "Request too large",
-        "too_large": "The request was too large. Nothing was changed.",
-        "error_title": "Something went wrong",
-        "error": "Something went wrong on our side. Please try again in a few minutes. Nothing was changed.",
-    },
-    "pl": {
-        "confirm_title": "Rezygnacja z wiadomości marketingowych",
-        "confirm": "Czy przestać wysyłać przypomnienia i oferty na adres {address}?",
-        "button": "Wypisz mnie",
-        "orders": (
-            "Wiadomości o Twoich zamówieniach, takie jak potwierdzenia i informacje o wysyłce, nadal "
-            "będą przychodzić."
-        ),
-        "already_title": "Adres jest już wypisany",
-        "already": "Adres {address} jest już wypisany: {shop} nie wysyła na niego przypomnień ani ofert.",
-        "already_anonymous": (
-            "Adres {address} jest już wypisany: nie trafiają na niego przypomnienia ani oferty."
-        ),
-        "done_title": "Gotowe, adres został wypisany",
-        "done": "{shop} nie będzie już wysyłać przypomnień ani ofert na adres {address}.",
-        "done_anonymous": "Nie będziemy już wysyłać przypomnień ani ofert na adres {address}.",
-        "bad_title": "Ten link nie działa",
-        "bad": (
-            "Link do wypisania się jest niepełny lub uszkodzony. Otwórz go ponownie z wiadomości albo "
-            "skopiuj w całości. Niczego nie zmieniono."
-        ),
-        "unavailable_title": "Spróbuj ponownie",
-        "unavailable": (
-            "Nie udało się teraz zapisać Twojej prośby. Spróbuj ponownie za kilka minut. "
-            "Niczego nie zmieniono."
-        ),
-        "method_title": "Niedozwolone żądanie",
-        "method": "Ten adres obsługuje tylko link do wypisania się i jego przycisk.",
-        "too_large_title": "Zbyt duże żądanie",
-        "too_large": "Żądanie było zbyt duże. Niczego nie zmieniono.",
-        "error_title": "Coś poszło nie tak",
-        "error": (
-            "Coś poszło nie tak po naszej stronie. Spróbuj ponownie za kilka minut. Niczego nie zmieniono."
-        ),
-    },
-}
-
-_STYLE: Final = (
-    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:34rem;"
-    "margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222;background:#fff}"
-    ".shop{color:#555;margin:0}h1{font-size:1.4rem}"
-    "button{font:inherit;padding:.6rem 1.4rem;border:0;border-radius:4px;background:#1a5fb4;color:#fff;"
-    "cursor:pointer}"
-)
-
-
-def _render(
-    language: Language,
-    shop: str,
-    page: str,
-    *,
-    address: str = "",
-    extra: tuple[str, ...] = (),
-    button: bool = False,
-) -> bytes:
-    """One page; every value from outside (shop name, masked address) is HTML-escaped here and only here."""
-    texts = _TEXTS[language]
-    values = {"shop": html.escape(shop), "address": f"<strong>{html.escape(address)}</strong>"}
-    title = html.escape(texts[f"{page}_title"])
-    # Without a shop name (not read from the shop yet) the sentences must not start with a blank.
-    sentence = (
-        texts[f"{page}_anonymous"] if not shop.strip() and f"{page}_anonymous" in texts else texts[page]
-    )
-    paragraphs = [sentence.format(**values)]
-    paragraphs += [html.escape(texts[name]) for name in extra]
-    body = "".join(f"<p>{paragraph}</p>" for paragraph in paragraphs)
-    if button:
-        # No action attribute: the browser posts back to the URL it shows, the public one, whatever
-        # path the owner's web server forwards to this endpoint.
-        body += (
-            '<form method="post"><input type="hidden" name="confirm" value="1">'
-            f'<button type="submit">{html.escape(texts["button"])}</button></form>'
-        )
-    shop_line = f'<p class="shop">{html.escape(shop)}</p>' if shop.strip() else ""
-    return (
-        f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="robots" content="noindex, nofollow">'
-        f"<title>{title}</title><style>{_STYLE}</style></head>"
-        f"<body>{shop_line}<h1>{title}</h1>{body}</body></html>\n"
-    ).encode()
-
-
-def choose_language(requested: str | None, accept_language: str | None) -> Language:
-    """Polish or English: the link's `l`, else the browser's Accept-Language, else English."""
-    primary = (requested or "").strip().lower().replace("_", "-").split("-")[0]
-    if primary in _TEXTS:
-        return "pl" if primary == "pl" else "en"
-    best: tuple[float, int] | None = None
-    chosen: Language = "en"
-    for position, item in enumerate((accept_language or "")[:1000].split(",")):
-        tag, _, parameters = item.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in _TEXTS:
-            continue
-        quality = 1.0
-        for parameter in parameters.split(";"):
-            name, _, value = parameter.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality <= 0:
-            continue
-        rank = (quality, -position)
-        if best is None or rank > best:
-            best, chosen = rank, ("pl" if primary == "pl" else "en")
-    return chosen
-
-
 # --- the HTTP endpoint ---------------------------------------------------------------------------------
-
-SECURITY_HEADERS: Final = (
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "
-        "form-action 'self'",
-    ),
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
-    ("Cache-Control", "no-store"),
-    ("X-Robots-Tag", "noindex, nofollow"),
-)
-ALLOWED_METHODS: Final = "GET, HEAD, POST"
-_TOKEN_IN_QUERY: Final = re.compile(r"(?i)([?&;]t=)[^&;\s\"]*")
 
 AfterUnsubscribe = Callable[[Tx, str, datetime], None]
 
 
-def _mask_tokens(text: str) -> str:
-    """Request lines without the token: it names the address and unsubscribes it."""
-    return _TOKEN_IN_TEXT.sub(REDACTED, _TOKEN_IN_QUERY.sub(rf"\g<1>{REDACTED}", text))
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _BadBody(Exception):
-    pass
-
-
 class UnsubscribeServer:
-    """The endpoint behind UNSUBSCRIBE_URL: a threaded stdlib HTTP server in a daemon thread.
+    """The endpoint behind UNSUBSCRIBE_URL: bridge.web.app's pages, served by waitress (bridge.web.serving).
 
     It listens on loopback by default; the owner's web server terminates https and forwards the public
     URL here. Every unsubscribe is its own short transaction in `store`; `after_unsubscribe(conn, email,
@@ -596,6 +408,7 @@ class UnsubscribeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         after_unsubscribe: AfterUnsubscribe | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
@@ -604,29 +417,33 @@ class UnsubscribeServer:
         self.host = host
         self.port = port
         self.after_unsubscribe = after_unsubscribe
-        self._server: _Server | None = None
+        self.limits = limits or Limits()
+        self._server: BackgroundServer | None = None
 
     def start(self) -> UnsubscribeServer:
         if self._server is not None:
             return self
         try:
-            server = _Server((self.host, self.port), self)
-        except OSError as error:
-            raise ConfigError(
-                f"UNSUBSCRIBE_LISTEN {self.host}:{self.port}: cannot listen ({error.strerror or error})"
-            ) from None
-        self.port = server.server_address[1]
+            server = BackgroundServer(
+                UnsubscribeApp(self), self.host, self.port, self.limits, name="unsubscribe-endpoint"
+            )
+        except (OSError, ValueError) as error:  # ValueError: waitress cannot resolve the host
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            where = f"{self.host}:{self.port}"
+            raise ConfigError(f"UNSUBSCRIBE_LISTEN {where}: cannot listen ({reason})") from None
+        self.port = server.port
         self._server = server
-        server.serve_in_background("unsubscribe-endpoint", poll_interval=0.1)
+        server.start()
         log.info("unsubscribe endpoint listening on %s", self.url)
+        if self.host not in LOOPBACK_HOSTS:  # the settings allowed it: UNSUBSCRIBE_EXPOSED=yes
+            log.info("the unsubscribe endpoint may be reached from other machines, not only through a proxy")
         return self
 
     def stop(self) -> None:
-        server = self._server
-        if server is None:
-            return
-        server.stop()
-        self._server = None
+        """Stop listening, close every connection, let the workers finish (bounded: a few seconds at most)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> UnsubscribeServer:
         return self.start()
@@ -645,6 +462,13 @@ class UnsubscribeServer:
     def __repr__(self) -> str:
         return f"UnsubscribeServer({self.url!r})"
 
+    def address(self, token: str) -> str | None:
+        """The address `token` was signed for; None when this bridge did not sign it."""
+        try:
+            return self.signer.verify(token)
+        except InvalidToken:
+            return None
+
     def record(self, email: str, source: Source) -> bool:
         """One unsubscribe in its own transaction; True when new. StoreError when the store cannot."""
         with self.store.transaction() as tx:
@@ -661,269 +485,3 @@ class UnsubscribeServer:
     def lookup(self, email: str) -> Unsubscribe | None:
         with self.store.read() as tx:
             return unsubscribed(tx, email)
-
-
-class _Server(StoppableHTTPServer):
-    def __init__(self, address: tuple[str, int], endpoint: UnsubscribeServer) -> None:
-        self.endpoint = endpoint
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind also resolves the host's FQDN: a DNS lookup at every start, for nothing.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.socket.getsockname()[:2]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hangs up or stalls is not worth a traceback."""
-        log.debug("unsubscribe endpoint: a connection ended badly", exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: a provider may send several one-click POSTs on one connection
-    server: _Server
-    timeout = REQUEST_TIMEOUT
-    server_version = "bridge-unsubscribe"
-
-    def version_string(self) -> str:
-        return self.server_version  # no Python version for the world to read
-
-    def setup(self) -> None:
-        self._body_read = False
-        self.server.track(self.request)
-        super().setup()
-
-    def parse_request(self) -> bool:
-        self._body_read = False  # one handler serves every request of a kept-alive connection
-        return super().parse_request()
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.request)
-
-    # -- logging: the module logger, at DEBUG, without tokens ------------------------------------------
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("unsubscribe endpoint: %s", _mask_tokens(format % args))
-
-    # -- methods -----------------------------------------------------------------------------------------
-
-    def do_GET(self) -> None:
-        self._guarded(self._show)
-
-    def do_HEAD(self) -> None:
-        self._guarded(self._show)
-
-    def do_POST(self) -> None:
-        self._guarded(self._post)
-
-    def __getattr__(self, name: str) -> Callable[[], None]:
-        # http.server answers a method without a do_* handler with 501; this endpoint says 405 and Allow.
-        if name.startswith("do_"):
-            return self._not_allowed
-        raise AttributeError(name)
-
-    def _not_allowed(self) -> None:
-        self._page(HTTPStatus.METHOD_NOT_ALLOWED, "method", headers=(("Allow", ALLOWED_METHODS),), close=True)
-
-    # -- routes ------------------------------------------------------------------------------------------
-
-    def _guarded(self, route: Callable[[], None]) -> None:
-        try:
-            route()
-        except StoreError as error:
-            log.warning("unsubscribe endpoint: the state store is unavailable: %s", error)
-            self._page(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", headers=(("Retry-After", RETRY_AFTER),))
-        except Exception as error:
-            # Only the type and the place: an exception's text may quote the address it was handling.
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            log.error(
-                "unsubscribe endpoint: %s at %s:%s while answering a %s",
-                type(error).__name__,
-                Path(where.filename).name,
-                where.lineno,
-                self.command,
-            )
-            self._page(HTTPStatus.INTERNAL_SERVER_ERROR, "error", close=True)
-
-    def _query(self) -> dict[str, list[str]]:
-        try:
-            return parse_qs(urlsplit(self.path).query, max_num_fields=20)
-        except ValueError:
-            return {}
-
-    def _language(self) -> Language:
-        requested = self._query().get("l", [None])[0]
-        return choose_language(requested, self.headers.get("Accept-Language"))
-
-    def _email(self) -> str | None:
-        values = self._query().get("t", [])
-        if len(set(values)) != 1:
-            return None
-        try:
-            return self.server.endpoint.signer.verify(values[0])
-        except InvalidToken:
-            return None
-
-    def _show(self) -> None:
-        """GET/HEAD: say what the button would do; never unsubscribe (scanners and previews GET links)."""
-        email = self._email()
-        if email is None:
-            self._page(HTTPStatus.BAD_REQUEST, "bad")
-            return
-        if self.server.endpoint.lookup(email) is not None:
-            self._page(HTTPStatus.OK, "already", address=mask_email(email), extra=("orders",))
-            return
-        self._page(HTTPStatus.OK, "confirm", address=mask_email(email), extra=("orders",), button=True)
-
-    def _post(self) -> None:
-        try:
-            form = self._form()
-        except _BodyTooLarge:
-            self._page(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large", close=True)
-            return
-        except _BadBody:
-            self._page(HTTPStatus.BAD_REQUEST, "bad", close=True)
-            return
-        email = self._email()
-        one_click = any(v.strip().lower() == "one-click" for v in form.get("List-Unsubscribe", []))
-        confirmed = any(v.strip() == "1" for v in form.get("confirm", []))
-        if email is None or not (one_click or confirmed):
-            self._page(HTTPStatus.BAD_REQUEST, "bad")
-            return
-        # RFC 8058: the one-click POST needs nothing else (no cookie, no second step).
-        self.server.endpoint.record(email, "one-click" if one_click else "link")
-        self._page(HTTPStatus.OK, "done", address=mask_email(email), extra=("orders",))
-
-    # -- request bodies ----------------------------------------------------------------------------------
-
-    def _form(self) -> dict[str, list[str]]:
-        """The POSTed fields, urlencoded or multipart/form-data (RFC 8058 allows both), at most MAX_BODY."""
-        body = self._body()
-        content_type = self.headers.get("Content-Type", "")
-        try:
-            if content_type.split(";")[0].strip().lower() == "multipart/form-data":
-                return _multipart_fields(content_type, body)
-            return parse_qs(body.decode("utf-8"), max_num_fields=20, strict_parsing=False)
-        except (ValueError, UnicodeDecodeError):
-            raise _BadBody from None
-
-    def _body(self) -> bytes:
-        self._body_read = True  # even when refused part-way: _send then closes the connection anyway
-        encoding = self.headers.get("Transfer-Encoding", "").strip().lower()
-        if encoding:
-            if encoding != "chunked":
-                raise _BadBody
-            return self._chunked()
-        length_text = self.headers.get("Content-Length")
-        if length_text is None:
-            return b""
-        if not length_text.strip().isdigit():
-            raise _BadBody
-        length = int(length_text)
-        if length > MAX_BODY:
-            if length <= DRAIN_LIMIT:  # read it, so the client gets the 413 rather than a reset
-                self.rfile.read(length)
-            raise _BodyTooLarge
-        return self.rfile.read(length)
-
-    def _chunked(self) -> bytes:
-        body = b""
-        while True:
-            line = self.rfile.readline(100)
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise _BadBody from None
-            if size < 0:
-                raise _BadBody
-            if size == 0:
-                break
-            if len(body) + size > MAX_BODY:
-                raise _BodyTooLarge
-            body += self.rfile.read(size)
-            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
-                raise _BadBody
-        for _ in range(20):  # trailer fields, up to the blank line
-            if self.rfile.readline(1000) in (b"\r\n", b"\n", b""):
-                return body
-        raise _BadBody
-
-    # -- responses ---------------------------------------------------------------------------------------
-
-    def _page(
-        self,
-        status: HTTPStatus,
-        page: str,
-        *,
-        address: str = "",
-        extra: tuple[str, ...] = (),
-        button: bool = False,
-        headers: tuple[tuple[str, str], ...] = (),
-        close: bool = False,
-    ) -> None:
-        language = self._language()
-        body = _render(
-            language, self.server.endpoint.shop_name, page, address=address, extra=extra, button=button
-        )
-        self._send(status, body, language, headers=headers, close=close)
-
-    def _send(
-        self,
-        status: HTTPStatus | int,
-        body: bytes,
-        language: str,
-        *,
-        headers: tuple[tuple[str, str], ...] = (),
-        close: bool = False,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Language", language)
-        for name, value in (*SECURITY_HEADERS, *headers):
-            self.send_header(name, value)
-        if (
-            not close
-            and not self._body_read
-            and (
-                self.headers.get("Transfer-Encoding")
-                or self.headers.get("Content-Length", "0").strip() != "0"
-            )
-        ):
-            close = True  # a body nobody read (a GET with one, a PUT) would be parsed as the next request
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own errors (bad request line, headers too long) with this endpoint's headers."""
-        with contextlib.suppress(ValueError):
-            status = HTTPStatus(code)
-            text = html.escape(f"{status.value} {status.phrase}")
-            body = (
-                f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{text}</title></head>'
-                f"<body><h1>{text}</h1></body></html>\n"
-            ).encode()
-            self.log_error("code %d, message %s", code, message)
-            self._send(code, body, "en", close=True)
-
-
-def _multipart_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
-    """Fields of a small multipart/form-data body, parsed by the standard library's MIME parser."""
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=email_policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise ValueError("not a multipart body")
-    fields: dict[str, list[str]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if isinstance(name, str) and isinstance(payload, bytes):
-            fields.setdefault(name, []).append(payload.decode("utf-8"))
-    return fields

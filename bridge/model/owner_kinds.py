@@ -1,0 +1,274 @@
+"""The contexts and samples of the shop owner's business alerts (OWNER_EMAIL): plain data for
+`bridge.model.kinds`, which declares the kinds themselves.
+
+They answer what PrestaShop's mail alerts module (ps_emailalerts) told the merchant: a new order (one
+email, or one digest when many arrive at once), a new message from a customer. Same JSON conventions as
+every context (see `bridge.model.kinds`): money as `{"amount", "currency"}`, instants as ISO strings, every
+key present.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class OwnerCustomer(TypedDict):
+    first_name: str
+    last_name: str
+    email: str  # the Reply-To of the alert: the owner answers the customer from the mail
+
+
+class OwnerNewOrderContext(TypedDict):
+    """One new order, for the owner: who ordered what, how it is paid and where it goes."""
+
+    customer: OwnerCustomer
+    guest: bool  # ordered without an account
+    first_order: bool  # the customer's first order in the shop
+    order: dict[str, Any]  # OrderSummary (bridge.model.kinds)
+    items: list[dict[str, Any]]  # OrderLine
+    discounts: list[dict[str, Any]]  # Discount
+    totals: dict[str, Any]  # Totals
+    paid: bool
+    carrier: str  # "" for virtual-only orders
+    delivery_address: dict[str, Any]  # PostalAddress
+    message: str  # the customer's checkout comment, "" when none
+    admin_url: str  # the order in the back office (SHOP_ADMIN_URL), "" when the owner gave none
+
+
+class OwnerOrderBrief(TypedDict):
+    reference: str
+    date: str  # ISO instant
+    customer_name: str
+    customer_email: str
+    total: dict[str, str]  # Money
+    paid: bool
+    payment_method: str
+    admin_url: str  # "" without SHOP_ADMIN_URL
+
+
+class OwnerNewOrdersContext(TypedDict):
+    """A digest: more new orders arrived in one poll than are worth an email each (a catch-up)."""
+
+    count: int
+    orders: list[OwnerOrderBrief]  # oldest first
+    totals: list[dict[str, str]]  # the sum per currency (Money), largest currency first
+
+
+class OwnerCustomerMessageContext(TypedDict):
+    """A customer wrote to the shop (the contact form, or a reply in an order's thread)."""
+
+    customer: OwnerCustomer  # first/last name "" when the sender has no account
+    order_reference: str  # "" when the message is about no order
+    admin_url: str  # the thread in the back office (SHOP_ADMIN_URL), "" when the owner gave none
+    message: str
+    date: str  # ISO instant
+
+
+class LowStockLine(TypedDict):
+    name: str  # the product's name in the owner's language
+    reference: str  # the product's reference (SKU), "" when none
+    combination: int  # the combination's id (id_product_attribute), 0 for the product itself
+    quantity: int  # what is left: at or below the threshold, negative when oversold
+    admin_url: str  # the product in the back office (SHOP_ADMIN_URL), "" when the owner gave none
+
+
+class OwnerLowStockContext(TypedDict):
+    """Products whose available quantity fell to the threshold or below since the last poll."""
+
+    threshold: int  # LOW_STOCK_THRESHOLD, or the shop's PS_LAST_QTIES
+    products: list[LowStockLine]
+
+
+class KindCount(TypedDict):
+    kind: str  # the email kind's name, as `bridge outbox` shows it
+    count: int
+
+
+class OwnerDailySummaryContext(TypedDict):
+    """Yesterday in the shop and in the bridge, at OWNER_SUMMARY_HOUR in the shop's time zone."""
+
+    date: str  # ISO instant of the day's start (shop-local midnight): the `date` filter shows the day
+    orders: int  # orders placed that day
+    revenue: list[dict[str, str]]  # their totals, one Money per currency, largest first
+    sent: list[KindCount]  # emails sent that day, per kind
+    failed: list[KindCount]  # emails that failed for good that day, per kind
+    held: list[KindCount]  # emails waiting for the owner's release now (older than MAX_EMAIL_AGE)
+    unknown: int  # emails whose outcome is unknown now, waiting for the owner
+    paused: str  # why sending is paused now, "" when it is not
+
+
+def _pln(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "PLN"}
+
+
+_CUSTOMER: OwnerCustomer = {"first_name": "Zofia", "last_name": "Żółkiewska", "email": "zofia@example.com"}
+
+_ORDER: dict[str, Any] = {
+    "reference": "XKBKNABJK",
+    "date": "2026-11-27T09:05:00+00:00",
+    "url": "https://sklep.example.pl/index.php?controller=order-detail&id_order=1042",
+    "guest": False,
+    "total": _pln("1234.56"),
+    "payment_method": "Przelew bankowy",
+}
+
+_ADDRESS: dict[str, Any] = {
+    "first_name": "Zofia",
+    "last_name": "Żółkiewska",
+    "company": "",
+    "vat_number": "",
+    "street": ["ul. Świętokrzyska 12 m. 4"],
+    "postal_code": "00-916",
+    "city": "Warszawa",
+    "state": "",
+    "country": "Polska",
+    "phone": "+48 600 700 800",
+}
+
+NEW_ORDER: OwnerNewOrderContext = {
+    "customer": _CUSTOMER,
+    "guest": False,
+    "first_order": True,
+    "order": _ORDER,
+    "items": [
+        {
+            "name": "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
+            "reference": "KURTKA-M-GR",
+            "customization": "",
+            "quantity": 2,
+            "unit_price": _pln("499.00"),
+            "total": _pln("998.00"),
+            "image_url": "",
+        },
+        {
+            "name": "Kubek „Łódź” 330 ml",
+            "reference": "KUBEK-LODZ",
+            "customization": "",
+            "quantity": 1,
+            "unit_price": _pln("59.99"),
+            "total": _pln("59.99"),
+            "image_url": "",
+        },
+    ],
+    "discounts": [{"name": "Rabat na start", "amount": _pln("10.00")}],
+    "totals": {
+        "products": _pln("1057.99"),
+        "discounts": _pln("10.00"),
+        "shipping": _pln("14.99"),
+        "wrapping": None,
+        "taxes": [{"label": "VAT 23%", "amount": _pln("198.90")}],
+        "total_tax_excl": _pln("864.08"),
+        "total": _pln("1062.98"),
+    },
+    "paid": False,
+    "carrier": "InPost Paczkomaty 24/7",
+    "delivery_address": _ADDRESS,
+    "message": "Proszę o dostawę po 16:00.",
+    "admin_url": "https://sklep.example.pl/admin-x7k2/index.php?controller=AdminOrders&id_order=1042&vieworder=1",
+}
+
+# A guest's repeat order, paid at once, no message, no back-office link: the other branches.
+NEW_ORDER_GUEST: OwnerNewOrderContext = {
+    **NEW_ORDER,
+    "guest": True,
+    "first_order": False,
+    "order": {**_ORDER, "guest": True, "payment_method": "Karta płatnicza"},
+    "discounts": [],
+    "paid": True,
+    "carrier": "",
+    "message": "",
+    "admin_url": "",
+}
+
+
+def _brief(reference: str, name: str, email: str, amount: str, *, paid: bool) -> OwnerOrderBrief:
+    return {
+        "reference": reference,
+        "date": "2026-11-27T09:05:00+00:00",
+        "customer_name": name,
+        "customer_email": email,
+        "total": _pln(amount),
+        "paid": paid,
+        "payment_method": "Przelew bankowy" if not paid else "Karta płatnicza",
+        "admin_url": "",
+    }
+
+
+NEW_ORDERS: OwnerNewOrdersContext = {
+    "count": 7,
+    "orders": [
+        _brief("XKBKNABJK", "Zofia Żółkiewska", "zofia@example.com", "1234.56", paid=False),
+        _brief("QWERTYUIO", "Jan Nowak", "jan.nowak@example.com", "59.99", paid=True),
+        _brief("ASDFGHJKL", "Anna Wiśniewska", "anna@example.com", "149.97", paid=True),
+        _brief("ZXCVBNMLK", "Piotr Kowalski", "piotr@example.com", "499.00", paid=False),
+        _brief("POIUYTREW", "Maria Lewandowska", "maria@example.com", "21.00", paid=True),
+        _brief("LKJHGFDSA", "Tomasz Wójcik", "tomasz@example.com", "98.00", paid=True),
+        _brief("MNBVCXZAQ", "Ewa Kamińska", "ewa@example.com", "310.50", paid=False),
+    ],
+    "totals": [_pln("2373.02")],
+}
+
+CUSTOMER_MESSAGE: OwnerCustomerMessageContext = {
+    "customer": _CUSTOMER,
+    "order_reference": "XKBKNABJK",
+    "admin_url": "https://sklep.example.pl/admin-x7k2/index.php?controller=AdminCustomerThreads&id_customer_thread=7&viewcustomer_thread=1",
+    "message": "Dzień dobry, czy mogę zmienić adres dostawy na ul. Długą 5 w Gdańsku?\nPozdrawiam, Zofia",
+    "date": "2026-11-27T09:05:00+00:00",
+}
+
+# Someone without an account, about no order, and no back-office link.
+CUSTOMER_MESSAGE_STRANGER: OwnerCustomerMessageContext = {
+    "customer": {"first_name": "", "last_name": "", "email": "pytanie@example.com"},
+    "order_reference": "",
+    "admin_url": "",
+    "message": "Czy wysyłacie do Niemiec?",
+    "date": "2026-11-27T09:05:00+00:00",
+}
+
+DAILY_SUMMARY: OwnerDailySummaryContext = {
+    "date": "2026-11-26T00:00:00+01:00",
+    "orders": 12,
+    "revenue": [_pln("3456.78"), {"amount": "120.00", "currency": "EUR"}],
+    "sent": [
+        {"kind": "order_confirmation", "count": 12},
+        {"kind": "shipped", "count": 9},
+        {"kind": "cart_reminder", "count": 4},
+    ],
+    "failed": [{"kind": "shipped", "count": 1}],
+    "held": [{"kind": "order_confirmation", "count": 2}],
+    "unknown": 1,
+    "paused": "550 5.4.5 Daily user sending limit exceeded; sending resumes at 14:05",
+}
+
+# A quiet day: nothing ordered, nothing waiting.
+DAILY_SUMMARY_QUIET: OwnerDailySummaryContext = {
+    "date": "2026-11-26T00:00:00+01:00",
+    "orders": 0,
+    "revenue": [],
+    "sent": [],
+    "failed": [],
+    "held": [],
+    "unknown": 0,
+    "paused": "",
+}
+
+LOW_STOCK: OwnerLowStockContext = {
+    "threshold": 3,
+    "products": [
+        {
+            "name": "Kubek „Łódź” 330 ml",
+            "reference": "KUBEK-LODZ",
+            "combination": 0,
+            "quantity": 2,
+            "admin_url": "https://sklep.example.pl/admin-x7k2/index.php?controller=AdminProducts&id_product=2",
+        },
+        {
+            "name": "Kurtka przeciwdeszczowa",
+            "reference": "KURTKA-M-GR",
+            "combination": 5,
+            "quantity": 0,
+            "admin_url": "",
+        },
+        {"name": "Skarpetki wełniane", "reference": "", "combination": 0, "quantity": -1, "admin_url": ""},
+    ],
+}
