@@ -34,6 +34,8 @@ from _common import (
     shop_client,
 )
 
+from bridge.plan.orders import CATCH_UP_CHUNK
+
 FULL_SIZES = (10_000, 30_000, 100_000)
 SMALL_SIZES = (1_000, 3_000)
 HERE = Path(__file__).resolve()
@@ -118,6 +120,19 @@ def measure(orders: int) -> dict[str, Any]:
             shop.stdout.close()
 
 
+def sizes_list(text: str) -> tuple[int, ...]:
+    """`10000,50000` → (10000, 50000): the N a run measures."""
+    try:
+        sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--sizes takes whole numbers separated by commas, not {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("--sizes takes one or more numbers of orders, each 1 or more")
+    return sizes
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--serve"]:
         return serve(int(sys.argv[2]))
@@ -126,13 +141,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true", help="N = 1 000 and 3 000 (CI-sized)")
     parser.add_argument(
+        "--sizes",
+        type=sizes_list,
+        metavar="N,N,...",
+        help="the N to measure (default 10 000, 30 000, 100 000)",
+    )
+    parser.add_argument(
         "--parallel",
         action="store_true",
         help="measure every N at once (peak RSS is per process, unaffected; poll times are not comparable)",
     )
     args = parser.parse_args()
-    sizes = SMALL_SIZES if args.small else FULL_SIZES
-    mode = "small" if args.small else "full"
+    sizes = args.sizes or (SMALL_SIZES if args.small else FULL_SIZES)
+    mode = "sizes " + ", ".join(f"{n:,}" for n in sizes) if args.sizes else "small" if args.small else "full"
     print(f"# memory ({mode} run{', sizes in parallel' if args.parallel else ''}) — {machine_line()}")
     found: dict[int, dict[str, Any]] = {}
 
@@ -160,13 +181,15 @@ def main() -> int:
                 f"{(figures['peak'] - figures['ready']) / n:,.0f}",
                 growth,
                 f"{figures['seconds']:.1f} s",
+                f"{figures['seconds'] / n * 1000:.2f} ms",
                 f"{figures['queued']:,} / {figures['skipped']:,}",
                 mib(figures["database"]),
             )
         )
         previous = (n, figures["peak"])
     print_table(
-        "peak RSS of one bridge process catching up N new orders in one poll",
+        "peak RSS of one bridge process catching up N new orders in one poll (chunks of "
+        f"{CATCH_UP_CHUNK:,} orders)",
         (
             "N orders",
             "RSS before the poll",
@@ -175,6 +198,7 @@ def main() -> int:
             "bytes per order",
             "marginal bytes per order",
             "poll time",
+            "time per order",
             "emails queued / skipped",
             "state.sqlite3",
         ),
@@ -183,7 +207,8 @@ def main() -> int:
     print(
         "\n'poll's share' = peak RSS minus the RSS of the same process just before the poll (imports, open"
         " store, client); 'marginal bytes per order' = growth of the peak between this N and the previous"
-        " one, divided by the extra orders: flat means memory grows linearly with the size of a catch-up."
+        " one, divided by the extra orders: flat means memory grows linearly with the size of a catch-up,"
+        " about 0 that it does not grow with it."
         " The shop (simulator) runs in its own process and is not counted."
     )
     return 0

@@ -9,7 +9,9 @@ and every email still arrives once. Four scenarios, each a function that returns
    the SMTP server holds its reply to the n-th email's AUTH, NOOP, MAIL FROM or RCPT TO (an email claimed,
    nothing handed over), or its 250 after the n-th final dot (the server has the message: the one window
    SMTP cannot close). Nothing is timed on the wall clock, so a slow machine gets the same kills. Run under
-   both UNKNOWN_POLICY values.
+   both UNKNOWN_POLICY values; with `--imap`, once with IMAP on instead: the SMTP server files each message
+   it accepts in a Dovecot's Sent folder (tests/imap_server.py), as Gmail does, and the bridge settles every
+   email cut off after its final dot from there (bridge.mailbox.settle).
 2. shop_faults: 20 % of webservice requests fail (500, 502, 503, a timeout, an HTML page, a truncated JSON
    body, a 401 flap: the simulator's `FaultPlan.rate`) while 500 orders are placed, paid, shipped and
    delivered over 50 rounds, one poll and one delivery per round. After every poll, every order, state
@@ -26,10 +28,12 @@ STARTTLS + AUTH, every message recorded) run in this process; the bridge runs in
 or in this one (2, 3). benchmarks/README.md says how each figure is counted.
 
     python3 dev.py bench reliability [--small] [--scenario crash_loop|shop_faults|smtp_faults|concurrency]
+                                     [--imap] [--seed N]
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import random
@@ -65,22 +69,27 @@ from _common import (
 )
 from sqlalchemy import func, select
 
+from bridge.app import open_bridge
 from bridge.clock import ManualClock, SystemClock
 from bridge.config import Settings
+from bridge.cycle import Cycle
 from bridge.cycle.orders import poll_orders as poll
 from bridge.delivery.budget import budget_for
 from bridge.delivery.deliver import deliver_due, paused
 from bridge.delivery.transports import smtp_transport
 from bridge.errors import BridgeError
 from bridge.mail.render import get_renderer
+from bridge.mailbox.settle import settled_note
 from bridge.shop.client import ShopClient
 from bridge.simulator import Simulator
 from bridge.simulator.actions import Shop
 from bridge.simulator.faults import FaultKind
 from bridge.state import cursors
+from bridge.state import mailbox as mailbox_state
 from bridge.state.outbox import DUE, OutboxRow, Status, UnknownPolicy, counts_by_status, get_row, list_rows
 from bridge.state.store import Store, Tx, open_store, outbox_attempts
 from bridge.state.store import outbox as outbox_table
+from tests.imap_server import dovecot_available, dovecot_server
 from tests.smtp_server import (
     ACCEPT_THEN_DROP,
     BAD_CREDENTIALS,
@@ -559,6 +568,14 @@ class CrashLoopResult:
     tally: Tally = field(default_factory=Tally)
     unexplained_unknown: list[int] = field(default_factory=list)  # unknown rows no kill after a dot explains
     seconds: float = 0.0
+    imap: bool = False  # the bridge read a Dovecot's Sent folder, which the SMTP server filed into
+    found: int = 0  # unknown emails the Sent folder settled as sent
+    resent: int = 0  # unknown emails missing from the Sent folder, sent again (same Message-ID)
+    second_sender: bool = False  # the bridge took its own Sent copies for another bridge's (a bug)
+
+    @property
+    def label(self) -> str:
+        return f"UNKNOWN_POLICY={self.policy}" + (", IMAP on" if self.imap else "")
 
     def phases(self) -> Counter[str]:
         return Counter(kill.phase for kill in self.kills)
@@ -571,35 +588,52 @@ class CrashLoopResult:
 
     @property
     def broken(self) -> list[str]:
-        problems = [f"crash loop ({self.policy}): {problem}" for problem in self.tally.broken]
+        name = f"crash loop ({self.label})"
+        problems = [f"{name}: {problem}" for problem in self.tally.broken]
         if self.failures:
-            problems.append(f"crash loop ({self.policy}): {len(self.failures)} run(s) failed")
+            problems.append(f"{name}: {len(self.failures)} run(s) failed")
         if len(self.kills) < self.kills_wanted:
-            problems.append(
-                f"crash loop ({self.policy}): {len(self.kills)} of {self.kills_wanted} kills came"
-            )
+            problems.append(f"{name}: {len(self.kills)} of {self.kills_wanted} kills came")
         if self.unexplained_unknown:
-            problems.append(
-                f"crash loop ({self.policy}): unexplained unknown rows {self.unexplained_unknown}"
-            )
+            problems.append(f"{name}: unexplained unknown rows {self.unexplained_unknown}")
         if self.policy == "hold" and self.tally.same_id_duplicates:
-            problems.append("crash loop (hold): a held email was sent again")
+            what = "an email the server had filed in the Sent folder" if self.imap else "a held email"
+            problems.append(f"{name}: {what} was sent again")
+        if self.imap and self.tally.unknown:
+            problems.append(
+                f"{name}: {self.tally.unknown} email(s) left unknown: the Sent folder did not settle them"
+            )
+        if self.second_sender:
+            problems.append(f"{name}: the bridge's own Sent copies raised a second-sender alarm")
         return problems
 
 
 def crash_loop(
-    *, orders: int = 500, kills: int = 100, policy: UnknownPolicy = "resend", seed: int = 1
+    *,
+    orders: int = 500,
+    kills: int = 100,
+    policy: UnknownPolicy = "resend",
+    seed: int = 1,
+    imap: bool = False,
 ) -> CrashLoopResult:
     """`bridge sync` catching up on `orders` new orders, SIGKILLed `kills` times at seeded points, restarted
-    each time, then left to finish."""
+    each time, then left to finish. `imap`: the bridge reads a Dovecot's Sent folder, where the SMTP server
+    files what it accepts (the Sent folder settles unknown sends, and `policy` is not applied)."""
     started = time.perf_counter()
-    result = CrashLoopResult(policy, orders, kills)
+    result = CrashLoopResult(policy, orders, kills, imap=imap)
     shop = demo_shop()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bridge-crash-loop-")))
         simulator = stack.enter_context(Simulator(shop.state, flavour="8.1", api_key=SHOP_KEY))
         simulator.record_bodies = False
+        # Entered before the SMTP server, so closed after it: nothing is filed into a stopped Dovecot.
+        dovecot = stack.enter_context(dovecot_server(tmp / "imap")) if imap else None
         smtp = stack.enter_context(gmail_like_server())
+        mailbox: dict[str, str] = {}
+        if dovecot is not None:
+            smtp.file_sent = dovecot.file_sent  # as Gmail files what it accepts
+            # Asked at once, and sent again 1 minute (the shortest window) after the cut-off when missing.
+            mailbox = dovecot.settings() | {"IMAP_SETTLE_AFTER": "0s", "IMAP_SETTLE_WINDOW": "1m"}
         # Held answers are let go only after the kill: the bridge's own timeouts must not end a hold first.
         values = bridge_values(
             simulator.url,
@@ -610,6 +644,7 @@ def crash_loop(
             LOG_LEVEL="INFO",
             PRESTASHOP_TIMEOUT="300s",
             SMTP_TIMEOUT="600s",
+            **mailbox,
         )
         env_file = write_env_file(tmp / "bridge.env", values)
         reference = stack.enter_context(Reference(simulator.url, tmp / "reference", shop.clock))
@@ -635,15 +670,19 @@ def crash_loop(
                 result.failures.append(process.output())
             elif not waiting(store):
                 break
+        if imap:
+            settle_from_sent(result, bridges, env_file, store, Settings.from_mapping(values))
 
         def explain(row: OutboxRow, copies: int) -> tuple[str, bool]:
             after = [k for k in result.kills if k.row_id == row.id and k.phase == AFTER_DOT]
             numbers = ", ".join(f"#{k.number}" for k in after) or "none"
+            again = "the Sent folder lacked it and the bridge" if imap else f"UNKNOWN_POLICY={policy}"
             why = (
                 f"outbox #{row.id}: killed after its final dot {len(after)} time(s) (kill {numbers}); each "
-                f"restart found it unknown and UNKNOWN_POLICY={policy} sent it again, same Message-ID"
+                f"restart found it unknown and {again} sent it again, same Message-ID"
             )
-            return why, policy == "resend" and copies - 1 <= len(after)
+            # With IMAP on the server filed every message it accepted: a copy means the lookup missed it.
+            return why, policy == "resend" and not imap and copies - 1 <= len(after)
 
         rows = all_rows(store)
         result.tally = tally(expected, rows, smtp.messages, explain)
@@ -651,9 +690,45 @@ def crash_loop(
         result.unexplained_unknown = [
             row.id for row in rows if row.status is Status.UNKNOWN and row.id not in after_dot
         ]
+        if imap:
+            count_settled(result, store, rows)
         result.processes = len(bridges.processes)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def settle_from_sent(
+    result: CrashLoopResult, bridges: Bridges, env_file: Path, store: Store, settings: Settings
+) -> None:
+    """Run `bridge sync` while an email is `unknown`: the last killed run's email turns `unknown` in the
+    next run's delivery, after that run's mailbox step, so one more run settles it from the Sent folder.
+    One the Sent folder lacks waits for IMAP_SETTLE_WINDOW: then the bridge runs in this process, on a
+    ManualClock moved past the window (nothing sleeps), and sends it again."""
+    for _ in range(3):
+        if not list_rows(store, status=Status.UNKNOWN, limit=1):
+            return
+        process = bridges.start(env_file, "sync")
+        if bridges.finish(process) != 0:
+            result.failures.append(process.output())
+    if list_rows(store, status=Status.UNKNOWN, limit=1) and settings.mailbox is not None:
+        later = ManualClock(datetime.now(UTC) + settings.mailbox.settle_window + timedelta(seconds=1))
+        with open_bridge(settings, later) as bridge:
+            Cycle.of(bridge).deliver()
+
+
+def count_settled(result: CrashLoopResult, store: Store, rows: Sequence[OutboxRow]) -> None:
+    """How the Sent folder settled the emails cut off after their final dot: found there (sent, its
+    settlement noted in the row), or missing (an attempt after the `unknown` one: sent again)."""
+    for row in rows:
+        candidate = row.attempts > 1 or settled_note(row.smtp_reply) is not None
+        detail = get_row(store, row.id) if candidate else None
+        outcomes = [attempt.outcome for attempt in detail.attempts] if detail is not None else []
+        if Status.UNKNOWN not in outcomes:
+            continue
+        result.found += row.status is Status.SENT and settled_note(row.smtp_reply) is not None
+        result.resent += outcomes.index(Status.UNKNOWN) < len(outcomes) - 1
+    with store.read() as conn:
+        result.second_sender = mailbox_state.second_sender(conn) is not None
 
 
 def kill_again_and_again(
@@ -1298,7 +1373,7 @@ def kills_by(
 
 def print_crash_loop(results: Sequence[CrashLoopResult]) -> None:
     first = results[0]
-    columns = [f"UNKNOWN_POLICY={r.policy}" for r in results]
+    columns = [r.label for r in results]
 
     def row(name: str, values: Callable[[CrashLoopResult], object]) -> list[object]:
         return [name, *[values(r) for r in results]]
@@ -1326,6 +1401,7 @@ def print_crash_loop(results: Sequence[CrashLoopResult]) -> None:
         ),
         row("`unknown` in the store (held for the owner)", lambda r: count(r.tally.unknown)),
         row("… of which the server has the message", lambda r: count(r.tally.unknown_at_server)),
+        *(imap_rows(results) if any(r.imap for r in results) else []),
         row(
             "decisions differing from the undisturbed bridge (must be 0)",
             lambda r: count(len(r.tally.decisions_differing)),
@@ -1341,10 +1417,10 @@ def print_crash_loop(results: Sequence[CrashLoopResult]) -> None:
     )
     for result in results:
         named = ", ".join(f"{name} {n}" for name, n in sorted(result.points().items()))
-        print(f"\nkill points under UNKNOWN_POLICY={result.policy}: {named}")
+        print(f"\nkill points under {result.label}: {named}")
     for result in results:
         if result.tally.duplicates:
-            print(f"\nsame-Message-ID duplicates under UNKNOWN_POLICY={result.policy}, each explained:\n")
+            print(f"\nsame-Message-ID duplicates under {result.label}, each explained:\n")
             for duplicate in result.tally.duplicates:
                 mark = "" if duplicate.explained else "  **UNEXPLAINED**"
                 print(
@@ -1352,7 +1428,7 @@ def print_crash_loop(results: Sequence[CrashLoopResult]) -> None:
                     f"{duplicate.copies} copies: {duplicate.why}{mark}"
                 )
         for failure in result.failures[:3]:
-            print(f"\nfailed run under UNKNOWN_POLICY={result.policy}:\n{failure}")
+            print(f"\nfailed run under {result.label}:\n{failure}")
     print(
         "\nA kill after the final dot leaves the one email SMTP cannot settle: the server may have it, and"
         " the bridge never heard the 250. On restart it becomes `unknown`. With UNKNOWN_POLICY=resend it is"
@@ -1360,7 +1436,27 @@ def print_crash_loop(results: Sequence[CrashLoopResult]) -> None:
         " same-ID copy; with `hold` (the default) it waits in `unknown` for the owner, who finds it in the"
         " Sent folder or retries it: no copy, and not lost."
     )
+    if any(r.imap for r in results):
+        print(
+            "\nWith IMAP on the bridge looks for that email in the Sent folder itself (UNKNOWN_POLICY is not"
+            " applied): found there, it is marked sent and never sent again; missing IMAP_SETTLE_WINDOW after"
+            " the cut-off, it is sent again under its Message-ID. Nothing is left `unknown` for the owner."
+        )
     sys.stdout.flush()
+
+
+def imap_rows(results: Sequence[CrashLoopResult]) -> list[list[object]]:
+    """The crash-loop table's rows about the Sent folder ("IMAP off" in a column without it)."""
+
+    def row(name: str, value: Callable[[CrashLoopResult], int | bool]) -> list[object]:
+        return [name, *[count(value(r)) if r.imap else "IMAP off" for r in results]]
+
+    return [
+        row("… settled from the Sent folder: found there, marked sent", lambda r: r.found),
+        row("… settled from the Sent folder: missing, sent again (same Message-ID)", lambda r: r.resent),
+        row("**`unknown` left held** (must be 0 with IMAP on)", lambda r: r.tally.unknown),
+        row("second-sender alarms over its own Sent copies (must be 0)", lambda r: r.second_sender),
+    ]
 
 
 def print_shop_faults(result: ShopFaultsResult) -> None:
@@ -1511,8 +1607,20 @@ def print_concurrency(results: Sequence[ConcurrencyResult]) -> None:
 # --- main ------------------------------------------------------------------------------------------------
 
 
+def imap_flag(argv: Sequence[str]) -> tuple[bool, list[str]]:
+    """`--imap` (the crash loop with IMAP on, this script's own flag), and the arguments left for the rest."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--imap", action="store_true")
+    known, rest = parser.parse_known_args(argv)
+    return bool(known.imap), rest
+
+
 def main() -> int:
-    args = parse_args(__doc__ or "", scenarios=SCENARIOS)
+    imap, argv = imap_flag(sys.argv[1:])
+    args = parse_args(__doc__ or "", argv, scenarios=SCENARIOS)
+    if imap and (missing := dovecot_available()) is not None:
+        print(f"reliability.py --imap: {missing}", file=sys.stderr)
+        return 2
     # Under fire the bridge logs every refusal and retry; the tables are this script's output.
     logging.getLogger("bridge").setLevel(logging.CRITICAL)
     small, seed = args.small, args.seed
@@ -1521,7 +1629,10 @@ def main() -> int:
     broken: list[str] = []
     if "crash_loop" in chosen:
         orders, kills = (60, 10) if small else (500, 100)
-        loops = [crash_loop(orders=orders, kills=kills, policy=p, seed=seed) for p in ("resend", "hold")]
+        if imap:  # with IMAP on the Sent folder decides: one loop, under the default policy
+            loops = [crash_loop(orders=orders, kills=kills, policy="hold", seed=seed, imap=True)]
+        else:
+            loops = [crash_loop(orders=orders, kills=kills, policy=p, seed=seed) for p in ("resend", "hold")]
         print_crash_loop(loops)
         broken += [problem for loop in loops for problem in loop.broken]
     if "shop_faults" in chosen:

@@ -6,6 +6,9 @@ Two incidents are watched:
   not worth an email;
 - sending paused (refused credentials, Gmail's quota, throttled logins): opened when a delivery run ends
   paused, closed when one ends unpaused. The owner is emailed at once: the pause itself already waits.
+- a second sender (bridge.mailbox.senders): another bridge's emails in the account's Sent folder. Opened
+  when the first is seen, closed by the owner's `bridge mailbox confirm-sender`; emailed at once
+  (`alert:second_sender:<since>`), while marketing mail waits for the confirmation.
 
 An incident is kept in the store's cursors (when it began), so `bridge run`, `bridge sync` and a restarted
 bridge share it. Its alert is an outbox row whose idempotency key names the incident
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -42,6 +46,7 @@ log = logging.getLogger(__name__)
 Problem = Literal["shop_unreachable", "sending_paused"]
 SHOP_UNREACHABLE: Final = "shop_unreachable"
 SENDING_PAUSED: Final = "sending_paused"
+SECOND_SENDER: Final = "second_sender"
 KIND: Final = OWNER_ALERT
 PRIORITY: Final = get_kind(OWNER_ALERT).priority  # ahead of every customer email
 
@@ -132,6 +137,30 @@ def after_delivery(store: Store, settings: Settings, *, now: datetime, result: D
         _alert(tx, settings, key, context, now=now, domain=domain)
 
 
+def second_sender_key(since: datetime) -> str:
+    """The idempotency key of a second sender incident's alert email."""
+    return f"alert:{SECOND_SENDER}:{since.isoformat()}"
+
+
+def second_sender(
+    store: Store, settings: Settings, *, now: datetime, since: datetime, senders: Mapping[str, str]
+) -> bool:
+    """Alert the owner about another bridge sending as this account (`senders`: its store id → its
+    Message-ID domain), once per incident. True while the alert waits to be sent."""
+    if settings.admin_email is None:
+        return False
+    domain = _message_id_domain(store, settings)
+    where = "; ".join(f"store {store_id}, Message-ID domain {at}" for store_id, at in sorted(senders.items()))
+    error = f"the Sent folder has emails of another bridge sending as this account ({where})"
+    advice = (
+        "stop the other bridge (or point it at another account), then run `bridge mailbox confirm-sender`;"
+        " marketing mail waits until then"
+    )
+    with store.transaction() as tx:
+        context = _context(tx, SECOND_SENDER, "", since, error, advice)
+        return _alert(tx, settings, second_sender_key(since), context, now=now, domain=domain)
+
+
 def open_incidents(store: Store, settings: Settings) -> tuple[Incident, ...]:
     """The incidents open now, each with its alert email's outbox row if one was queued."""
     with store.read() as tx:
@@ -178,7 +207,7 @@ def _alert(
     return row is not None and row.status in outbox.DUE
 
 
-def _context(tx: Tx, problem: Problem, kind: str, since: datetime, error: str, advice: str) -> dict[str, Any]:
+def _context(tx: Tx, problem: str, kind: str, since: datetime, error: str, advice: str) -> dict[str, Any]:
     """The owner_alert context (bridge.model.kinds.OwnerAlertContext)."""
     waiting = outbox.count_waiting(tx, other_than=KIND)
     return {

@@ -23,6 +23,7 @@ from bridge import __version__
 from bridge.clock import Clock, SystemClock
 from bridge.commands.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopReport, check_shop, check_smtp
 from bridge.commands.setup_commands import add_setup_wizard_commands
+from bridge.commands.terms import add_terms_command
 from bridge.config import Settings, load_settings
 from bridge.delivery.deliver import resume_after_login_in
 from bridge.errors import BridgeError, ConfigError
@@ -52,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_outbox_commands(commands)
     add_explain_commands(commands)
     add_suppress_commands(commands)
+    add_mailbox_commands(commands)
     add_forget_command(commands)
+    add_terms_command(commands)
     add_template_commands(commands)
     add_setup_wizard_commands(commands)
     return parser
@@ -202,10 +205,21 @@ def add_suppress_commands(commands: argparse._SubParsersAction[argparse.Argument
     suppress.add_argument("--list", action="store_true", help="list every unsubscribed address")
     suppress.set_defaults(run=cmd_suppress)
     unsuppress = commands.add_parser(
-        "unsuppress", help="allow marketing mail to an address again (the customer asked you)"
+        "unsuppress",
+        help="allow marketing mail to an address again (the customer asked you), or any mail after a bounce",
     )
     unsuppress.add_argument("address", metavar="ADDRESS")
     unsuppress.set_defaults(run=cmd_unsuppress)
+
+
+def add_mailbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mailbox = commands.add_parser("mailbox", help="the sending account's mailbox (IMAP)")
+    actions = mailbox.add_subparsers(dest="action", required=True, metavar="ACTION")
+    confirm = actions.add_parser(
+        "confirm-sender",
+        help="the other bridge seen in the Sent folder is stopped (or meant to be): marketing goes again",
+    )
+    confirm.set_defaults(run=cmd_mailbox_confirm_sender)
 
 
 def add_forget_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -233,6 +247,11 @@ def add_explain_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     address.add_argument("address", metavar="EMAIL")
     address.set_defaults(run=cmd_explain_address)
+    thread = subjects.add_parser(
+        "thread", help="a customer conversation's replies and acknowledgements: sent or skipped, and why"
+    )
+    thread.add_argument("thread", type=thread_id, metavar="ID", help="the conversation's id (#12 in emails)")
+    thread.set_defaults(run=cmd_explain_thread)
 
 
 def add_template_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -271,6 +290,14 @@ def email_id(text: str) -> int:
     return int(digits)
 
 
+def thread_id(text: str) -> int:
+    """`12` or `#12`, as the customer-service emails show a conversation."""
+    digits = text.strip().removeprefix("#")
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"not a conversation id: {text!r} (the number after # in emails)")
+    return int(digits)
+
+
 def print_shop_report(report: ShopReport) -> None:
     print(f"Shop:       {report.base_url} (PrestaShop {report.version or 'version not sent'})")
     print(f"URL form:   {'/api/ (URL rewriting)' if report.url_form == 'api' else 'dispatcher.php'}")
@@ -287,6 +314,8 @@ def print_shop_report(report: ShopReport) -> None:
         print(f"Shop mail:  {report.own_mail}")
     if report.marketing:
         print(f"Marketing:  {report.marketing}")
+    for line in report.branding:
+        print(f"Branding:   {line}")
 
 
 def print_warnings(warnings: list[str] | tuple[str, ...]) -> None:
@@ -298,6 +327,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.app import open_shop
     from bridge.commands.check import Finding
     from bridge.cycle.belongs import store_warning
+    from bridge.mailbox.client import check_mailbox
 
     print("Settings:   OK")
     print_warnings(settings.warnings)
@@ -319,6 +349,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         lifted = resume_after_login_in(settings, SystemClock().now())
         if lifted is not None:
             print(f"Sending:    resumes now; it was paused after: {lifted.reason}")
+    print(check_mailbox(settings.mailbox))  # logs in read-only; MailboxError (exit 75) says what to fix
     mail_side = " and log in to its SMTP server" if smtp.login is not None else ""
     warned = report.warnings or smtp.warnings
     print(
@@ -661,14 +692,28 @@ def cmd_suppress(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_unsuppress(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.state import unsubscribes
+    from bridge.state.mailbox import lift_suppression
 
     with open_state(settings) as store, store.transaction() as conn:
         found = unsubscribes.resubscribe(conn, args.address)
+        bounced = lift_suppression(conn, args.address)  # a bounce's (or a refusal's) suppression
     email = unsubscribes.normalise_email(args.address)
+    if bounced is not None:
+        print(f"{email} gets mail again; it was suppressed: {bounced}")
     if not found:
+        if bounced is not None:
+            return 0
         print(f"{email} had not unsubscribed.")
         return 0
     print(f"{email} may get marketing mail again (if the shop records their consent).")
+    return 0
+
+
+def cmd_mailbox_confirm_sender(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.mailbox.report import confirm_sender
+
+    with open_state(settings) as store:
+        print(confirm_sender(store, now=args.clock.now()))
     return 0
 
 
@@ -718,6 +763,16 @@ def cmd_explain_address(args: argparse.Namespace, settings: Settings) -> int:
         args,
         settings,
         lambda store, zone, language_of: explain.address_story_lines(store, args.address, zone, language_of),
+    )
+
+
+def cmd_explain_thread(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.commands import explain
+
+    return print_story(
+        args,
+        settings,
+        lambda store, zone, language_of: explain.thread_story_lines(store, args.thread, zone, language_of),
     )
 
 

@@ -38,6 +38,9 @@ Replies kept back, for crash tests: the client then waits at a known point until
         server.script.release()                         # (stop() releases too)
 
 AUTH, NOOP, MAIL and RCPT replies can be kept back the same way (AUTH: the reply to the AUTH command).
+
+`server.file_sent = imap.file_sent` (tests/imap_server.py) files each accepted message into a Dovecot
+account's Sent folder before the 250, as Gmail does.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ import socket
 import ssl
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -629,6 +632,9 @@ class GmailLikeServer:
         self._live: set[_GmailSMTP] = set()
         self._ignored_peers: set[tuple[str, int]] = set()
         self._started = False
+        # Gmail files a copy of every message it accepts in the account's Sent folder: set this (e.g. to
+        # tests.imap_server.DovecotServer.file_sent) and each accepted message is handed to it first.
+        self.file_sent: Callable[[bytes], None] | None = None
         self._server_context: ssl.SSLContext | None = None
         if mode != "plain":
             self._server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -715,6 +721,8 @@ class GmailLikeServer:
     def _record(self, smtp: _GmailSMTP, envelope_from: str, recipients: tuple[str, ...], raw: bytes) -> int:
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
+        if self.file_sent is not None:
+            self.file_sent(raw)
         with self._lock:
             self._messages.append(ReceivedMessage(envelope_from, recipients, raw, parsed, smtp.session_id))
             return len(self._messages)

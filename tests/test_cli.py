@@ -27,7 +27,7 @@ def test_the_demo_tells_the_whole_story_and_writes_every_email(
     assert main(["demo", "--output", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     emails = sorted((tmp_path / "out" / "emails").glob("*.eml"))
-    assert len(emails) == 19
+    assert len(emails) == 30
     assert f"{len(emails)} emails written" in out
     # The lifecycle part of the story: Marek's left cart is reminded once, then he orders; Zofia (who
     # agreed to news) is asked for a review two weeks after delivery, Emily (who did not) is not.
@@ -38,6 +38,12 @@ def test_the_demo_tells_the_whole_story_and_writes_every_email(
     assert out.count("owner_new_order      → wlascicielka@") == 3
     assert "owner_customer_message → wlascicielka@" in out
     assert out.count("owner_low_stock      → wlascicielka@") == 1  # the vases, told once
+    # Customer service: Zofia's question is acknowledged and answered; a refunded item has its credit slip.
+    for kind in ("message_received", "message_reply", "credit_slip"):
+        assert f"{kind:<20} → zofia.wisniewska@example.com" in out, kind
+    # The terms change: the owner (ADMIN_EMAIL) is told, then `notify-terms --yes` tells the 7 accounts.
+    assert out.count("owner_terms_changed  → wlascicielka@") == 1
+    assert out.count("terms_changed        → ") == 7 and "en  terms_changed        → emily.clarke@" in out
     index = (tmp_path / "out" / "emails" / "index.html").read_text()
     assert all(f'href="{email.name}"' in index for email in emails)
     assert "first run: recorded where the shop stands" in out

@@ -29,7 +29,7 @@ def test_polish_money_groups_thousands_and_ends_with_zloty() -> None:
 
 def test_english_money_puts_the_currency_first() -> None:
     assert format_money({"amount": "1234.56", "currency": "EUR"}, "en") == "€1,234.56"
-    assert format_money(pln("1234.56"), "en") == "PLN1,234.56"
+    assert format_money(pln("1234.56"), "en") == "PLN\xa01,234.56"  # CLDR's currency spacing
 
 
 def test_euro_in_polish_keeps_polish_separators() -> None:

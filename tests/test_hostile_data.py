@@ -76,6 +76,7 @@ HEADERS = Counter(
         "MIME-Version",
         "Content-Type",
         "Content-Language",
+        "X-Bridge-Key",  # the store's id and the email's idempotency key (a second sender is spotted by it)
     ]
 )
 # Every tag the shipped templates write (<tbody> comes from the CSS inliner's HTML5 parser).

@@ -25,6 +25,7 @@ import pytest
 
 from bridge.mail.lint import SAMPLE_SHOP
 from bridge.mail.render import SUBJECT_LIMIT, RenderedEmail, render_email
+from bridge.model.bridge_key import format_bridge_key
 from bridge.model.headers import DISPLAY_NAME_LIMIT, make_address
 from bridge.model.identity import ShopIdentity
 from bridge.model.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
@@ -62,6 +63,7 @@ EXPECTED_HEADERS = Counter(
         "MIME-Version",
         "Content-Type",
         "Content-Language",
+        "X-Bridge-Key",  # delivery gives every outbox email its store id and idempotency key
     ]
 )
 MARKETING_HEADERS = EXPECTED_HEADERS + Counter(["List-Unsubscribe", "List-Unsubscribe-Post"])
@@ -111,6 +113,7 @@ def render_hostile(kind: str, language: str, payload: str) -> RenderedEmail:
         recipient=make_address(payload, RECIPIENT),
         now=NOW,
         unsubscribe=SAMPLE_UNSUBSCRIBE,  # marketing kinds need it; transactional ones ignore it
+        bridge_key=format_bridge_key("0123456789abcdef", f"{kind}:order:1042"),
     )
 
 

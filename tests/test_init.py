@@ -189,7 +189,7 @@ def test_each_refusal_is_caught_at_its_step_with_checks_words_and_the_fixed_run_
     owner.answer("Password (not shown) (Enter keeps the one typed before): ", DEFAULT_PASSWORD)
     owner.sees(f"Logged in: SMTP {smtp.host}:{smtp.port}: connected over TLS")
     # Step 3: the test email.
-    owner.answer(f"Send a test order confirmation to (your own address) [{DEFAULT_USERNAME}]: ", OWNER)
+    owner.answer(f"Send a test email to (your own address) [{DEFAULT_USERNAME}]: ", OWNER)
     owner.sees(f"Sent to {OWNER}.")
     # Step 4 and the end: the file, then the cron line for this machine (no systemd, not the image).
     env = tmp_path / ".env"

@@ -246,7 +246,9 @@ def test_no_message_reads_and_no_alerts_while_owner_email_is_empty(world: World)
     world.sync()
     world.shop.customer_message("Halo?", email="pytanie@example.com")
     world.sync()
-    assert owner_rows(world) == [] and world.mail() == []
+    assert owner_rows(world) == []
+    # Only the customer's acknowledgement (a customer-service email, bridge.plan.service) went out.
+    assert [m["To"].addresses[0].addr_spec for m in world.mail()] == ["pytanie@example.com"]
 
 
 def test_turning_message_alerts_off_and_on_again_tells_nothing_written_meanwhile(world: World) -> None:

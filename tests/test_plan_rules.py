@@ -282,11 +282,16 @@ def test_a_backorder_at_checkout_is_announced_next_to_the_confirmation() -> None
 def test_the_shipped_email_carries_the_carrier_and_a_working_tracking_link() -> None:
     shipped = order(1042, state=SHIPPED)
     result = only(decided(status(5001, SHIPPED), about={1042: facts(shipped, tracking_number=TRACKING)}))
-    assert result.context["shipment"] == {
+    shipment = result.context["shipment"]
+    assert {key: shipment[key] for key in ("carrier", "tracking_number", "tracking_url")} == {
         "carrier": "Paczkomat 24/7",
         "tracking_number": TRACKING,
         "tracking_url": f"https://sledzenie.paczkomat.example/?numer={TRACKING}",
     }
+    # What the parcel holds, where it goes and when it should arrive (the carrier's delay).
+    assert [item["name"] for item in shipment["items"]] == [row.name for row in shipped.rows]
+    assert shipment["delay"] == "Paczkomat, 1-2 dni robocze"  # in the order's language
+    assert shipment["address"]["city"] and shipment["address"]["country_code"]
 
 
 def test_a_refund_email_shows_no_amount_it_cannot_know() -> None:

@@ -29,7 +29,7 @@ LANGUAGES = ("pl", "en")
 ORDER_KINDS = sorted(
     name for name, kind in KINDS.items() if "order" in kind.required_keys and kind.category == "transactional"
 )
-TOTAL = {"pl": "1 234,56 zł", "en": "PLN1,234.56"}  # Babel's CLDR output, no-break spaces shown as spaces
+TOTAL = {"pl": "1 234,56 zł", "en": "PLN 1,234.56"}  # Babel's CLDR output, no-break spaces shown as spaces
 
 # What the customer must read in both parts (text, and the visible text of the HTML).
 PHRASES: dict[tuple[str, str], list[str]] = {
@@ -64,15 +64,15 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "Thank you for your order",
         "6 items",
         "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
-        "2 × PLN499.00",
-        "PLN998.00",
+        "2 × PLN 499.00",
+        "PLN 998.00",
         "Rabat na start",
-        "−PLN10.00",
+        "−PLN 10.00",
         "Gift wrapping",
         "incl. VAT 23%",
-        "PLN230.85",
+        "PLN 230.85",
         "Total excl. tax",
-        "PLN1,003.71",
+        "PLN 1,003.71",
         "Przelew bankowy (awaiting payment)",
         "InPost Paczkomaty 24/7",
         "Delivery address",
@@ -103,7 +103,7 @@ PHRASES: dict[tuple[str, str], list[str]] = {
     ],
     ("awaiting_cheque", "en"): ["Payable to", "Żółta Łódka sp. z o.o.", "Skrytka pocztowa 12"],
     ("payment_accepted", "pl"): [
-        "Płatność za zamówienie XKBKNABJK została przyjęta",
+        "Otrzymaliśmy płatność za zamówienie XKBKNABJK",
         "Przelew bankowy",
         "Numer transakcji",
         "TR-2026-11-27-0042",
@@ -124,20 +124,69 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "Śledź przesyłkę",
     ],
     ("shipped", "en"): ["Your order XKBKNABJK has shipped", "PL123456789", "Track your parcel"],
-    ("tracking_added", "pl"): ["Mamy numer przesyłki", "PL123456789", "Śledź przesyłkę"],
+    ("tracking_added", "pl"): ["ma już numer do śledzenia", "PL123456789", "Śledź przesyłkę"],
     ("tracking_added", "en"): ["Here is the tracking number", "PL123456789", "Track your parcel"],
     ("delivered", "pl"): ["Twoje zamówienie XKBKNABJK zostało dostarczone"],
     ("delivered", "en"): ["Your order XKBKNABJK has been delivered"],
-    ("cancelled", "pl"): ["Twoje zamówienie XKBKNABJK zostało anulowane"],
-    ("cancelled", "en"): ["Your order XKBKNABJK has been cancelled"],
+    ("cancelled", "pl"): ["Twoje zamówienie XKBKNABJK zostało anulowane", "1 234,56 zł: tę kwotę zwrócimy"],
+    ("cancelled", "en"): [
+        "Your order XKBKNABJK has been cancelled",
+        "PLN 1,234.56 from you: that amount comes",
+    ],
     ("refunded", "pl"): ["Zwróciliśmy pieniądze za zamówienie XKBKNABJK w kwocie 1 234,56 zł"],
-    ("refunded", "en"): ["We have refunded your order XKBKNABJK: PLN1,234.56"],
+    ("refunded", "en"): ["We have refunded your order XKBKNABJK: PLN 1,234.56"],
+    ("credit_slip", "pl"): [
+        "Zwracamy Ci 174,96 zł za zamówienie XKBKNABJK",
+        "Kubek „Łódź” 330 ml",
+        "2 szt.",
+        "99,98 zł",
+        "Koszt dostawy",
+        "14,99 zł",
+        "Razem do zwrotu (z VAT)",
+        "odeślemy przelewem",
+        "w ciągu 14 dni",
+    ],
+    ("credit_slip", "en"): [
+        "We are refunding PLN 174.96 for your order XKBKNABJK",
+        "Skarpetki wełniane (Rozmiar: 39-42)",
+        "Shipping",
+        "Total refunded (tax included)",
+        "by bank transfer",
+        "within 14 days",
+    ],
+    ("message_reply", "pl"): [
+        "Odpowiadamy na Twoją wiadomość #12 w sprawie zamówienia XKBKNABJK",
+        "zmieniliśmy adres na <ul. Świętokrzyska 12>",
+        "czy mogę zmienić adres dostawy?",
+    ],
+    ("message_reply", "en"): [
+        "Here is our answer to your message #12 about order XKBKNABJK",
+        "zmieniliśmy adres na <ul. Świętokrzyska 12>",
+        "czy mogę zmienić adres dostawy?",
+    ],
+    ("message_received", "pl"): ["otrzymaliśmy Twoją wiadomość", "#12", "Odpowiemy w ciągu 24 godzin"],
+    ("message_received", "en"): ["we received your message", "#12", "We will answer within 24 hours"],
+    ("terms_changed", "pl"): [
+        "Zaktualizowaliśmy dokument",
+        "Regulamin",
+        "21 grudnia 2026",
+        "bo masz konto w sklepie",
+    ],
+    ("terms_changed", "en"): [
+        "We have updated",
+        "Regulamin",
+        "December 21, 2026",
+        "because you have an account at",
+    ],
+    ("owner_terms_changed", "pl"): ["zmienił się", "Regulamin", "pl, en", "1234", "notify-terms --yes"],
+    ("owner_terms_changed", "en"): ["changed in", "Regulamin", "pl, en", "1234", "notify-terms --yes"],
     ("payment_error", "pl"): ["płatność za zamówienie XKBKNABJK nie powiodła się"],
     ("payment_error", "en"): ["the payment for your order XKBKNABJK did not go through"],
     ("backorder", "pl"): ["są chwilowo niedostępne w magazynie"],
     ("backorder", "en"): ["are temporarily out of stock"],
     ("test_email", "pl"): [
-        "ustawienia SMTP są poprawne",
+        "To jest wiadomość testowa",
+        "Nie dotyczy żadnego zamówienia",
         "smtp.gmail.com",
         "587",
         "STARTTLS",
@@ -145,7 +194,7 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "27 listopada 2026 10:05",
         "zażółć gęślą jaźń",
     ],
-    ("test_email", "en"): ["SMTP settings are right", "smtp.gmail.com", "587", "STARTTLS", "0.1.0"],
+    ("test_email", "en"): ["This is a test email", "It is not an order", "smtp.gmail.com", "587", "STARTTLS"],
     ("cart_reminder", "pl"): [
         "Wygląda na to, że zakupy w sklepie Żółta Łódka zostały przerwane",
         "W koszyku: 6 produktów",
@@ -156,7 +205,7 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "768,95 zł",
         "Wróć do koszyka",
         "nie przekazuj tej wiadomości innym osobom",
-        "Ten e-mail wysyła do swoich klientów sklep Żółta Łódka",
+        "Sklep Żółta Łódka wysyła tę wiadomość swoim klientom",
         "Wypisz się",
         "Ta wiadomość została wysłana na adres zofia@example.com",
     ],
@@ -164,8 +213,8 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "It looks like your shopping at Żółta Łódka was interrupted",
         "In your cart: 6 items",
         "Kubek „Łódź” 330 ml",
-        "2 × PLN59.99",
-        "PLN768.95",
+        "2 × PLN 59.99",
+        "PLN 768.95",
         "Return to your cart",
         "please do not forward this email",
         "Żółta Łódka sends this email to its customers",
@@ -177,7 +226,7 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "kilka słów o zamówionych produktach",
         "Skarpetki wełniane (Rozmiar: 39-42)",
         "Napisz opinię",
-        "czytamy każdą wiadomość",
+        "czytamy wszystkie",
         "Wypisz się",
     ],
     ("review_request", "en"): [
@@ -253,6 +302,7 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "order_confirmation",
         "wstrzymane ze względu na wiek",
         "wysyłka jest wstrzymana: 550 5.4.5",
+        "po zwrocie (bounce) tego dnia most nie wysyła już niczego: 2",
     ],
     ("owner_daily_summary", "en"): [
         "The day in your shop: November 26, 2026",
@@ -261,6 +311,7 @@ PHRASES: dict[tuple[str, str], list[str]] = {
         "shipped",
         "held for their age",
         "1 email with an unknown outcome",
+        "no more mail after a bounce that day: 2",
     ],
     ("owner_low_stock", "pl"): [
         "Kończące się produkty",
@@ -542,7 +593,20 @@ def test_the_test_email_says_which_security_was_used() -> None:
 
     assert "Port: 465" in rendered.text
     assert "Zabezpieczenie: SSL/TLS" in rendered.text
-    assert rendered.subject == "Wiadomość testowa – Żółta Łódka"
+    assert rendered.subject == "Test wysyłki e-maili – Żółta Łódka"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_test_email_before_the_first_sync_says_what_is_missing(language: str) -> None:
+    rendered = render("test_email", language, get_kind("test_email").sample(1))
+
+    said = {
+        "pl": ("nie udało się jeszcze odczytać", "Jeszcze nieustawione"),
+        "en": ("could not be read from the shop yet", "Not set yet"),
+    }[language]
+    for part in (rendered.text, visible(rendered.html)):
+        assert said[0] in flat(part) and "LEGAL_TAX_ID" in part
+    assert "XKBKNABJK" not in rendered.text  # a test never looks like an order
 
 
 # --- Lint and preview -----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""`bridge test-email --to ADDRESS`: a real order confirmation through the configured server, and for each
-way it can fail, an explanation the owner can act on."""
+"""`bridge test-email --to ADDRESS`: a test email through the configured server, in the shop's branding, and
+for each way it can fail, an explanation the owner can act on."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bridge.config import Settings
 from bridge.delivery.deliver import stored_identity
 from bridge.delivery.identity import identity_for_test
 from bridge.errors import ConfigError, DeliveryError
+from bridge.simulator.demo_shop import SHOP_NAME
 from tests.conftest import World, bridge_settings, html_of, text_of
 from tests.smtp_server import DEFAULT_USERNAME, SIZE_EXCEEDED, GmailLikeServer, gmail_like_server
 from tests.test_sync import customer, order
@@ -44,7 +45,7 @@ def settings_for(server: GmailLikeServer, tmp_path: Path, **extra: str) -> Setti
     return bridge_settings("https://sklep.example.pl", server, tmp_path / "state", **values)
 
 
-def test_the_test_email_is_a_real_order_confirmation_that_arrives(
+def test_the_test_email_says_it_is_a_test_and_how_it_was_sent(
     smtp_server: GmailLikeServer, tmp_path: Path
 ) -> None:
     report = send_test_email(settings_for(smtp_server, tmp_path), OWNER)
@@ -53,16 +54,17 @@ def test_the_test_email_is_a_real_order_confirmation_that_arrives(
     mail = received.message
     assert received.envelope_from == DEFAULT_USERNAME
     assert received.recipients == (OWNER,)
-    assert str(mail["Subject"]).startswith("[TEST] Potwierdzenie zamówienia")
+    assert str(mail["Subject"]) == "[TEST] Test wysyłki e-maili – Sklep"
     assert mail["From"].addresses[0].addr_spec == DEFAULT_USERNAME  # the account itself: Gmail keeps it
     assert mail["Reply-To"].addresses[0].addr_spec == "kontakt@sklep.example.pl"
     assert mail["To"].addresses[0].addr_spec == OWNER
     text, html = text_of(mail), html_of(mail)
-    assert "XKBKNABJK" in str(mail["Subject"])  # the sample order's reference
     for part in (text, html):
-        assert "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)" in part
-        assert "Kubek „Łódź” 330 ml" in part
-    assert "1\xa0234,56\xa0zł" in text  # money in the shop's locale
+        assert "to jest wiadomość testowa" in part.lower()
+        assert "Nie dotyczy żadnego zamówienia" in part
+        assert smtp_server.host in part and str(smtp_server.port) in part and "STARTTLS" in part
+        assert "zażółć gęślą jaźń" in part
+        assert "XKBKNABJK" not in part and "Kurtka" not in part  # never a sample order
     assert 'style="' in html  # CSS inlined, as customers get it
     assert "{{" not in text + html
 
@@ -74,6 +76,76 @@ def test_the_test_email_is_a_real_order_confirmation_that_arrives(
     assert session.verbs == ["EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"]
     assert session.commands[0] == "EHLO sklep.example.pl"
     assert session.tls
+
+
+def test_before_the_first_sync_the_test_email_reads_the_shops_name_and_logo(world: World) -> None:
+    identity = load_identity_for_test(world.settings)
+    send_test_email(world.settings, OWNER, identity=identity, transport=world.sender, clock=world.clock)
+
+    mail = world.mail_to(OWNER)[-1]
+    text, html = text_of(mail), html_of(mail)
+    assert SHOP_NAME in str(mail["Subject"]) and SHOP_NAME in text
+    assert f'src="{identity.base_url}/img/logo-mail-zlota-laka.png"' in html  # the mail logo, not PS_LOGO
+    assert "Dane sklepu jeszcze nieodczytane" not in text
+    assert world.sync().poll.baseline  # reading the shop for the test changed nothing the sync keeps
+
+
+def test_when_the_shop_cannot_be_read_the_test_email_says_so_and_lists_the_missing_settings(
+    smtp_server: GmailLikeServer, tmp_path: Path
+) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: the shop is unreachable
+    settings = bridge_settings(
+        f"http://127.0.0.1:{port}",
+        smtp_server,
+        tmp_path / "state",
+        SMTP_CA_FILE=_ca_bundle(smtp_server, tmp_path),
+        MAIL_FROM="Sklep Zofii <" + DEFAULT_USERNAME + ">",
+        LEGAL_COMPANY="Zofia Nowak Sklep Zofii",
+    )
+
+    identity = load_identity_for_test(settings)
+    send_test_email(settings, OWNER, identity=identity)
+
+    text = text_of(smtp_server.messages[-1].message)
+    assert "Sklep Zofii" in text
+    assert "nazwy, logo i adresu sklepu nie udało się jeszcze odczytać" in text
+    assert "LOGO_URL, LEGAL_ADDRESS, LEGAL_TAX_ID, LEGAL_REGISTRATION, LEGAL_TERMS_URL" in text
+    assert "Sprzedawca: Zofia Nowak Sklep Zofii" in text  # the legal footer, as customers get it
+
+
+def test_the_test_email_wears_todays_branding_over_the_last_syncs(tmp_path: Path) -> None:
+    from bridge.commands.testmail import with_branding
+    from bridge.model.identity import ShopIdentity
+
+    settings = Settings.from_mapping(
+        {
+            "MAIL_TRANSPORT": "file",
+            "STATE_DIR": str(tmp_path),
+            "ACCENT_COLOR": "#8a1538",
+            "LEGAL_TAX_ID": "6762461659",
+        }
+    )
+    stored = ShopIdentity(
+        name="Żółta Łódka",
+        email="kontakt@zolta.example.pl",
+        from_email="stary@gmail.com",
+        logo_url="https://zolta.example.pl/img/logo_mail.png",
+        legal_company="Żółta Łódka sp. z o.o.",
+    )
+
+    branded = with_branding(stored, settings.branding)
+
+    assert branded.accent_color == "#8a1538" and branded.legal_tax_id == "6762461659"
+    assert branded.logo_url == stored.logo_url and branded.legal_company == "Żółta Łódka sp. z o.o."
+
+
+def _ca_bundle(server: GmailLikeServer, tmp_path: Path) -> str:
+    bundle = tmp_path / "relay-ca.pem"
+    server.ca.cert_pem.write_to_path(str(bundle))
+    return str(bundle)
 
 
 def test_an_account_password_instead_of_an_app_password_says_how_to_create_one(

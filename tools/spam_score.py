@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bridge.mail.lint import SAMPLE_SHOP, SHIPPED_LANGUAGES
+from bridge.mail.lint import PLAIN_SHOP, SAMPLE_SHOP, SHIPPED_LANGUAGES
 from bridge.mail.render import Renderer
 from bridge.model.headers import make_address
 from bridge.model.kinds import KINDS, SAMPLE_UNSUBSCRIBE
@@ -117,27 +117,29 @@ def render_all(
     folder: Path, languages: tuple[str, ...], templates: Path | None
 ) -> list[tuple[str, str, Path]]:
     """Every sample of every kind × language, written as the bridge would hand it to Gmail. A sample after
-    the main one is named `kind#n`: the optional branches (a discount code, a guest order) score too."""
+    the main one is named `kind#n`: the optional branches (a discount code, a guest order) score too; and
+    `kind#plain` is the main one for a shop with no branding or legal settings (no logo, default colour)."""
     renderer = Renderer(templates)
     recipient = make_address("Zofia Żółkiewska", "zofia.zolkiewska@example.com")
     written = []
-    for kind in KINDS.values():
-        for index in range(len(kind.samples)):
-            name = kind.name if index == 0 else f"{kind.name}#{index}"
-            for language in languages:
-                rendered = renderer.render(
-                    kind.name,
-                    language,
-                    kind.sample(index),
-                    shop=SAMPLE_SHOP,
-                    message_id=message_id_of(name, language),
-                    recipient=recipient,
-                    now=NOW,
-                    unsubscribe=SAMPLE_UNSUBSCRIBE,  # marketing kinds need it; transactional ones ignore it
-                )
-                path = folder / f"{name.replace('#', '-')}-{language}.eml"
-                path.write_bytes(rendered.message.as_bytes())
-                written.append((name, language, path))
+    variants = [(kind, index, SAMPLE_SHOP) for kind in KINDS.values() for index in range(len(kind.samples))]
+    variants += [(kind, -1, PLAIN_SHOP) for kind in KINDS.values()]  # the main sample, with no branding
+    for kind, index, shop in variants:
+        name = {0: kind.name, -1: f"{kind.name}#plain"}.get(index, f"{kind.name}#{index}")
+        for language in languages:
+            rendered = renderer.render(
+                kind.name,
+                language,
+                kind.sample(max(index, 0)),
+                shop=shop,
+                message_id=message_id_of(name, language),
+                recipient=recipient,
+                now=NOW,
+                unsubscribe=SAMPLE_UNSUBSCRIBE,  # marketing kinds need it; transactional ones ignore it
+            )
+            path = folder / f"{name.replace('#', '-')}-{language}.eml"
+            path.write_bytes(rendered.message.as_bytes())
+            written.append((name, language, path))
     return written
 
 

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from bridge.config import Settings, format_duration
+from bridge.config.branding import BRANDING_KEYS
 from bridge.delivery.smtp import LoginReport
 from bridge.delivery.transports import smtp_transport
 from bridge.errors import ShopPermissionError
 from bridge.model.profile import state_kinds
 from bridge.model.records import Currency, Language, OrderState
 from bridge.shop.client import ShopClient
+from bridge.shop.cms import RESOURCE as CMS
+from bridge.shop.query import Query
 
 # What the bridge reads, and why (the owner sees the reason when a permission is missing).
 REQUIRED_RESOURCES: Final[Mapping[str, str]] = {
@@ -77,6 +80,7 @@ class ShopReport:
     findings: list[Finding] = field(default_factory=list)
     marketing: str = ""  # one line on cart reminders and review requests, when the settings were given
     own_mail: str = ""  # one line: which customer emails PrestaShop sends itself, which the bridge sends
+    branding: list[str] = field(default_factory=list)  # logo, colour, legal footer (bridge.config.branding)
 
     @property
     def warnings(self) -> list[str]:
@@ -95,13 +99,13 @@ def check_shop(client: ShopClient, settings: Settings | None = None) -> ShopRepo
     marketing = ""
     if settings is not None:
         marketing, extra = _marketing(settings, permissions)
-        findings += extra
+        findings += extra + _terms_findings(client, settings, permissions)
 
     timezone = client.shop_timezone()
     languages = client.languages()
     currencies = client.currencies()
     config = client.configuration(
-        ["PS_LANG_DEFAULT", "PS_CURRENCY_DEFAULT", "PS_MAIL_METHOD", "PS_OS_DELIVERED"]
+        ["PS_LANG_DEFAULT", "PS_CURRENCY_DEFAULT", "PS_MAIL_METHOD", "PS_OS_DELIVERED", *BRANDING_KEYS]
     )
     mail = _own_mail(client, config, settings.status_emails if settings is not None else {})
     findings += mail.findings
@@ -109,6 +113,7 @@ def check_shop(client: ShopClient, settings: Settings | None = None) -> ShopRepo
     return ShopReport(
         marketing=marketing,
         own_mail=mail.line,
+        branding=settings.branding.describe(config) if settings is not None else [],
         base_url=client.base_url,
         version=client.version,
         url_form=client.url_form,
@@ -151,6 +156,24 @@ def _permission_findings(permissions: Mapping[str, set[str]]) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _terms_findings(
+    client: ShopClient, settings: Settings, permissions: Mapping[str, set[str]]
+) -> list[Finding]:
+    """With TERMS_PAGES set: the key must read content_management_system, and each page must exist."""
+    if not settings.terms_pages:
+        return []
+    if "GET" not in permissions.get(CMS, set()):
+        why = f"the key may not read {CMS}, needed for the terms watch (TERMS_PAGES)"
+        return [Finding("warning", f"{why}: {WHERE_TO_TICK} {CMS}")]
+    rows = client.get_by_ids(CMS, [i for _, i in settings.terms_pages], query=Query(display=("id",)))
+    found = {int(row.get("id", 0)) for row in rows}
+    return [
+        Finding("warning", f"TERMS_PAGES names {name}:{page_id}, but the shop has no CMS page {page_id}")
+        for name, page_id in settings.terms_pages
+        if page_id not in found
+    ]
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
-from bridge.app import open_bridge
+from bridge.app import Bridge, open_bridge
 from bridge.clock import ManualClock, SystemClock
+from bridge.commands.terms import notify_terms
 from bridge.config import Settings
 from bridge.cycle import Cycle
 from bridge.errors import BridgeError
@@ -33,6 +34,7 @@ from bridge.simulator.actions import PostalAddress, Shop
 from bridge.simulator.demo_shop import (
     MUG,
     MUG_COBALT,
+    NEW_TERMS,
     PLATE,
     SHOP_DOMAIN,
     SHOP_EMAIL,
@@ -108,6 +110,7 @@ def run_demo(settings: Settings, output: Path, say: Say) -> int:
         orders = _first_day(shop, sync)
         _orders_travel(shop, sync, orders)
         _parcels_arrive(shop, sync, orders)
+        _terms_change(shop, sync, bridge)
         rows = [row for row in list_rows(bridge.store, limit=500) if row.status is Status.SENT]
     _tell_emails_written(say, emails, rows)
     return len(rows)
@@ -159,6 +162,18 @@ def demo_settings(owner: Settings, shop_url: str, state_dir: Path, emails: Path)
         # told them (the daily summary is left out: its day depends on when the demo starts).
         "OWNER_EMAIL": f"Właścicielka <wlascicielka@{SHOP_DOMAIN}>",
         "OWNER_ALERTS": "new_order,customer_message,low_stock",
+        # The bridge's own alerts, and the terms watch: a changed page is told to the owner first.
+        "ADMIN_EMAIL": f"Właścicielka <wlascicielka@{SHOP_DOMAIN}>",
+        "TERMS_PAGES": "terms:3",
+        # Branding as an owner sets it: a terracotta accent and the legal footer (the logo is the demo shop's
+        # mail logo, PS_LOGO_MAIL, on its made-up domain: a client shows its alt text, the shop's name).
+        "ACCENT_COLOR": "#9a3412",
+        "FOOTER_TEXT": "Pracownia jest otwarta od wtorku do soboty, 10–18.",
+        "LEGAL_COMPANY": "Pracownia Ceramiki Złota Łąka Zofia Nowak",
+        "LEGAL_ADDRESS": "ul. Garncarska 12, 59-700 Bolesławiec",
+        "LEGAL_TAX_ID": "6120000000",
+        "LEGAL_REGISTRATION": "CEIDG, REGON 021234567",
+        "LEGAL_PRIVACY_URL": f"https://{SHOP_DOMAIN}/content/8-polityka-prywatnosci",
         "LOG_LEVEL": owner.log_level,
         "TEMPLATES_DIR": str(owner.templates_dir or ""),
     }
@@ -230,7 +245,12 @@ def _orders_travel(shop: Shop, sync: Sync, orders: _Orders) -> None:
     shop.advance(timedelta(hours=1))
     shop.customer_message("Dzień dobry, czy paczka wyjdzie jeszcze dziś? Zofia", order_id=orders.zofia)
     shop.advance(timedelta(minutes=1))
-    sync("Zofia asks when her parcel leaves: the owner is told")
+    sync("Zofia asks when her parcel leaves: the owner is told, she is answered")
+    shop.advance(timedelta(minutes=30))
+    thread = int(shop.state.rows("customer_threads")[-1]["id"])
+    shop.employee_reply(thread, "Dzień dobry, tak — paczka wyjdzie dziś po południu.\nPozdrawiamy!")
+    shop.advance(timedelta(minutes=1))
+    sync("the shop answers Zofia: the reply reaches her")
 
     shop.advance(timedelta(hours=3))
     shop.change_state(orders.zofia, 3)
@@ -256,10 +276,25 @@ def _parcels_arrive(shop: Shop, sync: Sync, orders: _Orders) -> None:
     shop.change_state(orders.emily, 5)
     shop.advance(timedelta(minutes=1))
     sync("both parcels delivered")
+    shop.advance(timedelta(hours=5))
+    first_line = shop.order_details(orders.zofia)[0]
+    shop.issue_credit_slip(orders.zofia, [(int(first_line["id"]), 1)])
+    shop.advance(timedelta(minutes=1))
+    sync("one of Zofia's items is refunded: a credit slip")
     sync("a sync with nothing new")
 
     shop.advance(timedelta(days=14, minutes=5))
     sync("two weeks later: review requests (Emily gave no consent)")
+
+
+def _terms_change(shop: Shop, sync: Sync, bridge: Bridge) -> None:
+    """The shop's terms change: the owner is told, then (as `bridge notify-terms --yes`) every account."""
+    shop.advance(timedelta(days=1))
+    shop.edit_cms_page(3, NEW_TERMS)
+    shop.advance(timedelta(minutes=1))
+    sync("the shop's terms change: the owner is told")
+    list(notify_terms(bridge.client, bridge.store, bridge.settings, bridge.clock, yes=True))
+    sync("`bridge notify-terms --yes`: every account holder is told")
 
 
 def _tell_emails_written(say: Say, emails: Path, rows: list[OutboxRow]) -> None:

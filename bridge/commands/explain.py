@@ -17,6 +17,7 @@ from typing import Final
 
 from bridge.errors import BridgeError
 from bridge.mail.render import Renderer, RenderError
+from bridge.mailbox.settle import settled_note
 from bridge.model.memory import SeenOrder
 from bridge.state import cursors, outbox, reports
 from bridge.state.orders import get_seen_orders
@@ -568,6 +569,10 @@ def _email_story(detail: OutboxDetail, zone: tzinfo, language: str | None, *, sh
                 f"{when(attempt.started_at, zone)} → {outcome}" + (f": {said}" if said else ""),
             )
         )
+    # The Sent folder's verdict on a cut-off send, or a bounce (bridge.mailbox).
+    settled = settled_note(row.smtp_reply) or settled_note(row.last_error)
+    if settled is not None:
+        facts.append(("mailbox", printable(settled)))
     if row.status is Status.CANCELLED:
         facts.append(("why not", printable(row.skip_reason) or "no reason recorded"))
     elif row.status is Status.HELD:
@@ -651,4 +656,28 @@ def _stories_with_consent(
         lines += _email_story(detail, zone, language_of(row), show_order=row.order_id is not None)
         if row.consent and row.status is not Status.SKIPPED:
             lines.append(f"      consent  {printable(row.consent)}")
+    return lines
+
+
+def thread_story_lines(store: Store, thread_id: int, zone: tzinfo, language_of: LanguageOf) -> list[str]:
+    """`bridge explain thread ID`: every reply and acknowledgement of one customer conversation, sent,
+    waiting or skipped (an internal note is a skip that says so)."""
+    from bridge.state import service
+
+    details = [d for d in (outbox.get_row(store, i) for i in service.thread_email_ids(store, thread_id)) if d]
+    if not details:
+        position = service.message_watch_position(store)
+        where = (
+            "the bridge has not watched customers' messages yet (its first poll records where they stand)"
+            if position is None
+            else f"the watch of customers' messages has read up to message #{position}; messages written"
+            " before the bridge's first run are history, later ones are read at the next poll"
+        )
+        return [f"The bridge has no email for conversation #{thread_id}: {where}."]
+    count = len(details)
+    lines = [f"Conversation #{thread_id}: {count} email(s), oldest first (times in {zone_name(zone)}):"]
+    for detail in details:
+        row = detail.row
+        lines.append("")
+        lines += _email_story(detail, zone, language_of(row), show_order=row.order_id is not None)
     return lines

@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from bridge.alerts import SHOP_UNREACHABLE, Incident, open_incidents
+from bridge.commands.terms import TermsStatus, terms_status
 from bridge.config import Settings
 from bridge.delivery.budget import Budget, Limits
 from bridge.delivery.deliver import paused
+from bridge.mailbox.report import status_line
 from bridge.model.cursors import OrderCursors
 from bridge.model.kinds import REVIEW_REQUEST
 from bridge.state import cursors, outbox, reports
@@ -78,6 +80,8 @@ class StatusReport:
     alerts_to: str | None = None  # ADMIN_EMAIL's address; None: incidents are not emailed
     problems: tuple[str, ...] = field(default=())
     marketing: Marketing | None = None  # None: marketing mail is off (no UNSUBSCRIBE_URL)
+    mailbox: str | None = None  # the mailbox over IMAP: bounces, unknown sends (bridge.mailbox.report)
+    terms: TermsStatus | None = None  # TERMS_PAGES and the notices' progress (bridge.commands.terms)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON values: ISO 8601 times (UTC) and ages in whole seconds."""
@@ -99,6 +103,8 @@ class StatusReport:
             "last_errors": [_error_dict(e) for e in self.errors],
             "problems": list(self.problems),
             "marketing": None if self.marketing is None else _marketing_dict(self.marketing),
+            "mailbox": self.mailbox,
+            "terms": None if self.terms is None else self.terms.as_dict(),
         }
 
     def _last_poll_dict(self) -> dict[str, Any]:
@@ -168,6 +174,10 @@ class StatusReport:
                 f" reminder series; {m.review_requests_waiting} review request(s) waiting;"
                 f" {m.unsubscribed} address(es) unsubscribed"
             )
+        if self.mailbox is not None:
+            out.append(f"Mailbox:     {self.mailbox}")
+        if self.terms is not None:
+            out += [("Terms:       " if i == 0 else " " * 13) + t for i, t in enumerate(self.terms.lines())]
         for index, incident in enumerate(self.incidents):
             head = "Incidents:   " if index == 0 else " " * 13
             out.append(f"{head}{self.incident_line(incident)}")
@@ -263,6 +273,8 @@ def gather(
         incidents=incidents,
         alerts_to=settings.admin_email.addr_spec if settings.admin_email is not None else None,
         marketing=_marketing(store, stands.carts.checked_at) if settings.marketing_enabled else None,
+        mailbox=status_line(store, settings, now=now),
+        terms=terms_status(store, settings),
     )
     return dataclasses.replace(report, problems=tuple(_problems(report)))
 

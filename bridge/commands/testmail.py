@@ -1,10 +1,10 @@
 """`bridge test-email --to ADDRESS`: one real email through the configured server, to prove it works.
 
-The email is the order confirmation, rendered from its sample data with the shop's own identity and
-templates, subject marked "[TEST]". Not the `test_email` kind: what the owner needs to see is what a customer
-will get (the biggest template, the layout, the inlined CSS, Polish letters, money in the shop's locale, and
-where Gmail files it), and an order confirmation that arrives is the proof that order confirmations arrive.
-The connection facts the `test_email` kind would show are in the command's own output instead.
+The email is the `test_email` kind: it says plainly that it is a test and not an order, names the server,
+port and security used, and wears the shop's branding (its name, logo, accent colour, footer and legal
+details) so the owner sees what customers will see. It works before the first sync: the identity is the
+one the last sync stored, else read from the shop now, else made from the settings, and the email then
+says the shop could not be read yet. It lists the branding and legal settings still unset.
 
 It does not go through the outbox: nothing is queued, retried or counted, and a failure is explained at
 once, in the owner's words (an app password to create, a port to open, an address to correct).
@@ -12,25 +12,34 @@ once, in the owner's words (an app password to create, a port to open, an addres
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any
 
+from bridge import __version__
 from bridge.clock import Clock, SystemClock
 from bridge.config import Invalid, Settings, parse_address
+from bridge.config.branding import BRANDING_SETTINGS, Branding
 from bridge.delivery.deliver import existing_store, stored_identity
 from bridge.delivery.identity import identity_for_test
 from bridge.delivery.smtp import Outcome, SendResult
 from bridge.delivery.transports import Transport, build_transport
-from bridge.errors import ConfigError, DeliveryError
+from bridge.errors import BridgeError, ConfigError, DeliveryError
 from bridge.mail.render import Renderer, RenderError, get_renderer, new_message_id
 from bridge.model.headers import make_address
-from bridge.model.identity import ShopIdentity
-from bridge.model.kinds import ORDER_CONFIRMATION, get_kind
+from bridge.model.identity import LEGAL_FIELDS, ShopIdentity
+from bridge.model.kinds import TEST_EMAIL
 
-KIND = ORDER_CONFIRMATION
+log = logging.getLogger(__name__)
+
+KIND = TEST_EMAIL
 SUBJECT_MARK = "[TEST]"
+# The settings a missing identity value points the owner to (LOGO_URL, LEGAL_COMPANY, …).
+_SETTING_OF: dict[str, str] = {row.attribute: row.name for row in BRANDING_SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -45,35 +54,91 @@ class EmailTestReport:
 
     def __str__(self) -> str:
         return (
-            f"sent a test order confirmation to {self.to} via {self.via}\n"
+            f"sent a test email to {self.to} via {self.via}\n"
             f"  subject:    {self.subject}\n  Message-ID: {self.message_id}\n  server:     {self.reply}"
         )
 
 
-def load_identity_for_test(settings: Settings) -> ShopIdentity:
-    """`identity_for_test` with the identity the last sync stored, when there is a state store."""
+def with_branding(identity: ShopIdentity, branding: Branding) -> ShopIdentity:
+    """The identity as the settings brand it now: the test shows today's logo, colour and footer, not
+    those of the last sync. Unset values keep the shop's own (its mail logo, its terms page)."""
+    legal: dict[str, Any] = {f"legal_{k}": v for k, v in branding.legal.items() if k in LEGAL_FIELDS}
+    return dataclasses.replace(
+        identity,
+        logo_url=branding.logo_url or identity.logo_url,
+        accent_color=branding.accent_color,
+        footer_text=branding.footer_text,
+        **legal,
+    )
+
+
+def load_identity_for_test(settings: Settings, *, read_shop: bool = True) -> ShopIdentity:
+    """The identity the last sync stored; before the first sync, the shop's own (one request), else the
+    settings' (when the shop cannot be reached: the email then says so). Branded as the settings say."""
     with existing_store(settings) as store:
         stored = stored_identity(store) if store is not None else None
-    return identity_for_test(settings, stored)
+    if stored is None and read_shop and settings.shop_configured:
+        stored = _read_shop_identity(settings)
+    return with_branding(identity_for_test(settings, stored), settings.branding)
+
+
+def _read_shop_identity(settings: Settings) -> ShopIdentity | None:
+    from bridge.app import open_shop
+    from bridge.shop.profile import read_identity
+
+    try:
+        with open_shop(settings) as client:
+            return read_identity(client, settings)
+    except BridgeError as error:
+        log.warning("the shop's name and logo could not be read for the test email: %s", error)
+        return None
+
+
+def missing_settings(identity: ShopIdentity) -> list[str]:
+    """The branding and legal settings whose value the email lacks: what the owner may still set."""
+    fields = ["logo_url", *(f"legal_{key}" for key in LEGAL_FIELDS)]
+    return [_SETTING_OF[name] for name in fields if not getattr(identity, name)]
+
+
+def email_context(settings: Settings, identity: ShopIdentity, now: datetime) -> dict[str, Any]:
+    """What the test email shows: the connection, the version, and what the shop's branding lacks."""
+    return {
+        "smtp": {
+            "host": settings.smtp_host,
+            "port": settings.smtp_port,
+            "security": settings.smtp_security,
+            "username": settings.smtp_username or "",
+        },
+        "sent_at": now.isoformat(),
+        "bridge_version": __version__,
+        "shop_read": bool(identity.base_url),  # only the shop (read now or by a sync) gives its address
+        "missing": missing_settings(identity),
+    }
 
 
 def render_test_email(
-    to: str, *, identity: ShopIdentity, renderer: Renderer, now: datetime, language: str
+    to: str,
+    *,
+    identity: ShopIdentity,
+    renderer: Renderer,
+    now: datetime,
+    language: str,
+    context: dict[str, Any],
 ) -> EmailMessage:
-    """The sample order confirmation, addressed to `to`, its subject marked as a test."""
+    """The test email, addressed to `to`, its subject marked as a test."""
     message_id = new_message_id(identity, "test")
     try:
         rendered = renderer.render(
             KIND,
             language,
-            get_kind(KIND).sample(),
+            context,
             shop=identity,
             message_id=message_id,
             recipient=make_address("", to),
             now=now,
         )
     except RenderError as error:
-        raise ConfigError(f"the order confirmation template does not render: {error}") from None
+        raise ConfigError(f"the test_email template does not render: {error}") from None
     message = rendered.message
     message.replace_header("Subject", f"{SUBJECT_MARK} {rendered.subject}")
     return message
@@ -98,7 +163,7 @@ def send_test_email(
         recipient = parse_address(to).addr_spec
     except Invalid as invalid:
         raise ConfigError(f"--to: {invalid}, got {to!r}") from None
-    shop = identity or identity_for_test(settings)
+    shop = identity or with_branding(identity_for_test(settings), settings.branding)
     now = (clock or SystemClock()).now()
     message = render_test_email(
         recipient,
@@ -106,6 +171,7 @@ def send_test_email(
         renderer=renderer or get_renderer(settings.templates_dir),
         now=now,
         language=settings.default_language,
+        context=email_context(settings, shop, now),
     )
     own_transport = transport is None
     active = build_transport(settings) if transport is None else transport

@@ -18,6 +18,7 @@ from typing import Final, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from bridge.config.branding import BRANDING_SETTINGS, Branding, BrandingFields, branding_fields, branding_of
 from bridge.config.emails import (
     BANK_ACCOUNT_NUMBER,
     BANK_ACCOUNT_OWNER,
@@ -32,6 +33,7 @@ from bridge.config.emails import (
     emails_fields,
 )
 from bridge.config.identity import MAIL_FROM, MAIL_REPLY_TO, SMTP_HELO_NAME, identity_fields, settle_sender
+from bridge.config.mailbox import MAILBOX_SETTINGS, Mailbox, mailbox_of, settle_mailbox
 from bridge.config.marketing import MARKETING_SETTINGS, check_marketing, marketing_fields
 from bridge.config.owner import OWNER_SETTINGS, owner_fields
 from bridge.config.reader import Reader, Setting, masked
@@ -56,6 +58,7 @@ from bridge.config.sending import (
     settle_server,
 )
 from bridge.config.service import ADMIN_EMAIL, ALERT_AFTER, LOG_LEVEL, POLL_INTERVAL, service_fields
+from bridge.config.service_mail import SERVICE_MAIL_SETTINGS, service_mail_fields
 from bridge.config.shop import (
     PRESTASHOP_API_KEY,
     PRESTASHOP_DEADLINE,
@@ -70,6 +73,7 @@ from bridge.config.shop import (
 )
 from bridge.config.state import DATABASE_URL, MAIL_FILE_DIR, RETENTION_DAYS, STATE_DIR, state_fields
 from bridge.errors import ConfigError
+from bridge.model.identity import DEFAULT_ACCENT
 from bridge.secret import Secret
 
 SETTINGS: Final[tuple[Setting[object], ...]] = (
@@ -89,6 +93,7 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     SMTP_HELO_NAME,
     SMTP_CA_FILE,
     SMTP_LOGIN_RETRY,
+    *MAILBOX_SETTINGS,
     MAIL_TRANSPORT,
     MAIL_FILE_DIR,
     MAIL_FROM,
@@ -113,8 +118,10 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     BANK_NAME,
     BANK_BIC,
     BANK_ADDRESS,
+    *BRANDING_SETTINGS,
     *MARKETING_SETTINGS,
     *OWNER_SETTINGS,
+    *SERVICE_MAIL_SETTINGS,
 )
 
 
@@ -167,6 +174,17 @@ class Settings:
     bank_name: str = ""
     bank_bic: str = ""
     bank_address: str = ""
+    # Branding and the legal footer ("" = the shop's own, or none); `branding` gathers them.
+    logo_url: str = ""
+    accent_color: str = DEFAULT_ACCENT
+    footer_text: str = ""
+    legal_company: str = ""
+    legal_address: str = ""
+    legal_tax_id: str = ""
+    legal_registration: str = ""
+    legal_terms_url: str = ""
+    legal_returns_url: str = ""
+    legal_privacy_url: str = ""
     unsubscribe_url: str = ""  # "": marketing mail is off
     unsubscribe_listen: tuple[str, int] = ("127.0.0.1", 8787)
     unsubscribe_exposed: bool = False  # True: UNSUBSCRIBE_LISTEN may face other machines
@@ -191,6 +209,21 @@ class Settings:
     shop_admin_url: str = ""
     owner_summary_hour: int = 8  # the daily summary's hour, in the shop's time zone
     low_stock_threshold: int | None = None  # None: the shop's PS_LAST_QTIES
+    # Customer-service emails (bridge.config.service_mail)
+    service_emails: frozenset[str] = frozenset({"credit_slip", "message_reply", "message_received"})
+    refund_days: int = 14  # the refund email's promise; 0: none
+    refund_note: str = ""  # the owner's sentence on how money comes back; "": the bridge's
+    reply_time_hours: int = 24  # the acknowledgement's stated reply time; 0: none
+    terms_pages: tuple[tuple[str, int], ...] = ()  # TERMS_PAGES: (name, CMS id) watched for changes
+    # The mailbox over IMAP (bridge.config.mailbox), defaults applied: see `mailbox`.
+    imap: bool = False
+    imap_host: tuple[str, int] | None = None
+    imap_username: str | None = None
+    imap_password: Secret | None = None
+    imap_ca_file: Path | None = None
+    imap_settle_after: timedelta = timedelta(minutes=2)
+    imap_settle_window: timedelta = timedelta(minutes=30)
+    bounce_soft_limit: int = 3  # soft bounces (4.x.x) that suppress an address
     warnings: tuple[str, ...] = ()
     env_file: Path | None = None  # the .env file `load_settings` looked for (absolute), for messages
 
@@ -204,12 +237,35 @@ class Settings:
         return bool(self.unsubscribe_url)
 
     @property
+    def branding(self) -> Branding:
+        """The logo, colour, footer text and legal footer the emails carry."""
+        return branding_of({name: getattr(self, name) for name in BrandingFields.__annotations__})
+
+    @property
+    def mailbox(self) -> Mailbox | None:
+        """The mailbox the bridge reads (Sent, bounces); None when IMAP is off."""
+        return mailbox_of(
+            {
+                "imap": self.imap,
+                "imap_host": self.imap_host,
+                "imap_username": self.imap_username,
+                "imap_password": self.imap_password,
+                "imap_ca_file": self.imap_ca_file,
+                "imap_settle_after": self.imap_settle_after,
+                "imap_settle_window": self.imap_settle_window,
+                "bounce_soft_limit": self.bounce_soft_limit,
+            }
+        )
+
+    @property
     def smtp_is_gmail(self) -> bool:
         return self.smtp_host in GMAIL_HOSTS
 
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret value in these settings, for the log filter (`bridge.logs.setup_logging`)."""
         found = [self.prestashop_api_key, self.smtp_password, self.unsubscribe_secret, self.shop_cookie_key]
+        if self.imap_password is not None and self.imap_password is not self.smtp_password:
+            found.append(self.imap_password)  # by default the very same secret as SMTP's
         password = urlsplit(self.database_url).password
         if password:
             found.append(Secret(password))
@@ -236,6 +292,7 @@ class Settings:
         server = settle_server(reader, demo=demo)
         sender = settle_sender(reader, server, demo=demo)
         check_budget(reader, server)
+        mailbox = settle_mailbox(reader, server)
         if reader.problems:
             raise ConfigError([reader.scrub(problem) for problem in reader.problems])
         # Nothing was refused: every row with a default has its value, and the sender is settled.
@@ -246,7 +303,10 @@ class Settings:
             **state_fields(reader),
             **service_fields(reader),
             **emails_fields(reader),
+            **branding_fields(reader),
             **marketing_fields(reader),
             **owner_fields(reader),
+            **service_mail_fields(reader),
+            **mailbox,
             warnings=tuple(reader.scrub(warning) for warning in reader.warnings),
         )

@@ -1,14 +1,18 @@
 """One cycle, the only composition of the bridge's work: `bridge sync`, `bridge run`, the owner alerts and
 the demo all go through it.
 
-- poll: the order pass and the cart pass (each: read → plan → perform effects → apply), the owner's watch
-  of customers' messages (bridge.cycle.owner; new orders ride on the order pass), then the poll's
+- poll: the credit-slip pass (bridge.cycle.service: before the order pass, so one refund gets one email),
+  the order pass and the cart pass (each: read → plan → perform effects → apply), the owner's watch
+  of customers' messages (bridge.cycle.owner; new orders ride on the order pass), the customers'
+  conversations (replies and acknowledgements, bridge.cycle.service), the terms watch (TERMS_PAGES:
+  the owner told of a changed page, bridge.cycle.terms), then the poll's
   time and outcome recorded and the shop incident opened or closed, then the purge of personal data past
   its lifetime (bridge.state.retention: at most hourly, from the store alone). The first poll of a process
   first checks that the state store belongs to this shop (bridge.cycle.belongs): another shop's store is
   refused before anything is written or sent;
-- deliver: claim → render → send → record, one email at a time, then the sending incident opened or
-  closed.
+- deliver: the mailbox step (bridge.mailbox.step, IMAP on: unknown sends settled from the Sent folder,
+  bounces read from the Inbox), then claim → render → send → record, one email at a time, then the
+  sending incident opened or closed.
 
 A shop error ends the poll, never the cycle: it is recorded, counted for the owner's alert, and retried
 next time. SMTP may work while the shop does not, so an alert that falls due is delivered at once.
@@ -25,7 +29,7 @@ from bridge import alerts
 from bridge.app import Bridge
 from bridge.clock import Clock
 from bridge.config import Settings
-from bridge.cycle import owner
+from bridge.cycle import owner, service, terms
 from bridge.cycle.belongs import ForeignStoreError, confirm_shop, may_deliver_unconfirmed
 from bridge.cycle.carts import CartPass, enabled, watch_carts
 from bridge.cycle.orders import poll_orders
@@ -35,6 +39,7 @@ from bridge.delivery.marketing import MarketingGate
 from bridge.delivery.transports import Transport
 from bridge.errors import BridgeError, ShopError, StoreError
 from bridge.mail.render import Renderer
+from bridge.mailbox import step as mailbox
 from bridge.model.cursors import PollRecord
 from bridge.model.profile import ShopProfile
 from bridge.plan.rules import Decision
@@ -126,6 +131,7 @@ class Cycle:
             if not self.shop_confirmed:
                 confirm_shop(self.client, self.store, self.settings, now=started)
                 self.shop_confirmed = True
+            service.before_orders(self.client, self.store, self.settings, now=started)
             orders = poll_orders(
                 self.client, self.store, self.settings, now=started, since=since, confirm=confirm
             )
@@ -148,6 +154,10 @@ class Cycle:
         )
         result.carts = self._carts(orders.profile)
         owner.after_poll(self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile)
+        service.after_poll(
+            self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile
+        )
+        terms.after_poll(self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile)
         self._purge()
         return result
 
@@ -156,13 +166,14 @@ class Cycle:
         another address waits for the first poll to confirm it belongs to this shop)."""
         if not self.shop_confirmed and not may_deliver_unconfirmed(self.store, self.client.base_url):
             return DeliveryResult(paused="waiting for the first poll to confirm the store is this shop's")
+        mailbox.look(self.store, self.settings, now=self.clock.now())  # settles unknown sends (IMAP on)
         result = deliver_due(
             self.store,
             self.transport,
             self.renderer,
             self.clock,
             identity=alerts.sender_identity(self.store, self.settings),
-            unknown_policy=self.settings.unknown_policy,
+            unknown_policy=mailbox.unknown_policy(self.settings),
             budget=self.budget,
             login_retry=self.settings.smtp_login_retry,
             should_stop=should_stop,

@@ -47,6 +47,7 @@ from bridge.shop.threads import (
     threads_of_orders,
 )
 from bridge.state import owner as owner_state
+from bridge.state.mailbox import bounce_suppressions
 from bridge.state.plans import Applied, queue
 from bridge.state.store import Store, Tx
 
@@ -236,6 +237,7 @@ def daily_summary(
         counts.held,
         counts.unknown,
         pause.reason if pause is not None else "",
+        bounce_suppressions(store, since=start, until=end),
     )
     decisions = plan.plan_summary(report, owner_rules(settings, profile))
     applied = Applied()

@@ -15,7 +15,10 @@ recipients.
 Transactional mail (orders, payments, shipping) may use the whole budget. Marketing mail may only use it
 while at least MARKETING_RESERVE (20 %) of it is left: with the default 400, marketing stops at 320 sent in
 the last 24 hours and the last 80 are kept for order emails. When room opens again, transactional mail
-goes first because the outbox always claims it first.
+goes first because the outbox always claims it first. Legal notices to every customer (`terms_changed`,
+`bridge notify-terms`) are claimed last among transactional mail (NOTICE_PRIORITY) and count like marketing
+here: they stop at the same share, so thousands of them spread over days and never take the order emails'
+room (`notices_per_day`).
 
 Nothing here sleeps: `hold()` says whether the next email may go and, if not, when it may; delivery stops
 for this cycle and the next cycle continues.
@@ -29,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from bridge.config import Settings
+from bridge.model.kinds import KINDS, NOTICE_PRIORITY
 from bridge.state.attempts import send_times
 from bridge.state.outbox import Category
 from bridge.state.store import Store
@@ -41,7 +45,8 @@ DEFAULT_PER_MINUTE: Final = 20
 # After Gmail's own "daily limit exceeded", never try again sooner than this: each try is refused anyway.
 QUOTA_PAUSE_MIN: Final = timedelta(hours=1)
 
-LimitName = Literal["daily", "marketing", "pace"]
+LimitName = Literal["daily", "marketing", "pace"]  # "marketing": the share kept for orders is reached
+BudgetClass = Literal["transactional", "marketing", "notice"]  # a notice counts like marketing
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Limits:
         """How many of the daily budget only transactional mail may use."""
         return math.ceil(self.daily * self.marketing_reserve)
 
-    def cap(self, category: Category) -> int:
+    def cap(self, category: BudgetClass) -> int:
         return self.daily if category == "transactional" else self.daily - self.reserved
 
 
@@ -114,18 +119,18 @@ class Budget:
             times = send_times(conn, now - DAY)
         return Usage(now, self.limits, len(times), sum(1 for at in times if at > now - MINUTE))
 
-    def hold(self, store: Store, category: Category, now: datetime) -> Hold | None:
+    def hold(self, store: Store, category: BudgetClass, now: datetime) -> Hold | None:
         """None when an email of `category` may go now; otherwise why not, and until when."""
         with store.read() as conn:
             times = send_times(conn, now - DAY)
         return self.decide(times, category, now)
 
-    def decide(self, times: list[datetime], category: Category, now: datetime) -> Hold | None:
+    def decide(self, times: list[datetime], category: BudgetClass, now: datetime) -> Hold | None:
         """The decision itself, on the send times of the last 24 hours (oldest first)."""
         limits = self.limits
         day = [at for at in times if at > now - DAY]
         cap = limits.cap(category)
-        if len(day) >= limits.daily or (category == "marketing" and len(day) >= cap):
+        if len(day) >= limits.daily or (category != "transactional" and len(day) >= cap):
             # Room opens when enough of the oldest sends have left the window.
             until = day[len(day) - cap] + DAY if 0 < cap <= len(day) else now + DAY
             at = f"{until:%Y-%m-%d %H:%M} UTC"
@@ -136,10 +141,11 @@ class Budget:
                     f"the daily sending budget is used up: {len(day)} emails in the last 24 hours "
                     f"(DAILY_SEND_LIMIT={limits.daily}); sending continues at {at}, order emails first",
                 )
+            waiting = "marketing emails" if category == "marketing" else "legal notices"
             return Hold(
                 "marketing",
                 until,
-                f"marketing emails wait: {len(day)} of {limits.daily} emails sent in the last 24 hours, and "
+                f"{waiting} wait: {len(day)} of {limits.daily} emails sent in the last 24 hours, and "
                 f"the last {limits.reserved} are kept for order emails; they continue at {at}",
             )
         minute = [at for at in day if at > now - MINUTE]
@@ -152,6 +158,18 @@ class Budget:
                 f"the rest continue at {until:%H:%M:%S} UTC",
             )
         return None
+
+
+def budget_class(category: Category, kind: str) -> BudgetClass:
+    """How the budget counts an outbox row: a legal notice (NOTICE_PRIORITY) keeps the orders' share."""
+    if category == "marketing":
+        return "marketing"
+    return "notice" if kind in KINDS and KINDS[kind].priority >= NOTICE_PRIORITY else "transactional"
+
+
+def notices_per_day(limits: Limits) -> int:
+    """How many legal notices a day may take: the budget less the share kept for order emails."""
+    return limits.cap("notice")
 
 
 def quota_resume_at(store: Store, now: datetime) -> datetime:

@@ -41,14 +41,16 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from bridge.clock import Clock
 from bridge.config import Settings
-from bridge.delivery.budget import Budget, Hold, quota_resume_at
+from bridge.delivery.budget import Budget, Hold, budget_class, quota_resume_at
 from bridge.delivery.smtp import Outcome, SendResult, SmtpSender
 from bridge.delivery.transports import Transport
 from bridge.errors import ConfigError
 from bridge.mail.render import Renderer, RenderError
+from bridge.model.bridge_key import format_bridge_key
 from bridge.model.headers import make_address, mask_addresses, mask_email
 from bridge.model.identity import ShopIdentity
 from bridge.state import cursors, outbox, sender
+from bridge.state.mailbox import ensure_store_id
 from bridge.state.sender import Pause, PauseKind
 from bridge.state.store import Store, open_store, store_exists
 
@@ -61,6 +63,9 @@ log = logging.getLogger(__name__)
 # Longer than the slowest possible send (SMTP DATA may take up to 10 minutes): a lease that ran out
 # while the process still lives would wrongly turn a slow success into "unknown".
 LEASE: Final = timedelta(minutes=15)
+# Due rows looked up at once, then claimed one at a time: after a catch-up the outbox holds 100,000 rows, and
+# finding the most urgent one scans it. A row queued meanwhile waits at most a page.
+CLAIM_PAGE: Final = 100
 MAX_ATTEMPTS: Final = 12  # with the schedule below: about two days of trying
 # docs/email-facts.md §5.2: 1 m, 5 m, 15 m, 1 h, 3 h, then every 6 h; each ±20 % so that mail which failed
 # together (a Gmail outage) does not come back in one burst.
@@ -239,6 +244,7 @@ def deliver_due(
         rng=rng,
         stale_pause=stale_pause,
         credentials=transport.credentials if isinstance(transport, SmtpSender) else None,
+        store_id=ensure_store_id(store, now=now),
     )
     while limit is None or _with_outcome(run.result) < limit:
         if should_stop is not None and should_stop():
@@ -302,8 +308,10 @@ class _DeliveryRun:
     rng: Callable[[], float]
     stale_pause: Pause | None  # a pause that ran out: forgotten once mail goes again
     credentials: str | None = None  # the transport's login fingerprint, kept with a credentials pause
+    store_id: str | None = None  # the X-Bridge-Key header's first half (bridge.model.bridge_key)
     result: DeliveryResult = field(default_factory=DeliveryResult)
     tried: set[int] = field(default_factory=set)
+    page: list[int] = field(default_factory=list)  # due ids not claimed yet, most urgent first
 
     def next_email(self) -> bool:
         """Claim, check, send and record the next due email; False when delivery stops for this cycle."""
@@ -313,6 +321,8 @@ class _DeliveryRun:
             return False
         shop = self._shop_for(row, now)
         unsubscribe: UnsubscribeLinks | None = None
+        if budget_class(row.category, row.kind) == "notice" and self._marketing_budget_spent(row, now):
+            return False
         if row.category == "marketing":
             if self._marketing_budget_spent(row, now):
                 return False
@@ -328,7 +338,7 @@ class _DeliveryRun:
         if hold is not None:
             _stop_for(self.result, hold)
             return None
-        row = outbox.claim_next(self.store, now=now, owner=self.owner, lease=LEASE)
+        row = self._claim_from_page(now)
         if row is None:
             return None
         if row.id in self.tried:  # retried so soon that it is due again: leave it to the next cycle
@@ -336,6 +346,19 @@ class _DeliveryRun:
             return None
         self.tried.add(row.id)
         return row
+
+    def _claim_from_page(self, now: datetime) -> outbox.OutboxRow | None:
+        """The next row of the page of due ids that is still due (a fresh page when it runs out)."""
+        for _ in range(20):  # a page whose rows were all taken meanwhile: look again, a few times
+            if not self.page:
+                self.page = outbox.due_ids(self.store, now=now, limit=CLAIM_PAGE)
+                if not self.page:
+                    return None
+            while self.page:
+                row = outbox.claim(self.store, self.page.pop(0), now=now, owner=self.owner, lease=LEASE)
+                if row is not None:
+                    return row
+        return None
 
     def _shop_for(self, row: outbox.OutboxRow, now: datetime) -> ShopIdentity:
         """The shop identity emails are rendered with; without one the row goes back and delivery stops."""
@@ -349,7 +372,7 @@ class _DeliveryRun:
         if self.budget is None:
             return False
         # The outbox claims transactional mail first, so none is due: only marketing is left.
-        hold = self.budget.hold(self.store, "marketing", now)
+        hold = self.budget.hold(self.store, budget_class(row.category, row.kind), now)
         if hold is None:
             return False
         self._defer(row, now, hold.until, hold.reason)
@@ -380,7 +403,15 @@ class _DeliveryRun:
     def _send(self, row: outbox.OutboxRow, shop: ShopIdentity, unsubscribe: UnsubscribeLinks | None) -> bool:
         """Send one row and record the outcome; False when the whole sender is now paused."""
         sent = _send_one(
-            self.store, self.transport, self.renderer, shop, row, self.owner, self.clock, unsubscribe
+            self.store,
+            self.transport,
+            self.renderer,
+            shop,
+            row,
+            self.owner,
+            self.clock,
+            unsubscribe,
+            self.store_id,
         )
         if sent is None:  # suppressed or not renderable: failed, and said why
             self.result.failed += 1
@@ -421,6 +452,7 @@ def _send_one(
     owner: str,
     clock: Clock,
     unsubscribe: UnsubscribeLinks | None = None,
+    store_id: str | None = None,
 ) -> SendResult | None:
     """Render and send one claimed row; None when it failed before reaching the server (recorded)."""
     now = clock.now()
@@ -446,6 +478,7 @@ def _send_one(
             recipient=make_address(row.recipient_name or "", row.recipient_email),
             now=now,
             unsubscribe=unsubscribe,
+            bridge_key=format_bridge_key(store_id, row.idempotency_key) if store_id else None,
         )
     except (RenderError, ValueError, IndexError, MessageError) as error:
         # A template or data problem of this one email: permanent, and the owner can read why.

@@ -3,7 +3,8 @@
 A cart reminder or a review request was decided minutes or days ago; by the time it is claimed the
 customer may have unsubscribed, ordered, or the owner may have turned marketing mail off. Delivery asks
 `MarketingGate.check` and cancels (with the reason, for `bridge explain`) or waits (the shop did not
-answer: better a reminder a few minutes late than one for a cart that just became an order).
+answer: better a reminder a few minutes late than one for a cart that just became an order; another bridge
+sends as this account and the owner has not confirmed it yet: bridge.mailbox.senders).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bridge.plan.consent import consent_basis, no_consent_reason
 from bridge.shop.client import ShopClient
 from bridge.state import outbox
 from bridge.state.carts import series_of
+from bridge.state.mailbox import second_sender
 from bridge.state.plans import stop_for_orders
 from bridge.state.store import Store
 from bridge.state.unsubscribes import unsubscribed
@@ -68,6 +70,10 @@ class MarketingGate:
             return Verdict("cancel", "marketing mail is off (UNSUBSCRIBE_URL is empty)")
         with self.store.read() as tx:
             gone = unsubscribed(tx, row.recipient_email)
+            other = second_sender(tx)
+        if other is not None:  # another bridge sends as this account: bridge.mailbox.senders
+            why = "a second sender is in the Sent folder: marketing waits for `bridge mailbox confirm-sender`"
+            return Verdict("wait", why, now + SHOP_RETRY)
         if gone is not None:
             return Verdict("cancel", f"the address unsubscribed ({gone.source}, {gone.created_at:%Y-%m-%d})")
         if row.customer_id is not None:

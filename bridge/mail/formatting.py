@@ -3,17 +3,22 @@
 The outbox stores plain JSON, so money arrives as `{"amount": "1234.56", "currency": "PLN"}` and instants as
 ISO 8601 strings with an offset. These helpers turn them into what a customer reads (`1 234,56 zł`,
 `27 listopada 2026, 10:05`) in the shop's timezone; `render.py` exposes them as Jinja filters.
+
+The locale is the customer's language and country together (`locale_for`): an English email to a British
+address reads `PLN 1,234.56` and `27 November 2026`, one to an American address `November 27, 2026`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale, UnknownLocaleError, localedata
 from babel.dates import format_date, format_time
+from babel.languages import get_official_languages
 from babel.numbers import format_currency
 
 PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
@@ -31,6 +36,35 @@ def parse_locale(code: str) -> Locale:
         raise FormattingError(f"unknown locale {code!r}") from error
 
 
+def locale_for(language: str, country: str = "") -> Locale:
+    """The customer's language as written in the customer's country (`en` + `GB` → en_GB, `de` + `AT` →
+    de_AT) when it is a language of that country and CLDR has the pairing; else the language as given
+    (`en-US`, `pl`): an English-speaking customer in Poland reads plain English, not CLDR's en_PL.
+    `country` is an ISO 3166 alpha-2 code, or ""."""
+    code = language.strip().replace("-", "_")
+    primary = code.split("_")[0].lower()
+    region = country.strip().upper()
+    if (
+        primary
+        and len(region) == 2
+        and region.isalpha()
+        and primary in get_official_languages(region, regional=True, de_facto=True)
+        and localedata.exists(f"{primary}_{region}")
+    ):
+        return parse_locale(f"{primary}_{region}")
+    return parse_locale(code)
+
+
+# CLDR's currencySpacing, which Babel does not apply: a currency code that touches a digit gets a no-break
+# space (`PLN1,234.56` → `PLN 1,234.56`); symbols (`£1,234.56`, `$5`) stay as they are.
+_CODE_BEFORE = re.compile(r"^([-−]?)([A-Z]{3})(?=[\d])")
+_CODE_AFTER = re.compile(r"(?<=[\d])([A-Z]{3})$")
+
+
+def _currency_spacing(text: str) -> str:
+    return _CODE_AFTER.sub("\xa0\\1", _CODE_BEFORE.sub("\\1\\2\xa0", text))
+
+
 def to_decimal(value: object) -> Decimal:
     """Money amounts travel as strings so no float rounding ever reaches a customer."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
@@ -45,7 +79,7 @@ def to_decimal(value: object) -> Decimal:
 
 
 def format_money(money: Mapping[str, Any], locale: Locale | str) -> str:
-    """`{"amount": "1234.56", "currency": "PLN"}` → `1 234,56 zł` (pl) or `PLN1,234.56` (en).
+    """`{"amount": "1234.56", "currency": "PLN"}` → `1 234,56 zł` (pl) or `PLN 1,234.56` (en).
 
     Babel rounds to the currency's own number of digits (0 for JPY, 2 for PLN).
     """
@@ -54,7 +88,7 @@ def format_money(money: Mapping[str, Any], locale: Locale | str) -> str:
     currency = money["currency"]
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         raise FormattingError(f"a currency must be an ISO 4217 code, got {currency!r}")
-    return format_currency(to_decimal(money["amount"]), currency.upper(), locale=locale)
+    return _currency_spacing(format_currency(to_decimal(money["amount"]), currency.upper(), locale=locale))
 
 
 def parse_instant(value: object) -> datetime:

@@ -7,6 +7,7 @@ of learning it from a failed send.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from jinja2 import TemplateSyntaxError
 
 from bridge.mail.render import PARTS, RenderedEmail, Renderer, RenderError, shipped_templates_dir
 from bridge.model.headers import make_address
-from bridge.model.identity import ShopIdentity
+from bridge.model.identity import DEFAULT_ACCENT, LEGAL_FIELDS, ShopIdentity
 from bridge.model.kinds import KINDS, SAMPLE_UNSUBSCRIBE, get_kind
 
 SHIPPED_LANGUAGES: Final = ("pl", "en")
@@ -60,6 +61,22 @@ SAMPLE_SHOP: Final = ShopIdentity(
     base_url="https://zolta-lodka.pl",
     timezone="Europe/Warsaw",
     default_language="pl",
+    footer_text="Sklep stacjonarny: ul. Długa 5, pon.–pt. 10–18.",
+    legal_company="Żółta Łódka sp. z o.o.",
+    legal_address="ul. Długa 5, 31-147 Kraków",
+    legal_tax_id="6762461659",
+    legal_registration="KRS 0000123456, REGON 123456789",
+    legal_terms_url="https://zolta-lodka.pl/content/3-regulamin",
+    legal_returns_url="https://zolta-lodka.pl/content/7-zwroty",
+    legal_privacy_url="https://zolta-lodka.pl/content/8-polityka-prywatnosci",
+)
+# The same shop with no branding or legal settings: no logo, the default accent, no legal lines.
+PLAIN_SHOP: Final = dataclasses.replace(
+    SAMPLE_SHOP,
+    logo_url="",
+    accent_color=DEFAULT_ACCENT,
+    footer_text="",
+    **dict.fromkeys((f"legal_{key}" for key in LEGAL_FIELDS), ""),  # type: ignore[arg-type]
 )
 
 

@@ -52,7 +52,9 @@ from markupsafe import Markup
 from bridge.errors import BridgeError
 from bridge.mail import formatting
 from bridge.mail.addresses import address_header, ascii_address, ascii_domain, needs_utf8
+from bridge.mail.postal import postal_lines
 from bridge.mail.reply_to import replying_to
+from bridge.model.bridge_key import HEADER as BRIDGE_KEY
 from bridge.model.headers import (
     BIDI_CONTROLS,
     HEADER_UNSAFE,
@@ -88,6 +90,7 @@ _HEADERS_WE_WRITE: Final = frozenset(
         "mime-version",
         "content-type",
         "content-transfer-encoding",
+        "x-bridge-key",
     }
 )
 
@@ -315,6 +318,36 @@ def _url_filter(value: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") and not HEADER_UNSAFE.search(url) else ""
 
 
+# Longer than this, a value is not a reference or a code but hostile or broken data: it may wrap anywhere.
+KEEP_LIMIT: Final = 34
+_KEEP: Final = Markup('<span class="keep">{}</span>')
+
+
+def _clean(value: object) -> str:
+    """What `finalize` does to printed text, which Markup (these filters' output) would skip."""
+    return str(clean_body_value(str(value)))
+
+
+def _keep_filter(value: object) -> Markup:
+    """HTML: a value that must not break across lines (an order reference, a code, a postal code)."""
+    text = _clean(value)
+    return _KEEP.format(text) if 0 < len(text) <= KEEP_LIMIT else Markup.escape(text)
+
+
+def _keep_groups_filter(value: object) -> Markup:
+    """HTML: each space-separated group kept whole (an IBAN in groups of four); lines break between."""
+    return Markup(" ").join(_keep_filter(group) for group in _clean(value).split())
+
+
+def _keep_in_filter(line: object, value: object) -> Markup:
+    """HTML: `line` with its first `value` kept whole (the postal code in `00-916 Warszawa`)."""
+    text, part = _clean(line), _clean(value)
+    if not part or len(part) > KEEP_LIMIT or part not in text:
+        return Markup.escape(text)
+    before, _, after = text.partition(part)
+    return Markup.escape(before) + _keep_filter(part) + Markup.escape(after)
+
+
 _FILTERS: Final[dict[str, Callable[..., Any]]] = {
     "money": _money_filter,
     "date": _date_filter,
@@ -322,6 +355,10 @@ _FILTERS: Final[dict[str, Callable[..., Any]]] = {
     "plural": _plural_filter,
     "percent": _percent_filter,
     "url": _url_filter,
+    "postal_lines": postal_lines,
+    "keep": _keep_filter,
+    "keep_groups": _keep_groups_filter,
+    "keep_in": _keep_in_filter,
 }
 
 
@@ -469,11 +506,13 @@ class Renderer:
         recipient: Address,
         now: datetime,
         unsubscribe: UnsubscribeLinks | None = None,
+        bridge_key: str | None = None,
     ) -> RenderedEmail:
         """The complete message for one outbox row. RenderError (a permanent failure) on any problem.
 
         A marketing kind needs `unsubscribe` (the recipient's links): they become the List-Unsubscribe
-        headers and the footer's link. A transactional kind ignores it and gets neither.
+        headers and the footer's link. A transactional kind ignores it and gets neither. `bridge_key` is
+        the X-Bridge-Key header's value (bridge.model.bridge_key), which delivery gives every outbox row.
         """
         spec = get_kind(kind)
         links: tuple[str, str] | None = None
@@ -497,7 +536,7 @@ class Renderer:
             used,
             context,
             shop=shop,
-            locale=_formatting_locale(language, used),
+            locale=_formatting_locale(language, used, _country_of(context)),
             unsubscribe_url=links[0] if links else "",
         )
         if links is not None:
@@ -510,6 +549,7 @@ class Renderer:
             now=now,
             language=used,
             unsubscribe=links,
+            bridge_key=bridge_key,
         )
         return RenderedEmail(message, parts.subject, parts.text, parts.html, used, fell_back)
 
@@ -526,15 +566,24 @@ class Renderer:
                 )
 
 
-def _formatting_locale(requested: str, used: str) -> str:
-    """The customer's own locale (`en-GB` → `en_GB`) when the template speaks its language."""
+def _formatting_locale(requested: str, used: str, country: str = "") -> str:
+    """The customer's own locale when the template speaks its language: the order's language in the
+    delivery country (`en` + GB → `en_GB`), else the language as the order gives it (`en-US`)."""
     code = requested.strip().replace("-", "_")
-    if code.split("_")[0].lower() == used:
-        try:
-            return str(formatting.parse_locale(code))
-        except formatting.FormattingError:
-            pass
-    return str(formatting.parse_locale(used))
+    if code.split("_")[0].lower() != used:
+        code = used
+    try:
+        return str(formatting.locale_for(code, country))
+    except formatting.FormattingError:
+        return str(formatting.parse_locale(used))
+
+
+def _country_of(context: Mapping[str, Any]) -> str:
+    """The customer's country (ISO alpha-2): the order's delivery country, when the context has one.
+    Contexts stored before it was recorded have none: the language alone decides then."""
+    order = context.get("order")
+    country = order.get("country", "") if isinstance(order, Mapping) else ""
+    return country if isinstance(country, str) else ""
 
 
 def assemble_message(
@@ -546,6 +595,7 @@ def assemble_message(
     now: datetime,
     language: str,
     unsubscribe: tuple[str, str] | None = None,
+    bridge_key: str | None = None,
 ) -> EmailMessage:
     """multipart/alternative (text, then HTML) with the headers a transactional email needs, and with
     `unsubscribe` (url, mailto: see unsubscribe_uris) the RFC 8058 one-click headers of marketing mail."""
@@ -566,6 +616,8 @@ def assemble_message(
         list_unsubscribe = f"<{url}>" + (f", <{mailto}>" if mailto else "")
         message["List-Unsubscribe"] = _UriListHeader("List-Unsubscribe", list_unsubscribe)
         message["List-Unsubscribe-Post"] = ONE_CLICK
+    if bridge_key is not None:  # one line, never encoded words: the Sent folder is searched for it
+        message[BRIDGE_KEY] = _UriListHeader(BRIDGE_KEY, bridge_key)
     message.set_content(parts.text)
     message.add_alternative(parts.html, subtype="html")
     message["Content-Language"] = language  # after set_content, which clears every Content-* header
@@ -641,6 +693,7 @@ def render_email(
     now: datetime,
     templates_dir: Path | None = None,
     unsubscribe: UnsubscribeLinks | None = None,
+    bridge_key: str | None = None,
 ) -> RenderedEmail:
     """Render `kind` for the order's `language` from a stored context. See Renderer.render."""
     return get_renderer(templates_dir).render(
@@ -652,4 +705,5 @@ def render_email(
         recipient=recipient,
         now=now,
         unsubscribe=unsubscribe,
+        bridge_key=bridge_key,
     )

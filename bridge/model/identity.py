@@ -1,11 +1,16 @@
-"""Who the shop's emails are from and what their layout shows: plain, validated values."""
+"""Who the shop's emails are from and what their layout shows: plain, validated values.
+
+The layout's branding (logo, accent colour, footer text) and the seller's legal details (company, address,
+tax and registration numbers, links to the terms, returns and privacy policies) travel with the identity:
+the poll stores it with the queued emails, so delivery renders them without asking the shop.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +18,70 @@ from bridge.errors import ConfigError
 from bridge.model.headers import LANGUAGE_TAG, make_address
 
 _COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+DEFAULT_ACCENT: Final = "#1967d2"
+# The backgrounds the layout draws: the card and a box in light mode, the card and a box in dark mode.
+LIGHT_BACKGROUNDS: Final = ("#ffffff", "#f4f4f5")
+DARK_BACKGROUNDS: Final = ("#27272a", "#3f3f46")
+MIN_CONTRAST: Final = 4.5  # WCAG 2 AA for body text
+
+
+def _channels(colour: str) -> tuple[int, int, int]:
+    digits = colour.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+def _luminance(colour: str) -> float:
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in _channels(colour))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2's contrast ratio of two #rgb/#rrggbb colours, from 1 to 21."""
+    light, dark = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def accent_problem(colour: str) -> str | None:
+    """Why `colour` cannot be the accent, or None: it must be #rgb/#rrggbb, and white button text on it
+    and links in it on the light backgrounds must reach 4.5:1."""
+    if not _COLOUR.fullmatch(colour):
+        return f"{colour!r} is not a colour like #1967d2"
+    worst = min(contrast_ratio(colour, background) for background in LIGHT_BACKGROUNDS)
+    if worst < MIN_CONTRAST:
+        return (
+            f"{colour} is too light: white button text on it and links in it reach {worst:.1f}:1, "
+            f"under {MIN_CONTRAST}:1; choose a darker colour"
+        )
+    return None
+
+
+def dark_accent(colour: str) -> str:
+    """The accent for links in dark mode: mixed with white until it reads on every dark background."""
+    r, g, b = _channels(colour)
+    for step in range(0, 21):
+        t = step / 20
+        mixed = "#{:02x}{:02x}{:02x}".format(*(round(c + (255 - c) * t) for c in (r, g, b)))
+        if min(contrast_ratio(mixed, background) for background in DARK_BACKGROUNDS) >= MIN_CONTRAST:
+            return mixed
+    return "#ffffff"
+
+
+LEGAL_FIELDS: Final = (
+    "company",
+    "address",
+    "tax_id",
+    "registration",
+    "terms_url",
+    "returns_url",
+    "privacy_url",
+)
 
 
 @dataclass(frozen=True)
@@ -33,10 +102,19 @@ class ShopIdentity:
     address_lines: tuple[str, ...] = ()
     phone: str = ""
     logo_url: str = ""
-    accent_color: str = "#1a73e8"
+    accent_color: str = DEFAULT_ACCENT
     base_url: str = ""
     timezone: str = "Europe/Warsaw"
     default_language: str = "pl"
+    footer_text: str = ""  # the owner's own line in every footer (FOOTER_TEXT)
+    # The seller as the law wants it named (LEGAL_*): "" leaves a line out.
+    legal_company: str = ""
+    legal_address: str = ""
+    legal_tax_id: str = ""
+    legal_registration: str = ""
+    legal_terms_url: str = ""
+    legal_returns_url: str = ""
+    legal_privacy_url: str = ""
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,7 +124,14 @@ class ShopIdentity:
         if not _COLOUR.fullmatch(self.accent_color):
             # It is written into a <style> block, where HTML escaping does not help.
             problems.append(f"accent colour {self.accent_color!r} is not #rgb or #rrggbb")
-        for label, url in (("logo URL", self.logo_url), ("shop URL", self.base_url)):
+        urls = (
+            ("logo URL", self.logo_url),
+            ("shop URL", self.base_url),
+            ("terms URL", self.legal_terms_url),
+            ("returns policy URL", self.legal_returns_url),
+            ("privacy policy URL", self.legal_privacy_url),
+        )
+        for label, url in urls:
             if url and urlsplit(url).scheme not in ("http", "https"):
                 problems.append(f"{label} {url!r} is not an http(s) URL")
         addresses = [("shop email", self.email), ("from address", self.from_email)]
@@ -82,16 +167,21 @@ class ShopIdentity:
         address_lines: tuple[str, ...] = (),
         phone: str = "",
         logo_url: str = "",
-        accent_color: str = "#1a73e8",
+        accent_color: str = DEFAULT_ACCENT,
         base_url: str = "",
         timezone: str = "",
         default_language: str = "pl",
+        legal: Mapping[str, str] | None = None,
+        footer_text: str = "",
     ) -> ShopIdentity:
         """The owner's settings where given, else the shop's own PS_* configuration values.
 
         `configuration` maps names to values as `configurations?filter[name]=[PS_SHOP_…]` returns them
         (PS_SHOP_NAME, PS_SHOP_EMAIL, PS_SHOP_ADDR1, PS_SHOP_ADDR2, PS_SHOP_CODE, PS_SHOP_CITY, PS_SHOP_PHONE,
-        PS_SHOP_DOMAIN, PS_SHOP_DOMAIN_SSL, PS_SSL_ENABLED, PS_LOGO, PS_TIMEZONE); absent keys are fine.
+        PS_SHOP_DOMAIN, PS_SHOP_DOMAIN_SSL, PS_SSL_ENABLED, PS_LOGO_MAIL, PS_LOGO, PS_TIMEZONE,
+        PS_CONDITIONS_CMS_ID); absent keys are fine. The logo is the one the merchant chose for emails
+        (PS_LOGO_MAIL), else the website's; `legal` holds the owner's LEGAL_* values by field name
+        (`company`, `terms_url`…), and the terms default to the shop's terms CMS page.
         """
 
         def value(key: str) -> str:
@@ -104,7 +194,12 @@ class ShopIdentity:
         shop_address = tuple(
             line for line in (value("PS_SHOP_ADDR1"), value("PS_SHOP_ADDR2"), city_line) if line
         )
-        logo = logo_url or (f"{shop_url}/img/{value('PS_LOGO')}" if shop_url and value("PS_LOGO") else "")
+        logo_file = value("PS_LOGO_MAIL") or value("PS_LOGO")
+        logo = logo_url or (f"{shop_url}/img/{logo_file}" if shop_url and logo_file else "")
+        given = dict(legal or {})
+        terms_page = value("PS_CONDITIONS_CMS_ID")
+        if not given.get("terms_url") and shop_url and terms_page.isdigit() and terms_page != "0":
+            given["terms_url"] = f"{shop_url}/index.php?id_cms={terms_page}&controller=cms"
         return cls(
             name=name or value("PS_SHOP_NAME"),
             email=email or value("PS_SHOP_EMAIL"),
@@ -119,6 +214,8 @@ class ShopIdentity:
             base_url=shop_url,
             timezone=timezone or value("PS_TIMEZONE") or "Europe/Warsaw",
             default_language=default_language,
+            footer_text=footer_text,
+            **{f"legal_{key}": text for key, text in given.items() if key in LEGAL_FIELDS},
         )
 
     @property
@@ -143,6 +240,8 @@ class ShopIdentity:
             "base_url": self.base_url,
             "timezone": self.timezone,
             "default_language": self.default_language,
+            "footer_text": self.footer_text,
+            **{f"legal_{key}": getattr(self, f"legal_{key}") for key in LEGAL_FIELDS},
         }
 
     def to_template(self) -> dict[str, Any]:
@@ -154,5 +253,8 @@ class ShopIdentity:
             "phone": self.phone,
             "logo_url": self.logo_url,
             "accent_color": self.accent_color,
+            "accent_dark": dark_accent(self.accent_color),
             "base_url": self.base_url,
+            "footer_text": self.footer_text,
+            "legal": {key: getattr(self, f"legal_{key}") for key in LEGAL_FIELDS},
         }

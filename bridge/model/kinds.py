@@ -25,15 +25,23 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
-from bridge.model import owner_kinds
+from bridge.model import owner_kinds, service_kinds
 from bridge.model.owner_kinds import (
     OwnerCustomerMessageContext,
     OwnerDailySummaryContext,
     OwnerLowStockContext,
     OwnerNewOrderContext,
     OwnerNewOrdersContext,
+)
+from bridge.model.service_kinds import (
+    CancelledRefund,
+    CreditSlipContext,
+    MessageReceivedContext,
+    MessageReplyContext,
+    OwnerTermsChangedContext,
+    TermsChangedContext,
 )
 
 # Transactional mail answers something the customer did and needs no consent; marketing mail goes only to
@@ -64,6 +72,13 @@ OWNER_NEW_ORDERS: Final = "owner_new_orders"  # the digest of a poll that brough
 OWNER_CUSTOMER_MESSAGE: Final = "owner_customer_message"
 OWNER_DAILY_SUMMARY: Final = "owner_daily_summary"
 OWNER_LOW_STOCK: Final = "owner_low_stock"
+# Customer service (bridge.model.service_kinds): a refund's credit slip, the staff's reply to a message, the
+# acknowledgement of a new message.
+CREDIT_SLIP: Final = "credit_slip"
+MESSAGE_REPLY: Final = "message_reply"
+MESSAGE_RECEIVED: Final = "message_received"
+TERMS_CHANGED: Final = "terms_changed"
+OWNER_TERMS_CHANGED: Final = "owner_terms_changed"
 
 
 # --- Building blocks ------------------------------------------------------------------------------
@@ -91,6 +106,9 @@ class PostalAddress(TypedDict):
     state: str  # "" when the country has none
     country: str  # in the order's language: "Polska"
     phone: str  # "" when none
+    # ISO 3166 alpha-2 ("PL", "GB"): the lines are written in that country's order (bridge/mail/postal.py).
+    # Absent from contexts stored before it was recorded: then the Polish order.
+    country_code: NotRequired[str]
 
 
 class OrderLine(TypedDict):
@@ -132,6 +150,11 @@ class OrderSummary(TypedDict):
     guest: bool  # True: `url` is the guest tracking link (no account)
     total: Money  # total_paid_tax_incl
     payment_method: str  # orders.payment: "Przelew bankowy"
+    # ISO 3166 alpha-2 of the delivery address, "" when unknown: money and dates are written for the
+    # customer's language in this country (en + GB → `PLN 1,234.56`, `27 November 2026`). May be absent.
+    country: NotRequired[str]
+    # True once the order has an invoice (invoice_number > 0): `url` is where the customer downloads it.
+    invoice: NotRequired[bool]
 
 
 class BankDetails(TypedDict):
@@ -158,6 +181,10 @@ class Shipment(TypedDict):
     carrier: str  # carrier name
     tracking_number: str  # "" when not known yet
     tracking_url: str  # carrier url with "@" replaced by the number; "" when none
+    # Absent from contexts stored before they were recorded:
+    delay: NotRequired[str]  # the carrier's delivery time in the order's language ("1-2 dni robocze"), or ""
+    items: NotRequired[list[OrderLine]]  # what the parcel holds
+    address: NotRequired[PostalAddress]  # where it goes (the delivery address)
 
 
 class Refund(TypedDict):
@@ -214,10 +241,16 @@ class RefundedContext(StatusContext):
     refund: Refund
 
 
+class CancelledContext(StatusContext):
+    refund: CancelledRefund  # absent from emails queued before it existed (templates test `is defined`)
+
+
 class SmtpTestContext(TypedDict):
     smtp: SmtpSummary
     sent_at: str  # ISO instant
     bridge_version: str
+    shop_read: bool  # False: the shop's name, logo and address were not read from the shop (no sync yet)
+    missing: list[str]  # the branding and legal settings the owner has not set: "LEGAL_TAX_ID"…
 
 
 class CartItem(TypedDict):
@@ -273,7 +306,7 @@ class ReviewRequestContext(TypedDict):
 class OwnerAlertContext(TypedDict):
     """To the owner (ADMIN_EMAIL), about the bridge itself: no customer, no order (bridge.alerts)."""
 
-    problem: Literal["shop_unreachable", "sending_paused"]
+    problem: Literal["shop_unreachable", "sending_paused", "second_sender"]
     pause_kind: Literal["", "quota", "login", "credentials"]  # the sending pause's kind; "" for the shop
     date: str  # ISO instant: when the incident began (the first failed poll, or the pause)
     error: str  # the last error as the bridge reported it: the shop error, or the SMTP server's reply
@@ -297,6 +330,8 @@ _ORDER: OrderSummary = {
     "guest": False,
     "total": _pln("1234.56"),
     "payment_method": "Przelew bankowy",
+    "country": "PL",
+    "invoice": False,
 }
 
 _ADDRESS: PostalAddress = {
@@ -310,6 +345,7 @@ _ADDRESS: PostalAddress = {
     "state": "",
     "country": "Polska",
     "phone": "+48 600 700 800",
+    "country_code": "PL",
 }
 
 _ORDER_CONFIRMATION: OrderConfirmationContext = {
@@ -376,6 +412,7 @@ _ORDER_CONFIRMATION_GUEST: OrderConfirmationContext = {
         "url": "https://sklep.example.pl/index.php?controller=guest-tracking&order_reference=XKBKNABJK",
         "total": {"amount": "21.00", "currency": "EUR"},
         "payment_method": "Karta płatnicza",
+        "invoice": True,  # paid at once: PrestaShop numbered the invoice
     },
     "items": [
         {
@@ -405,6 +442,7 @@ _ORDER_CONFIRMATION_GUEST: OrderConfirmationContext = {
 }
 
 _STATUS: StatusContext = {"customer": _CUSTOMER, "order": _ORDER}
+_MONEY_BACK = service_kinds.CREDIT_SLIP["money_back"]
 
 _BANK: BankDetails = {
     "owner": "Żółta Łódka sp. z o.o.",
@@ -418,6 +456,9 @@ _SHIPMENT: Shipment = {
     "carrier": "InPost Paczkomaty 24/7",
     "tracking_number": "PL123456789",
     "tracking_url": "https://inpost.pl/sledzenie-przesylek?number=PL123456789",
+    "delay": "1-2 dni robocze",
+    "items": _ORDER_CONFIRMATION["items"],
+    "address": _ADDRESS,
 }
 
 
@@ -446,6 +487,22 @@ _OWNER_ALERT_CREDENTIALS: OwnerAlertContext = {
         "is paused; every email stays pending"
     ),
     "waiting": 7,
+}
+
+# Another bridge's email in the Sent folder (bridge.mailbox.senders): marketing waits for the owner.
+_OWNER_ALERT_SECOND_SENDER: OwnerAlertContext = {
+    "problem": "second_sender",
+    "pause_kind": "",
+    "date": "2026-11-27T09:05:00+00:00",
+    "error": (
+        "the Sent folder has emails of another bridge sending as this account (store 3f9c2a71d04be815,"
+        " Message-ID domain sklep.example.pl)"
+    ),
+    "advice": (
+        "stop the other bridge (or point it at another account), then run `bridge mailbox confirm-sender`;"
+        " marketing mail waits until then"
+    ),
+    "waiting": 3,
 }
 
 _OWNER_ALERT_QUOTA: OwnerAlertContext = {
@@ -646,6 +703,8 @@ class Kind:
 
 _PRIORITY: Final[dict[Category, int]] = {"owner": -1, "transactional": 0, "marketing": 5}
 OWNER_BUSINESS_PRIORITY: Final = 1
+# Legal notices to every customer (terms changed) go last, after marketing, spread over days.
+NOTICE_PRIORITY: Final = 9
 
 
 def _kind(
@@ -710,6 +769,7 @@ KINDS: dict[str, Kind] = {
             PaymentAcceptedContext,
             {
                 **_STATUS,
+                "order": {**_ORDER, "invoice": True},
                 "payment": {
                     "method": "Przelew bankowy",
                     "amount": _pln("1234.56"),
@@ -745,7 +805,14 @@ KINDS: dict[str, Kind] = {
             {**_STATUS, "shipment": {**_SHIPMENT, "tracking_url": ""}},
         ),
         _kind(DELIVERED, "The order was delivered.", StatusContext, _STATUS, state=""),
-        _kind(CANCELLED, "The order was cancelled.", StatusContext, _STATUS, state="order_canceled"),
+        _kind(
+            CANCELLED,
+            "The order was cancelled; whether money comes back, and how.",
+            CancelledContext,
+            {**_STATUS, "refund": {"paid": _ORDER["total"], "money_back": _MONEY_BACK}},
+            {**_STATUS, "refund": {"paid": None, "money_back": _MONEY_BACK}},
+            state="order_canceled",
+        ),
         _kind(
             REFUNDED,
             "The order was refunded.",
@@ -753,6 +820,37 @@ KINDS: dict[str, Kind] = {
             {**_STATUS, "refund": {"amount": _pln("1234.56")}},
             {**_STATUS, "refund": {"amount": None}},
             state="refund",
+        ),
+        _kind(
+            CREDIT_SLIP,
+            "A refund (credit slip): the amount, lines and quantities, how the money comes back.",
+            CreditSlipContext,
+            service_kinds.CREDIT_SLIP,
+            service_kinds.CREDIT_SLIP_CARD,
+            service_kinds.CREDIT_SLIP_UNKNOWN,
+        ),
+        _kind(
+            MESSAGE_REPLY,
+            "The shop answered a customer's message: the answer, the message it answers, where to reply.",
+            MessageReplyContext,
+            service_kinds.MESSAGE_REPLY,
+            service_kinds.MESSAGE_REPLY_STRANGER,
+        ),
+        _kind(
+            MESSAGE_RECEIVED,
+            "A customer's new message arrived: the message quoted, its reference, when to expect an answer.",
+            MessageReceivedContext,
+            service_kinds.MESSAGE_RECEIVED,
+            service_kinds.MESSAGE_RECEIVED_STRANGER,
+        ),
+        _kind(
+            TERMS_CHANGED,
+            "A legal notice to every customer with an account: a terms page changed, from when, and where"
+            " it is (sent only by `bridge notify-terms --yes`, last in the daily budget).",
+            TermsChangedContext,
+            service_kinds.TERMS_CHANGED,
+            service_kinds.TERMS_CHANGED_NO_URL,
+            priority=NOTICE_PRIORITY,
         ),
         _kind(PAYMENT_ERROR, "The payment failed.", StatusContext, _STATUS, state="payment_error"),
         _kind(
@@ -775,6 +873,20 @@ KINDS: dict[str, Kind] = {
                 },
                 "sent_at": "2026-11-27T09:05:00+00:00",
                 "bridge_version": "0.1.0",
+                "shop_read": True,
+                "missing": [],
+            },
+            {
+                "smtp": {
+                    "host": "smtp.gmail.com",
+                    "port": 465,
+                    "security": "ssl",
+                    "username": "sklep@gmail.com",
+                },
+                "sent_at": "2026-11-27T09:05:00+00:00",
+                "bridge_version": "0.1.0",
+                "shop_read": False,
+                "missing": ["LOGO_URL", "LEGAL_COMPANY", "LEGAL_TAX_ID", "LEGAL_TERMS_URL"],
             },
         ),
         _kind(
@@ -796,11 +908,13 @@ KINDS: dict[str, Kind] = {
         ),
         _kind(
             OWNER_ALERT,
-            "To the owner (ADMIN_EMAIL): the shop is unreachable, or sending is paused; what to do.",
+            "To the owner (ADMIN_EMAIL): the shop is unreachable, sending is paused, or another bridge"
+            " sends as this account; what to do.",
             OwnerAlertContext,
             _OWNER_ALERT,
             _OWNER_ALERT_CREDENTIALS,
             _OWNER_ALERT_QUOTA,
+            _OWNER_ALERT_SECOND_SENDER,
             {
                 **_OWNER_ALERT_CREDENTIALS,
                 "pause_kind": "login",
@@ -811,6 +925,14 @@ KINDS: dict[str, Kind] = {
                 ),
                 "waiting": 22,
             },
+            category="owner",
+        ),
+        _kind(
+            OWNER_TERMS_CHANGED,
+            "To the owner (ADMIN_EMAIL): a terms page's text changed; which languages, how many customers a"
+            " notice would reach, and the command that sends it.",
+            OwnerTermsChangedContext,
+            service_kinds.OWNER_TERMS_CHANGED,
             category="owner",
         ),
         # The owner's business alerts go after the customers' order emails (priority 1; the customers' 0)

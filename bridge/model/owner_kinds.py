@@ -9,7 +9,7 @@ key present.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class OwnerCustomer(TypedDict):
@@ -95,6 +95,9 @@ class OwnerDailySummaryContext(TypedDict):
     held: list[KindCount]  # emails waiting for the owner's release now (older than MAX_EMAIL_AGE)
     unknown: int  # emails whose outcome is unknown now, waiting for the owner
     paused: str  # why sending is paused now, "" when it is not
+    # Addresses suppressed after a bounce that day (bridge.mailbox.bounces); absent from summaries queued
+    # before it was counted.
+    bounced: NotRequired[int]
 
 
 def _pln(amount: str) -> dict[str, str]:
@@ -238,6 +241,7 @@ DAILY_SUMMARY: OwnerDailySummaryContext = {
     "held": [{"kind": "order_confirmation", "count": 2}],
     "unknown": 1,
     "paused": "550 5.4.5 Daily user sending limit exceeded; sending resumes at 14:05",
+    "bounced": 2,
 }
 
 # A quiet day: nothing ordered, nothing waiting.
@@ -250,6 +254,7 @@ DAILY_SUMMARY_QUIET: OwnerDailySummaryContext = {
     "held": [],
     "unknown": 0,
     "paused": "",
+    "bounced": 0,
 }
 
 LOW_STOCK: OwnerLowStockContext = {

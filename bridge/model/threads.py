@@ -14,6 +14,7 @@ class CustomerThread:
     id_customer: int  # 0: written by someone without an account
     id_contact: int  # 0: opened by validateOrder for a checkout comment; > 0: the contact form
     email: str
+    id_lang: int = 0  # the conversation's language in the shop; 0: unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ def address_context(
             "state": "",
             "country": "",
             "phone": "",
+            "country_code": "",
         }
     country = countries.get(address.id_country)
     return {
@@ -89,6 +90,7 @@ def address_context(
         "state": "",
         "country": country.name.get(language_id) if country else "",
         "phone": address.phone or address.phone_mobile,
+        "country_code": country.iso_code.upper() if country else "",
     }
 
 
@@ -114,7 +116,20 @@ def order_summary(facts: OrderFacts, front_url: str) -> dict[str, Any]:
         "guest": guest,
         "total": money(order.total_paid_tax_incl, facts.currency),
         "payment_method": order.payment,
+        "country": delivery_country(facts),
+        # An invoice exists (PrestaShop numbers it on entering an invoice state): the order's page, which
+        # `url` opens (the account's order details, or guest tracking), offers its PDF.
+        "invoice": order.invoice_number > 0,
     }
+
+
+def delivery_country(facts: OrderFacts) -> str:
+    """The ISO code of the country the order goes to (else is billed to), "" when unknown."""
+    for address in (facts.delivery_address, facts.invoice_address):
+        country = facts.countries.get(address.id_country) if address is not None else None
+        if country is not None and country.iso_code:
+            return country.iso_code.upper()
+    return ""
 
 
 def status_context(facts: OrderFacts, front_url: str) -> dict[str, Any]:
@@ -153,18 +168,7 @@ def confirmation_context(facts: OrderFacts, front_url: str, *, paid: bool) -> di
     return {
         "customer": customer_context(facts.customer),
         "order": order_summary(facts, front_url),
-        "items": [
-            {
-                "name": row.name,
-                "reference": row.reference,
-                "customization": "",
-                "quantity": row.quantity,
-                "unit_price": money(row.unit_price_tax_incl, currency),
-                "total": money(row.unit_price_tax_incl * row.quantity, currency),
-                "image_url": facts.images.get(row.product_id, ""),
-            }
-            for row in order.rows
-        ],
+        "items": order_lines(facts),
         "discounts": discounts,
         "totals": {
             "products": money(order.total_products_wt, currency),
@@ -187,6 +191,22 @@ def confirmation_context(facts: OrderFacts, front_url: str, *, paid: bool) -> di
     }
 
 
+def order_lines(facts: OrderFacts) -> list[dict[str, Any]]:
+    """The order's products as its emails list them (tax included)."""
+    return [
+        {
+            "name": row.name,
+            "reference": row.reference,
+            "customization": "",
+            "quantity": row.quantity,
+            "unit_price": money(row.unit_price_tax_incl, facts.currency),
+            "total": money(row.unit_price_tax_incl * row.quantity, facts.currency),
+            "image_url": facts.images.get(row.product_id, ""),
+        }
+        for row in facts.order.rows
+    ]
+
+
 def carrier_name(carrier: Carrier | None, shop_name: str = "") -> str:
     if carrier is None:
         return ""
@@ -200,11 +220,16 @@ def tracking_url(carrier: Carrier | None, number: str) -> str:
     return carrier.url.replace("@", quote(number, safe=""))
 
 
-def shipment_context(facts: OrderFacts, shop_name: str) -> dict[str, str]:
+def shipment_context(facts: OrderFacts, shop_name: str) -> dict[str, Any]:
+    """The parcel: carrier, tracking, the carrier's delivery time, what it holds and where it goes."""
+    delay = facts.carrier.delay.get(facts.language_id) if facts.carrier is not None else ""
     return {
         "carrier": carrier_name(facts.carrier, shop_name),
         "tracking_number": facts.tracking_number,
         "tracking_url": tracking_url(facts.carrier, facts.tracking_number),
+        "delay": (delay or "").strip(),
+        "items": order_lines(facts),
+        "address": address_context(facts.delivery_address, facts.countries, facts.language_id),
     }
 
 

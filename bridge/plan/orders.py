@@ -28,6 +28,9 @@ from bridge.plan.rules import Decision, RuleSettings, decide, review_key
 
 # How far behind each id cursor every poll re-reads.
 OVERLAP_IDS: Final = 20
+# A catch-up reads, plans and applies at most this many new orders at a time (and at most twice as many state
+# changes or payments), then lets them go: its memory does not grow with the orders caught up.
+CATCH_UP_CHUNK: Final = 1000
 # Orders whose carriers are re-read for a tracking number: those seen in the last two weeks.
 TRACKING_WATCH: Final = timedelta(days=14)
 FINAL_KINDS: Final = frozenset({DELIVERED, CANCELLED, REFUNDED})
@@ -127,6 +130,49 @@ def involved(
         | {oid for p in payments for oid in references.get(p.order_reference, ())}
         | {c.id_order for c in carriers if c.tracking_number.strip()}
     )
+
+
+# --- chunks: a large catch-up read a bounded piece at a time ----------------------------------------------
+
+
+def cut_histories(histories: Sequence[OrderHistory], upper: int | None) -> list[OrderHistory]:
+    """The state changes up to the first one of an order past the chunk (`upper`: its last new order, None
+    when no order is left after it): that one and those after belong to a later chunk."""
+    if upper is None:
+        return list(histories)
+    for index, history in enumerate(histories):
+        if history.id_order > upper:
+            return list(histories[:index])
+    return list(histories)
+
+
+def orders_with_history(
+    new_orders: Sequence[Order], histories: Sequence[OrderHistory], position: int
+) -> list[Order]:
+    """When the state changes were cut at their cap: only the new orders whose first state change was read
+    (orders are placed before their first history row), so each is planned with the state it was placed in;
+    late orders behind the cursor stay."""
+    reached = max((h.id_order for h in histories if h.id_order > position), default=position)
+    return [o for o in new_orders if o.id <= reached]
+
+
+def cut_payments(payments: Sequence[OrderPayment], later: Iterable[str]) -> list[OrderPayment]:
+    """The payments up to the first one of an order a later chunk reads (`later`: those orders' references):
+    read now, it would make that order look seen before its confirmation."""
+    future = set(later)
+    for index, payment in enumerate(payments):
+        if payment.order_reference in future:
+            return list(payments[:index])
+    return list(payments)
+
+
+def payments_up_to_known(payments: Sequence[OrderPayment], known: Iterable[str]) -> list[OrderPayment]:
+    """While more orders follow the chunk: the payments up to the last one of an order the chunk knows (its
+    own, or one seen before). Those after it name orders the bridge does not know yet, almost always the next
+    chunk's: they wait for it instead of being looked up by reference one by one now."""
+    names = set(known)
+    last = max((index for index, p in enumerate(payments) if p.order_reference in names), default=-1)
+    return list(payments[: last + 1])
 
 
 # --- planning ------------------------------------------------------------------------------------------

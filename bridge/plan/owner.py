@@ -88,6 +88,31 @@ def recipient_tag(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:12]
 
 
+def to_owners(
+    name: str,
+    kind: str,
+    context: Mapping[str, Any],
+    rules: OwnerRules,
+    *,
+    order_id: int = 0,
+    reference: str = "",
+) -> list[Decision]:
+    """One decision per OWNER_EMAIL address for the alert `name` (its key names the address by its tag)."""
+    return [
+        Decision(
+            f"{name}:to:{recipient_tag(to.email)}",
+            kind,
+            order_id,
+            reference,
+            recipient_email=to.email,
+            recipient_name=to.name,
+            language=rules.language,
+            context=context,
+        )
+        for to in rules.recipients
+    ]
+
+
 def order_admin_url(admin_url: str, order_id: int) -> str:
     if not admin_url:
         return ""
@@ -115,19 +140,14 @@ def plan_new_orders(news: Sequence[NewOrderNews], profile: ShopProfile, rules: O
     for item in readable:
         context = new_order_context(item, profile, rules.admin_url)
         order = item.facts.order
-        for to in rules.recipients:
-            decisions.append(
-                Decision(
-                    f"owner:new_order:order:{order.id}:to:{recipient_tag(to.email)}",
-                    OWNER_NEW_ORDER,
-                    order.id,
-                    order.reference,
-                    recipient_email=to.email,
-                    recipient_name=to.name,
-                    language=rules.language,
-                    context=context,
-                )
-            )
+        decisions += to_owners(
+            f"owner:new_order:order:{order.id}",
+            OWNER_NEW_ORDER,
+            context,
+            rules,
+            order_id=order.id,
+            reference=order.reference,
+        )
     return decisions
 
 
@@ -164,7 +184,7 @@ def _digest(news: Sequence[NewOrderNews], profile: ShopProfile, rules: OwnerRule
     name = f"owner:new_orders:orders:{ids[0]}-{ids[-1]}:{len(ids)}"
     context = {
         "count": len(news),
-        "orders": [_brief(n, profile, rules.admin_url) for n in sorted(news, key=lambda n: n.facts.order.id)],
+        "orders": [brief(n, profile, rules.admin_url) for n in sorted(news, key=lambda n: n.facts.order.id)],
         "totals": _totals(news),
     }
     why = f"told in one digest of {len(news)} new orders to the owner ({name})"
@@ -178,23 +198,10 @@ def _digest(news: Sequence[NewOrderNews], profile: ShopProfile, rules: OwnerRule
         )
         for n in sorted(news, key=lambda n: n.facts.order.id)
     ]
-    digests = [
-        Decision(
-            f"{name}:to:{recipient_tag(to.email)}",
-            OWNER_NEW_ORDERS,
-            0,
-            "",
-            recipient_email=to.email,
-            recipient_name=to.name,
-            language=rules.language,
-            context=context,
-        )
-        for to in rules.recipients
-    ]
-    return skips + digests
+    return skips + to_owners(name, OWNER_NEW_ORDERS, context, rules)
 
 
-def _brief(news: NewOrderNews, profile: ShopProfile, admin_url: str) -> dict[str, Any]:
+def brief(news: NewOrderNews, profile: ShopProfile, admin_url: str) -> dict[str, Any]:
     facts, order = news.facts, news.facts.order
     assert facts.customer is not None
     return {
@@ -259,19 +266,14 @@ def plan_messages(news: Sequence[MessageNews], rules: OwnerRules) -> list[Decisi
             "message": message.message.strip(),
             "date": instant(message.date_add),
         }
-        for to in rules.recipients:
-            decisions.append(
-                Decision(
-                    f"owner:customer_message:message:{message.id}:to:{recipient_tag(to.email)}",
-                    OWNER_CUSTOMER_MESSAGE,
-                    thread.id_order,
-                    item.order_reference,
-                    recipient_email=to.email,
-                    recipient_name=to.name,
-                    language=rules.language,
-                    context=context,
-                )
-            )
+        decisions += to_owners(
+            f"owner:customer_message:message:{message.id}",
+            OWNER_CUSTOMER_MESSAGE,
+            context,
+            rules,
+            order_id=thread.id_order,
+            reference=item.order_reference,
+        )
     return decisions
 
 
@@ -290,6 +292,7 @@ class DayReport:
     held: Mapping[str, int]  # now
     unknown: int  # now
     paused: str  # why sending is paused now, "" when it is not
+    bounced: int = 0  # addresses suppressed after a bounce that day
 
 
 def summary_due(local_now: datetime, hour: int, last_day: date | None) -> date | None:
@@ -320,21 +323,10 @@ def plan_summary(report: DayReport, rules: OwnerRules) -> list[Decision]:
         "held": _kind_counts(report.held),
         "unknown": report.unknown,
         "paused": report.paused,
+        "bounced": report.bounced,
     }
     day = report.day_start.date().isoformat()
-    return [
-        Decision(
-            f"owner:daily_summary:{day}:to:{recipient_tag(to.email)}",
-            OWNER_DAILY_SUMMARY,
-            0,
-            "",
-            recipient_email=to.email,
-            recipient_name=to.name,
-            language=rules.language,
-            context=context,
-        )
-        for to in rules.recipients
-    ]
+    return to_owners(f"owner:daily_summary:{day}", OWNER_DAILY_SUMMARY, context, rules)
 
 
 def _kind_counts(counts: Mapping[str, int]) -> list[dict[str, Any]]:
@@ -392,16 +384,4 @@ def plan_low_stock(falls: Sequence[StockFall], threshold: int, rules: OwnerRules
     }
     falls_named = ",".join(f"{f.level.id}.{f.fall}" for f in sorted(told, key=lambda f: f.level.id))
     name = hashlib.sha256(falls_named.encode("ascii")).hexdigest()[:16]
-    return [
-        Decision(
-            f"owner:low_stock:{name}:to:{recipient_tag(to.email)}",
-            OWNER_LOW_STOCK,
-            0,
-            "",
-            recipient_email=to.email,
-            recipient_name=to.name,
-            language=rules.language,
-            context=context,
-        )
-        for to in rules.recipients
-    ]
+    return to_owners(f"owner:low_stock:{name}", OWNER_LOW_STOCK, context, rules)

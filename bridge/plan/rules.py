@@ -17,6 +17,9 @@ The rules, and why:
   same key: the delivery moves the queued request). It needs the customer's consent like any marketing
   mail. docs/shop-facts.md §7.4: "Processing in progress" already has the `delivery` flag, so the Delivered
   state (PS_OS_DELIVERED, or any state the owner maps to `delivered`) is what "delivered" means here;
+- one refund, one email: the Refunded state's email is skipped when a credit slip's email was queued or
+  sent for the order (bridge.plan.service says why the slip wins); a cancelled email says whether money
+  was paid and how it comes back (bridge.plan.refunds);
 - an order email whose shop event is older than MAX_EMAIL_AGE is held for the owner instead of sent
   (bridge.plan.age says why and how the event's time is found).
 """
@@ -45,6 +48,7 @@ from bridge.plan.contexts import (
     status_context,
 )
 from bridge.plan.detect import Change, NewOrder, PaymentAdded, StateChanged, TrackingChanged
+from bridge.plan.refunds import cancelled_refund
 
 # Initial-state emails worth sending next to the order confirmation.
 INITIAL_STATE_KINDS = frozenset(
@@ -91,6 +95,8 @@ class RuleSettings:
     review_fallback_days: int = 0
     marketing_consent: frozenset[str] = frozenset({"newsletter", "optin"})
     max_email_age: timedelta = timedelta(0)  # 0: no age guard (MAX_EMAIL_AGE=0, or a `sync --since`)
+    refund_days: int = 14  # REFUND_DAYS: what the cancelled email promises
+    refund_note: str = ""  # REFUND_NOTE
 
 
 def decide(
@@ -200,6 +206,9 @@ def _on_state_changed(
     if kind == "payment_accepted" and "payment_accepted" in sent.get(history.id_order, set()):
         why = "the customer already got a payment confirmation"
         return Decision(key, kind, history.id_order, reference, skip_reason=why)
+    if kind == "refunded" and "credit_slip" in sent.get(history.id_order, set()):
+        why = "the credit slip's email told the customer about this refund"
+        return Decision(key, kind, history.id_order, reference, skip_reason=why)
     return _for_order(key, kind, order_facts, profile, settings, _status)
 
 
@@ -281,6 +290,9 @@ def _status(facts: OrderFacts, profile: ShopProfile, settings: RuleSettings, kin
         context["shipment"] = shipment_context(facts, profile.identity.name)
     elif kind == "refunded":
         context["refund"] = {"amount": None}
+    elif kind == "cancelled":
+        days, note = settings.refund_days, settings.refund_note
+        context["refund"] = cancelled_refund(facts.order, facts.currency, days=days, note=note)
     return context
 
 

@@ -35,9 +35,11 @@ def gather_facts(
     tracking: Mapping[int, str] | None = None,
     *,
     image_type: str | None = None,
+    payments_read: Mapping[str, Sequence[OrderPayment]] | None = None,
 ) -> dict[int, OrderFacts]:
     """Customers, addresses, countries, carriers, payments and tracking numbers of these orders: a few
-    batched requests. `tracking`: numbers already read (the watch), the others are read here."""
+    batched requests. `tracking`: numbers already read (the watch), the others are read here;
+    `payments_read`: the whole payments of some references, already read (those are not read again)."""
     if not orders:
         return {}
     tracking = dict(tracking or {})
@@ -47,12 +49,12 @@ def gather_facts(
     addresses = {a.id: a for a in client.addresses(address_ids)}
     countries = {c.id: c for c in client.countries({a.id_country for a in addresses.values()})}
     carriers = {c.id: c for c in client.carriers({o.id_carrier for o in orders})}
-    payments: dict[str, list[OrderPayment]] = {}
+    known = payments_read or {}
+    payments: dict[str, list[OrderPayment]] = {ref: list(rows) for ref, rows in known.items()}
     # A reference PrestaShop's filter cannot carry (edited in the database) has no payments to look up:
     # its emails show what the order itself says about the payment.
-    for payment in client.order_payments(
-        references={o.reference for o in orders if is_filterable(o.reference)}
-    ):
+    unread = {o.reference for o in orders if is_filterable(o.reference) and o.reference not in known}
+    for payment in client.order_payments(references=unread) if unread else []:
         payments.setdefault(payment.order_reference, []).append(payment)
     discounts = _discounts(client, [o for o in orders if o.total_discounts_tax_incl > 0])
     images = _images(client, profile, orders, image_type) if image_type else {}

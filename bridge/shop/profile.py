@@ -6,6 +6,7 @@ Read only when a poll found something to send (an idle poll never pays for it), 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Final
 
 from bridge.config import Settings
@@ -27,6 +28,8 @@ CONFIGURATION_KEYS: Final = (
     "PS_SHOP_DOMAIN_SSL",
     "PS_SSL_ENABLED",
     "PS_LOGO",
+    "PS_LOGO_MAIL",
+    "PS_CONDITIONS_CMS_ID",
     "PS_TIMEZONE",
     "PS_LANG_DEFAULT",
     "PS_OS_DELIVERED",
@@ -45,15 +48,7 @@ def load_profile(client: ShopClient, settings: Settings) -> ShopProfile:
     languages = {language.id: language for language in client.languages()}
     currencies = {currency.id: currency for currency in client.currencies()}
     delivered = configuration.get("PS_OS_DELIVERED")
-    identity = ShopIdentity.from_shop_configuration(
-        configuration,
-        from_email=settings.mail_from.addr_spec,
-        from_name=settings.mail_from.display_name,
-        reply_to_email=settings.mail_reply_to.addr_spec if settings.mail_reply_to else "",
-        reply_to_name=settings.mail_reply_to.display_name if settings.mail_reply_to else "",
-        timezone=client.shop_timezone().key,
-        default_language=settings.default_language,
-    )
+    identity = identity_from(configuration, client, settings)
     return ShopProfile(
         identity=identity,
         states=states,
@@ -66,4 +61,30 @@ def load_profile(client: ShopClient, settings: Settings) -> ShopProfile:
         ),
         configuration=configuration,
         front_url=identity.base_url,
+    )
+
+
+def read_identity(client: ShopClient, settings: Settings) -> ShopIdentity:
+    """Only the shop's identity (one request, and the time zone): what the test email shows before the
+    first sync."""
+    return identity_from(client.configuration(CONFIGURATION_KEYS), client, settings)
+
+
+def identity_from(
+    configuration: Mapping[str, str | None], client: ShopClient, settings: Settings
+) -> ShopIdentity:
+    """The shop's own values under the owner's sender and branding settings."""
+    branding = settings.branding
+    return ShopIdentity.from_shop_configuration(
+        configuration,
+        from_email=settings.mail_from.addr_spec,
+        from_name=settings.mail_from.display_name,
+        reply_to_email=settings.mail_reply_to.addr_spec if settings.mail_reply_to else "",
+        reply_to_name=settings.mail_reply_to.display_name if settings.mail_reply_to else "",
+        timezone=client.shop_timezone().key,
+        default_language=settings.default_language,
+        logo_url=branding.logo_url,
+        accent_color=branding.accent_color,
+        footer_text=branding.footer_text,
+        legal=branding.legal,
     )

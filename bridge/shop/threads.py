@@ -17,7 +17,7 @@ from bridge.shop.parse import parse_shop_datetime
 from bridge.shop.query import Query, between, greater_than
 from bridge.shop.reader import ShopReader
 
-THREAD_FIELDS: Final = ("id", "id_order", "id_customer", "id_contact", "email")
+THREAD_FIELDS: Final = ("id", "id_order", "id_customer", "id_contact", "email", "id_lang")
 MESSAGE_FIELDS: Final = ("id", "id_customer_thread", "id_employee", "message", "private", "date_add")
 
 
@@ -31,6 +31,13 @@ def threads_of_orders(client: ShopReader, order_ids: Iterable[int]) -> list[Cust
 def threads(client: ShopReader, thread_ids: Iterable[int]) -> list[CustomerThread]:
     rows = client.get_by_ids("customer_threads", thread_ids, query=Query(display=THREAD_FIELDS))
     return [_thread(row) for row in rows]
+
+
+def thread_tokens(client: ShopReader, thread_ids: Iterable[int]) -> dict[int, str]:
+    """Each thread's token, for the one link that needs it: the customer's way back into the conversation
+    (PrestaShop's own reply email links the contact page with it). Never kept on a CustomerThread."""
+    rows = client.get_by_ids("customer_threads", thread_ids, query=Query(display=("id", "token")))
+    return {int_field(row, "id", "customer_threads"): text_field(row, "token") for row in rows}
 
 
 def messages_of_threads(client: ShopReader, thread_ids: Iterable[int]) -> list[CustomerMessage]:
@@ -84,6 +91,7 @@ def _thread(row: Mapping[str, Any]) -> CustomerThread:
         id_customer=int_field(row, "id_customer", "customer_threads"),
         id_contact=int_field(row, "id_contact", "customer_threads"),
         email=text_field(row, "email"),
+        id_lang=int_field(row, "id_lang", "customer_threads"),
     )
 
 

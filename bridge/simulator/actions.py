@@ -1302,7 +1302,7 @@ class Shop:
 
     # -- customer service ---------------------------------------------------------------------------
 
-    def _message(self, thread_id: int, text: str, *, employee_id: int) -> int:
+    def _message(self, thread_id: int, text: str, *, employee_id: int, private: bool = False) -> int:
         now = self.now()
         return self.state.insert(
             "customer_messages",
@@ -1313,7 +1313,7 @@ class Shop:
                 "message": text,
                 "file_name": "",
                 "user_agent": "" if employee_id else CUSTOMER_USER_AGENT,
-                "private": False,
+                "private": private,
                 "date_add": now,
                 "date_upd": now,
                 "read": False,
@@ -1378,18 +1378,57 @@ class Shop:
             self._link_message(thread_id, message_id)
             return thread_id, message_id
 
-    def employee_reply(self, thread_id: int, text: str, *, employee_id: int = 1) -> int:
-        """A back-office reply: a message with id_employee set; the thread closes and its date_upd moves."""
+    def employee_reply(
+        self, thread_id: int, text: str, *, employee_id: int = 1, private: bool = False
+    ) -> int:
+        """A back-office reply: a message with id_employee set; the thread closes and its date_upd moves.
+        `private`: an internal note of the staff instead (the thread stays as it is)."""
         with self.state.lock:
-            message_id = self._message(thread_id, text, employee_id=employee_id)
+            message_id = self._message(thread_id, text, employee_id=employee_id, private=private)
             self._link_message(thread_id, message_id)
-            self.state.update("customer_threads", thread_id, status="closed", date_upd=self.now())
+            if not private:
+                self.state.update("customer_threads", thread_id, status="closed", date_upd=self.now())
             return message_id
 
     def _link_message(self, thread_id: int, message_id: int) -> None:
         thread = self.state.get("customer_threads", thread_id)
         linked = [*thread.get("associations", {}).get("customer_messages", []), {"id": message_id}]
         self.state.update("customer_threads", thread_id, associations={"customer_messages": linked})
+
+    # -- CMS pages ----------------------------------------------------------------------------------
+
+    def add_cms_page(
+        self,
+        titles: Mapping[Language, str],
+        contents: Mapping[Language, str],
+        *,
+        id: int | None = None,
+        position: int = 0,
+    ) -> int:
+        """A CMS page in category 1 ("Home"), active and indexed, as the installer and back office make."""
+        titles_by_id = self._i18n(titles)
+        return self.state.insert(
+            "content_management_system",
+            {
+                "id_cms_category": 1,
+                "position": position,
+                "indexation": True,
+                "active": True,
+                "meta_title": titles_by_id,
+                "head_seo_title": dict.fromkeys(titles_by_id, ""),
+                "meta_description": dict.fromkeys(titles_by_id, ""),
+                "meta_keywords": dict.fromkeys(titles_by_id, ""),
+                "content": self._i18n(contents),
+                "link_rewrite": {lang: link_rewrite(title) for lang, title in titles_by_id.items()},
+            },
+            id=id,
+        )
+
+    def edit_cms_page(self, page_id: int, contents: Mapping[Language, str]) -> None:
+        """The back office saves a page's content in the given languages (a CMS page has no date_upd)."""
+        page = self.state.get("content_management_system", page_id)
+        changed = {**page["content"], **{self.language_id(lang): text for lang, text in contents.items()}}
+        self.state.update("content_management_system", page_id, content=changed)
 
     # -- carriers -----------------------------------------------------------------------------------
 

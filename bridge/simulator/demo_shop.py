@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from bridge.clock import Clock, ManualClock
 from bridge.simulator import stock
-from bridge.simulator.actions import PostalAddress, Shop, net_from_gross
+from bridge.simulator.actions import Language, PostalAddress, Shop, net_from_gross
 from bridge.simulator.state import ShopState
 
 SHOP_NAME = "Pracownia Ceramiki Złota Łąka"
@@ -243,6 +243,7 @@ def build_demo_shop(clock: Clock | None = None, *, seed: int = DEFAULT_SEED) -> 
     today = state.now_local()
     _configuration(state, today)
     _reference_data(shop)
+    _cms_pages(shop)
     _catalogue(shop, today - timedelta(days=60))
     _history(shop, today)
     return shop
@@ -276,6 +277,8 @@ def _configuration(state: ShopState, today: datetime) -> None:
         "PS_SHOP_PHONE": "+48 75 612 34 56",
         "PS_SHOP_DETAILS": "NIP 612-000-00-00",
         "PS_LOGO": "logo-zlota-laka.png",
+        "PS_LOGO_MAIL": "logo-mail-zlota-laka.png",  # Design > Theme & Logo > Mail logo
+        "PS_CONDITIONS_CMS_ID": "3",  # the terms page of a fresh install
         # 3 = "never send emails": the shop owner disabled mail; the bridge sends them instead.
         "PS_MAIL_METHOD": "3",
         "PS_ORDER_RETURN": "1",
@@ -470,6 +473,66 @@ def _reference_data(shop: Shop) -> None:
         },
         id=1,
     )
+
+
+# The CMS pages of a fresh 8.1.2 install (category 1, "Home"): (id, EN title, PL title, EN and PL content).
+_LOREM = "Lorem ipsum dolor sit amet, consectetur adipiscing elit."
+CMS_PAGES: tuple[tuple[int, str, str, str, str], ...] = (
+    (
+        1,
+        "Delivery",
+        "Dostawa",
+        "<h2>Shipments and returns</h2><h3>Your pack shipment</h3><p>Packages are generally dispatched within"
+        " 2 days after receipt of payment.</p>",
+        "<h2>Wysyłka i zwroty</h2><h3>Wysyłka paczki</h3><p>Paczki wysyłamy zwykle w ciągu 2 dni od"
+        " otrzymania płatności.</p>",
+    ),
+    (
+        2,
+        "Legal Notice",
+        "Nota prawna",
+        "<h2>Legal</h2><h3>Credits</h3><p>Concept and production:</p>",
+        "<h2>Informacje prawne</h2><h3>Autorzy</h3><p>Koncepcja i wykonanie:</p>",
+    ),
+    (
+        3,
+        "Terms and conditions of use",
+        "Regulamin",
+        f'<h1 class="page-heading">Terms and conditions of use</h1><h3>Rule 1</h3><p>{_LOREM}</p>'
+        f"<h3>Rule 2</h3><p>{_LOREM}</p>",
+        f'<h1 class="page-heading">Regulamin</h1><h3>Zasada 1</h3><p>{_LOREM}</p>'
+        f"<h3>Zasada 2</h3><p>{_LOREM}</p>",
+    ),
+    (
+        4,
+        "About us",
+        "O nas",
+        f"<h1>About us</h1><h2>Our company</h2><p>{_LOREM}</p>",
+        f"<h1>O nas</h1><h2>Nasza firma</h2><p>{_LOREM}</p>",
+    ),
+    (
+        5,
+        "Secure payment",
+        "Bezpieczne płatności",
+        "<h2>Secure payment</h2><h3>Our secure payment</h3><p>With SSL</p>",
+        "<h2>Bezpieczne płatności</h2><h3>Nasze bezpieczne płatności</h3><p>Z SSL</p>",
+    ),
+)
+
+# The terms as the demo's owner rewrites them (`bridge demo`: the terms watch and `bridge notify-terms`).
+NEW_TERMS: dict[Language, str] = {
+    "pl": '<h1 class="page-heading">Regulamin</h1><h3>Zasada 1</h3><p>Zamówienie można zwrócić w ciągu 30 dni'
+    " od doręczenia.</p>",
+    "en": '<h1 class="page-heading">Terms and conditions of use</h1><h3>Rule 1</h3><p>An order may be'
+    " returned within 30 days of delivery.</p>",
+}
+
+
+def _cms_pages(shop: Shop) -> None:
+    for position, (page_id, title_en, title_pl, content_en, content_pl) in enumerate(CMS_PAGES):
+        titles: dict[Language, str] = {"en": title_en, "pl": title_pl}
+        contents: dict[Language, str] = {"en": content_en, "pl": content_pl}
+        shop.add_cms_page(titles, contents, id=page_id, position=position)
 
 
 def _insert_carrier(shop: Shop, carrier: DemoCarrier, position: int) -> None:

@@ -161,6 +161,15 @@ _RESOURCE_LIST: tuple[Resource, ...] = (
         "contacts",
         "email:string customer_service:bool name:i18n description:i18n",
     ),
+    # CMS pages (`CMS::$webserviceParameters`: objectNodeName "content", objectsNodeName
+    # "content_management_system"); every text a multilingual field.
+    _resource(
+        "content_management_system",
+        "content",
+        "content_management_system",
+        "id_cms_category:int position:int indexation:bool active:bool meta_title:i18n head_seo_title:i18n "
+        "meta_description:i18n meta_keywords:i18n content:i18n link_rewrite:i18n",
+    ),
     _resource(
         "countries",
         "country",

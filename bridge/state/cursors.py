@@ -1,7 +1,8 @@
 """Where the bridge stands, stored: the positions it has read the shop up to, and its incident marks.
 
 The `cursors` table stores them as named text values; this module is the only one that knows those names
-and their encodings. Everything else reads and writes the typed groups of `bridge.model.cursors`, so a
+and their encodings (except the mailbox's few rows, which bridge.state.mailbox owns: the store's id and the
+second sender's marks). Everything else reads and writes the typed groups of `bridge.model.cursors`, so a
 position is an `int` and an instant a `datetime` everywhere outside this file.
 
 Reading is one query for every group (`load`); writing a group writes only the values that changed, in the

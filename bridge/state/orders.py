@@ -35,19 +35,35 @@ def get_seen_orders(conn: Connection, ids: Iterable[int]) -> dict[int, SeenOrder
 
 def put_seen_order(conn: Connection, order: SeenOrder, *, now: datetime) -> None:
     """Insert or update one order; `first_seen_at` is set once, on first sight."""
-    values = {
-        "order_id": order.order_id,
-        "reference": order.reference,
-        "current_state": order.current_state,
-        "last_history_id": order.last_history_id,
-        "tracking_number": order.tracking_number,
-        "total_paid_real": str(order.total_paid_real),
-        "date_upd": order.date_upd,
-        "updated_at": now,
+    put_seen_orders(conn, [order], now=now)
+
+
+def put_seen_orders(conn: Connection, orders: Iterable[SeenOrder], *, now: datetime) -> None:
+    """Insert or update many orders with one statement per 500 (a catch-up's chunk), not one per order;
+    `first_seen_at` is set once, on first sight."""
+    rows = [
+        {
+            "order_id": order.order_id,
+            "reference": order.reference,
+            "current_state": order.current_state,
+            "last_history_id": order.last_history_id,
+            "tracking_number": order.tracking_number,
+            "total_paid_real": str(order.total_paid_real),
+            "date_upd": order.date_upd,
+            "updated_at": now,
+            "first_seen_at": now,
+        }
+        for order in orders
+    ]
+    if not rows:
+        return
+    statement = upsert(conn, orders_seen)
+    changed = {
+        name: statement.excluded[name] for name in rows[0] if name not in ("order_id", "first_seen_at")
     }
-    statement = upsert(conn, orders_seen).values(**values, first_seen_at=now)
-    changed = {name: statement.excluded[name] for name in values if name != "order_id"}
-    conn.execute(statement.on_conflict_do_update(index_elements=[orders_seen.c.order_id], set_=changed))
+    statement = statement.on_conflict_do_update(index_elements=[orders_seen.c.order_id], set_=changed)
+    for start in range(0, len(rows), 500):
+        conn.execute(statement, rows[start : start + 500])
 
 
 def seen_orders_awaiting_tracking(

@@ -245,31 +245,66 @@ def _insert(
     status: Status,
     skip_reason: str | None = None,
 ) -> bool:
-    statement = upsert(conn, outbox).values(
-        idempotency_key=intent.idempotency_key,
-        kind=intent.kind,
-        category=intent.category,
-        priority=intent.priority,
-        status=status.value,
-        recipient_email=intent.recipient_email,
-        recipient_name=intent.recipient_name,
-        language=intent.language,
-        context=intent.context_json(),
-        message_id=new_message_id(message_id_domain),
-        order_id=intent.order_id,
-        order_reference=intent.order_reference,
-        created_at=now,
-        not_before=intent.not_before or now,
-        expires_at=intent.expires_at,
-        attempts=0,
-        skip_reason=skip_reason,
-        updated_at=now,
-        consent=intent.consent,
-        customer_id=intent.customer_id,
-        cart_id=intent.cart_id,
-    )
+    statement = upsert(conn, outbox).values(**_values(intent, now, message_id_domain, status, skip_reason))
     result = conn.execute(statement.on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key]))
     return result.rowcount == 1
+
+
+def insert_many(
+    conn: Connection,
+    rows: Iterable[tuple[EmailIntent, Status, str | None]],
+    *,
+    now: datetime,
+    message_id_domain: str,
+) -> set[str]:
+    """Insert many rows (intent, status, reason) with a few statements (a catch-up's chunk: one per 500
+    rows, not one per row); the keys inserted. Keys already in the outbox are left as they are."""
+    wanted = list(rows)
+    keys = [intent.idempotency_key for intent, _, _ in wanted]
+    taken: set[str] = set()
+    for start in range(0, len(keys), 500):  # stay far below any bound-parameter limit
+        chunk = keys[start : start + 500]
+        found = conn.execute(select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.in_(chunk)))
+        taken.update(found.scalars())
+    values: dict[str, dict[str, Any]] = {}
+    for intent, status, reason in wanted:
+        if intent.idempotency_key not in taken:
+            domain = message_id_domain if status is not Status.SKIPPED else "invalid"
+            values.setdefault(intent.idempotency_key, _values(intent, now, domain, status, reason))
+    statement = upsert(conn, outbox).on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
+    batch = list(values.values())
+    for start in range(0, len(batch), 500):
+        conn.execute(statement, batch[start : start + 500])
+    return set(values)
+
+
+def _values(
+    intent: EmailIntent, now: datetime, message_id_domain: str, status: Status, skip_reason: str | None
+) -> dict[str, Any]:
+    """An outbox row's columns for `intent`."""
+    return {
+        "idempotency_key": intent.idempotency_key,
+        "kind": intent.kind,
+        "category": intent.category,
+        "priority": intent.priority,
+        "status": status.value,
+        "recipient_email": intent.recipient_email,
+        "recipient_name": intent.recipient_name,
+        "language": intent.language,
+        "context": intent.context_json(),
+        "message_id": new_message_id(message_id_domain),
+        "order_id": intent.order_id,
+        "order_reference": intent.order_reference,
+        "created_at": now,
+        "not_before": intent.not_before or now,
+        "expires_at": intent.expires_at,
+        "attempts": 0,
+        "skip_reason": skip_reason,
+        "updated_at": now,
+        "consent": intent.consent,
+        "customer_id": intent.customer_id,
+        "cart_id": intent.cart_id,
+    }
 
 
 # --- delivery side (each call is its own committed transaction) -----------------------------------------
@@ -305,40 +340,75 @@ def claim_next(store: Store, *, now: datetime, owner: str, lease: timedelta) -> 
     """
     if lease <= timedelta(0):
         raise ValueError("the lease must be positive")
-    due = and_(
-        outbox.c.status.in_(DUE),
-        outbox.c.not_before <= now,
-        or_(outbox.c.expires_at.is_(None), outbox.c.expires_at > now),
-    )
-    urgency = (
-        case((outbox.c.category == "transactional", 0), else_=1),
-        outbox.c.priority,
-        outbox.c.not_before,
-        outbox.c.id,
-    )
     with store.transaction() as conn:
         _expire(conn, now)
         # On SQLite, BEGIN IMMEDIATE already serialises claimers; on PostgreSQL another worker may win
         # the row between SELECT and UPDATE, and the row count tells us to try the next candidate.
         for _ in range(20):
-            row_id = conn.execute(select(outbox.c.id).where(due).order_by(*urgency).limit(1)).scalar()
+            row_id = conn.execute(select(outbox.c.id).where(_due(now)).order_by(*_URGENCY).limit(1)).scalar()
             if row_id is None:
                 return None
-            claimed = conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row_id, due)
-                .values(
-                    status=Status.SENDING.value,
-                    lease_owner=owner,
-                    lease_until=now + lease,
-                    attempts=outbox.c.attempts + 1,
-                    updated_at=now,
-                )
-            )
-            if claimed.rowcount == 1:
-                conn.execute(insert(outbox_attempts).values(outbox_id=row_id, started_at=now))
-                return _row(_fetch(conn, row_id))
+            row = _claim_row(conn, row_id, now, owner, lease)
+            if row is not None:
+                return row
     return None
+
+
+def due_ids(store: Store, *, now: datetime, limit: int) -> list[int]:
+    """The ids of the `limit` most urgent due rows, in claim order (expired rows cancelled first): one scan
+    of the outbox for a page of claims. After a large catch-up it holds 100,000 rows, and a scan takes
+    seconds; `claim_next` scans once per email."""
+    with store.transaction() as conn:
+        _expire(conn, now)
+        return list(
+            conn.execute(select(outbox.c.id).where(_due(now)).order_by(*_URGENCY).limit(limit)).scalars()
+        )
+
+
+def claim(store: Store, row_id: int, *, now: datetime, owner: str, lease: timedelta) -> OutboxRow | None:
+    """Claim this row (from `due_ids`) for `owner` until `now + lease`, if it is still due; None if it is
+    not any more (sent, cancelled, expired, or another worker's)."""
+    if lease <= timedelta(0):
+        raise ValueError("the lease must be positive")
+    with store.transaction() as conn:
+        return _claim_row(conn, row_id, now, owner, lease)
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        outbox.c.status.in_(DUE),
+        outbox.c.not_before <= now,
+        or_(outbox.c.expires_at.is_(None), outbox.c.expires_at > now),
+    )
+
+
+_URGENCY = (
+    case((outbox.c.category == "transactional", 0), else_=1),
+    outbox.c.priority,
+    outbox.c.not_before,
+    outbox.c.id,
+)
+
+
+def _claim_row(
+    conn: Connection, row_id: int, now: datetime, owner: str, lease: timedelta
+) -> OutboxRow | None:
+    """The conditional update that leases one due row, and its attempt opened; None if it is not due."""
+    claimed = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id, _due(now))
+        .values(
+            status=Status.SENDING.value,
+            lease_owner=owner,
+            lease_until=now + lease,
+            attempts=outbox.c.attempts + 1,
+            updated_at=now,
+        )
+    )
+    if claimed.rowcount != 1:
+        return None
+    conn.execute(insert(outbox_attempts).values(outbox_id=row_id, started_at=now))
+    return _row(_fetch(conn, row_id))
 
 
 def mark_sent(store: Store, row_id: int, *, owner: str, now: datetime, smtp_reply: str | None = None) -> bool:

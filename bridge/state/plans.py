@@ -20,7 +20,7 @@ from bridge.plan.carts import CartPlan, stops_for_orders
 from bridge.plan.orders import OrderPlan
 from bridge.plan.rules import Decision
 from bridge.state import carts, cursors, outbox, retention
-from bridge.state.orders import put_seen_order
+from bridge.state.orders import put_seen_orders
 
 
 @dataclass
@@ -59,18 +59,35 @@ def intent_of(decision: Decision, now: datetime) -> outbox.EmailIntent:
 def queue(
     conn: Connection, decisions: list[Decision], applied: Applied, *, now: datetime, domain: str
 ) -> None:
-    """Queue what is sent, hold what waits for the owner, record what is not (and why)."""
+    """Queue what is sent, hold what waits for the owner, record what is not (and why): a few statements
+    for the lot (a catch-up's chunk queues a thousand emails), not one per email."""
+    rows: list[tuple[outbox.EmailIntent, outbox.Status, str | None]] = []
     for decision in decisions:
         intent = intent_of(decision, now)
         if decision.held:
-            applied.held += outbox.hold(conn, intent, decision.held, now=now, message_id_domain=domain)
+            rows.append((intent, outbox.Status.HELD, decision.held))
         elif decision.sends:
-            queued = outbox.enqueue(conn, intent, now=now, message_id_domain=domain)
-            applied.queued += queued
-            if not queued and decision.reschedule and decision.not_before is not None:
-                outbox.reschedule(conn, decision.key, decision.not_before, now=now)
+            rows.append((intent, outbox.Status.QUEUED, None))
         else:
-            applied.skipped += outbox.skip(conn, intent, decision.skip_reason or "", now=now)
+            rows.append((intent, outbox.Status.SKIPPED, decision.skip_reason or ""))
+    inserted = outbox.insert_many(conn, rows, now=now, message_id_domain=domain)
+    for decision in decisions:
+        if decision.key not in inserted:
+            if (
+                decision.sends
+                and not decision.held
+                and decision.reschedule
+                and decision.not_before is not None
+            ):
+                outbox.reschedule(conn, decision.key, decision.not_before, now=now)
+            continue
+        inserted.discard(decision.key)  # a key decided twice counts once, as the first decision
+        if decision.held:
+            applied.held += 1
+        elif decision.sends:
+            applied.queued += 1
+        else:
+            applied.skipped += 1
 
 
 def apply_orders(
@@ -90,8 +107,7 @@ def apply_orders(
         outbox.cancel_waiting(conn, why, now=now, kind=REVIEW_REQUEST, idempotency_key=key)
     if stop_carts and plan.placed:
         stop_series(conn, stops_for_orders(carts.open_series(conn), plan.placed), applied, now=now)
-    for seen in plan.seen:
-        put_seen_order(conn, seen, now=now)
+    put_seen_orders(conn, plan.seen, now=now)
     cursors.save_orders(conn, before, plan.cursors, now=now)
     return applied
 

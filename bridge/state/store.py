@@ -284,6 +284,32 @@ owner_low_stock = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# The mailbox (0009, bridge.state.mailbox): where each folder was last read (UIDs count only within one
+# UIDVALIDITY), and each bounce read from the Inbox, once (its UID is unique within the folder's
+# UIDVALIDITY), with the address as its keyed hash: enough to count soft bounces, nothing to leak.
+mailbox_folders = Table(
+    "mailbox_folders",
+    metadata,
+    Column("role", String(16), primary_key=True),  # "inbox", "sent"
+    Column("uidvalidity", Integer, nullable=False),
+    Column("last_uid", Integer, nullable=False),
+    Column("looked_at", UTCDateTime, nullable=False),
+)
+mailbox_bounces = Table(
+    "mailbox_bounces",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uidvalidity", Integer, nullable=False),
+    Column("uid", Integer, nullable=False),
+    Column("outbox_id", Integer, index=True),  # our email it reports on
+    Column("address_hash", String(80), nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # "5.1.1"
+    Column("permanent", Integer, nullable=False),  # 1 for 5.x.x
+    Column("reason", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ux_mailbox_bounces_uid", "uidvalidity", "uid", "address_hash", unique=True),
+)
+
 
 # The state store's transaction handle: pass it to bridge.state functions, never build SQL with it. Modules
 # outside bridge.state type-hint `tx: Tx` and so never import SQLAlchemy.
@@ -420,7 +446,7 @@ if TYPE_CHECKING:
 # The newest migration in bridge/state/migrations/versions. A store already there opens without importing
 # Alembic at all (half a second of every `bridge sync` started by a timer); tests/test_store.py keeps
 # this in step with Alembic's own head.
-SCHEMA_REVISION: Final = "0007"
+SCHEMA_REVISION: Final = "0009"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

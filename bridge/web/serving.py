@@ -209,7 +209,10 @@ class BackgroundServer:
             self._stopped = True
             thread = self._thread
         if thread is not None and thread.is_alive():
-            cast(_Trigger, self._server.trigger).pull_trigger(self._close_all)
+            try:
+                cast(_Trigger, self._server.trigger).pull_trigger(self._close_all)
+            except OSError:  # the loop closed its wake-up pipe on its way out: nothing left to wake
+                self._close_all()
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("unsubscribe endpoint: the server thread did not stop within %ss", timeout)

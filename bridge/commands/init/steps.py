@@ -189,7 +189,8 @@ def server_text(values: Mapping[str, str]) -> str:
 
 
 def send_test(settings: Settings, to: str) -> EmailTestReport:
-    """`bridge test-email`: the sample order confirmation, through the account that just logged in."""
+    """`bridge test-email`'s own email (the shop's name and branding, never an order), through the account
+    that just logged in."""
     return send_test_email(settings, to, identity=identity_for_test(settings))
 
 

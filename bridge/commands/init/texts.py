@@ -101,8 +101,8 @@ TEXTS: Final[Mapping[str, tuple[str, str]]] = {
     # -- step 3: the test email
     "test_heading": ("Step 3 of 4: a test email", "Krok 3 z 4: e-mail testowy"),
     "test_to": (
-        "Send a test order confirmation to (your own address)",
-        "Wyślij testowe potwierdzenie zamówienia na adres (Twój własny)",
+        "Send a test email to (your own address)",
+        "Wyślij e-mail testowy na adres (Twój własny)",
     ),
     "sending_test": ("Sending…", "Wysyłam…"),
     "test_sent": (
