@@ -300,5 +300,6 @@ def _terms_change(shop: Shop, sync: Sync, bridge: Bridge) -> None:
 def _tell_emails_written(say: Say, emails: Path, rows: list[OutboxRow]) -> None:
     say("")
     say(f"{len(rows)} emails written to {emails}/ — open {emails / 'index.html'} in a browser.")
+    width = max((len(row.kind) for row in rows), default=0)
     for row in sorted(rows, key=lambda r: (r.sent_at, r.id)):
-        say(f"  {row.order_reference or '':<10} {row.language}  {row.kind:<20} → {row.recipient_email}")
+        say(f"  {row.order_reference or '':<10} {row.language}  {row.kind:<{width}} → {row.recipient_email}")
