@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bridge.clock import Clock
 from bridge.config import Settings
 from bridge.config.shop import no_shop_message
+from bridge.delivery.invoices import InvoiceAttacher
 from bridge.delivery.marketing import MarketingGate
 from bridge.delivery.transports import Transport, build_transport
 from bridge.errors import ConfigError
@@ -68,6 +69,7 @@ class Bridge:
     transport: Transport
     renderer: Renderer
     marketing: MarketingGate | None = None  # None while marketing mail is off (no UNSUBSCRIBE_URL)
+    invoices: InvoiceAttacher | None = None  # None unless INVOICE_ATTACH=yes
 
 
 @contextmanager
@@ -85,6 +87,8 @@ def open_bridge(settings: Settings, clock: Clock) -> Iterator[Bridge]:
         if settings.marketing_enabled:
             # Its own client: delivery runs in another thread than the poll in `bridge run`.
             marketing = MarketingGate(settings, store, stack.enter_context(client.copy()))
-        yield Bridge(
-            settings, clock, client, store, transport, get_renderer(settings.templates_dir), marketing
-        )
+        invoices = None
+        if settings.invoice_attach:  # delivery's own client too: the PDF is fetched at send time
+            invoices = InvoiceAttacher.from_settings(settings, stack.enter_context(client.copy()))
+        renderer = get_renderer(settings.templates_dir)
+        yield Bridge(settings, clock, client, store, transport, renderer, marketing, invoices)

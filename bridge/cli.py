@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bridge import __version__
 from bridge.clock import Clock, SystemClock
+from bridge.commands.campaign import add_campaign_command
 from bridge.commands.check import OPTIONAL_RESOURCES, REQUIRED_RESOURCES, ShopReport, check_shop, check_smtp
 from bridge.commands.setup_commands import add_setup_wizard_commands
 from bridge.commands.terms import add_terms_command
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mailbox_commands(commands)
     add_forget_command(commands)
     add_terms_command(commands)
+    add_campaign_command(commands)
     add_template_commands(commands)
     add_setup_wizard_commands(commands)
     return parser
@@ -316,6 +318,8 @@ def print_shop_report(report: ShopReport) -> None:
         print(f"Marketing:  {report.marketing}")
     for line in report.branding:
         print(f"Branding:   {line}")
+    if report.invoices:
+        print(f"Invoices:   {report.invoices}")
 
 
 def print_warnings(warnings: list[str] | tuple[str, ...]) -> None:
@@ -584,11 +588,14 @@ def cmd_outbox_show(args: argparse.Namespace, settings: Settings) -> int:
     with open_state(settings) as store:
         zone = display_zone(settings, store, args.clock)
         detail = explain.get_email(store, args.id)
+        code = explain.personal_code_line(store, detail.row, zone)
     language = explain.template_language(
         get_renderer(settings.templates_dir), detail.row, settings.default_language
     )
     for line in explain.email_detail(detail, zone, language):
         print(line)
+    if code is not None:
+        print(f"Personal code: {code}")
     return 0
 
 

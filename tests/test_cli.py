@@ -28,7 +28,7 @@ def test_the_demo_tells_the_whole_story_and_writes_every_email(
     assert main(["demo", "--output", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     emails = sorted((tmp_path / "out" / "emails").glob("*.eml"))
-    assert len(emails) == 30
+    assert len(emails) == 40
     assert f"{len(emails)} emails written" in out
     # The lifecycle part of the story: Marek's left cart is reminded once, then he orders; Zofia (who
     # agreed to news) is asked for a review two weeks after delivery, Emily (who did not) is not.
@@ -46,6 +46,20 @@ def test_the_demo_tells_the_whole_story_and_writes_every_email(
     # The terms change: the owner (ADMIN_EMAIL) is told, then `notify-terms --yes` tells the 7 accounts.
     assert listed.count("owner_terms_changed → wlascicielka@") == 1
     assert listed.count(" terms_changed → ") == 7 and "en  terms_changed → emily.clarke@" in listed
+    # Beyond orders: the day's new-product digest and a campaign (a personal code each) reach the 4
+    # subscribers; the next morning Emily (Berlin) has her birthday and her win-back, each with a code.
+    assert listed.count(" new_products → ") == 4 and listed.count(" campaign → ") == 4
+    assert "en  birthday → emily.clarke@example.com" in listed
+    assert "en  winback → emily.clarke@example.com" in listed
+    codes = {
+        email.name: re.findall(r"\b(?:SS|BIRTHDAY|COMEBACK)-[A-Z0-9]{8}\b", email.read_text())
+        for email in emails
+        if any(word in email.name for word in ("wyprzeda", "spring-sale", "birthday", "we-miss-you"))
+    }
+    assert len(codes) == 6 and all(codes.values()), codes
+    assert len({found[0] for found in codes.values()}) == 6  # a code per email, none shared
+    # INVOICE_ATTACH=yes: the emails at which an invoice appears carry its PDF.
+    assert sum("invoice-" in email.read_text() for email in emails) == 3
     index = (tmp_path / "out" / "emails" / "index.html").read_text()
     assert all(f'href="{email.name}"' in index for email in emails)
     assert "first run: recorded where the shop stands" in out

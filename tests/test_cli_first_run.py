@@ -101,7 +101,7 @@ def test_the_demo_ignores_the_configured_shop_and_state_store(
     owner_env(tmp_path / ".env", shop_server, smtp_server, f"STATE_DIR={tmp_path / 'real-state'}")
     code, out, _err = run(capsys, "demo", "--output", str(tmp_path / "out"))
     assert code == 0
-    assert "Pracownia Ceramiki" in out and "30 emails written" in out
+    assert "Pracownia Ceramiki" in out and "40 emails written" in out
     assert shop_server.requests == []  # the owner's shop was not read once
     assert not (tmp_path / "real-state").exists()
     assert not (tmp_path / "state").exists()

@@ -49,6 +49,7 @@ PAYLOADS: dict[str, str] = {
 NOT_TEXT = frozenset(
     {"amount", "currency", "date", "sent_at", "email", "security", "url", "image_url", "tracking_url"}
     | {"percent", "valid_until"}
+    | {"minimum_amount"}  # a discount code's minimum order (bridge.model.codes), a decimal string
 )
 EXPECTED_HEADERS = Counter(
     [

@@ -17,7 +17,7 @@ import pytest
 
 from bridge.errors import ConfigError
 from bridge.mail.lint import SAMPLE_SHOP
-from bridge.mail.render import RenderedEmail, RenderError, new_message_id, render_email
+from bridge.mail.render import RenderedEmail, RenderError, new_message_id, render_email, subject_header
 from bridge.model.headers import clean_header_text, make_address
 from bridge.model.identity import ShopIdentity
 from bridge.model.kinds import get_kind
@@ -366,6 +366,22 @@ def test_the_polish_subject_survives_encoding_and_parsing() -> None:
     assert "Otrzymaliśmy".encode() not in raw.split(b"\r\n\r\n", 1)[0]  # encoded, not raw 8-bit
     parsed = email.message_from_bytes(raw, policy=policy.default)
     assert parsed["Subject"] == "Otrzymaliśmy płatność za zamówienie XKBKNABJK"
+
+
+@pytest.mark.parametrize("length", range(60, 100))
+def test_an_ascii_subject_of_any_length_reads_back_exactly_with_its_first_words_on_the_subject_line(
+    length: int,
+) -> None:
+    words = "Happy birthday Emily here is a little gift from all of us at the shop for you today and more"
+    subject = (words * 2)[:length].strip()
+    message = EmailMessage(policy=policy.SMTP)
+    message["Subject"] = subject_header(subject)
+    message.set_content("x")
+
+    head = message.as_bytes().split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert head[0].startswith(b"Subject: Happy birthday")  # never `Subject:` alone, the text a line lower
+    assert all(len(line) <= 78 for line in head)
+    assert email.message_from_bytes(message.as_bytes(), policy=policy.default)["Subject"] == subject
 
 
 # --- The shop's identity from its configuration -----------------------------------------------------------

@@ -122,7 +122,7 @@ every_marketing_kind = pytest.mark.parametrize(
 
 
 def test_the_two_first_marketing_kinds_are_registered_as_marketing() -> None:
-    assert MARKETING == ["cart_reminder", "review_request"]
+    assert {"cart_reminder", "review_request"} <= set(MARKETING)  # issue 18 declares more beside them
 
 
 @every_marketing_kind
@@ -307,7 +307,12 @@ def test_subjects_are_short_and_do_not_shout(kind: str) -> None:
                 context["step"] = step
             for language in LANGUAGES:
                 subject = render(kind, language, context).subject
-                words = subject.replace("XKBKNABJK", "").split()
+                # An order reference or a discount code is written as the shop wrote it; the preview's
+                # mark goes only to the owner.
+                code = (context.get("code") or {}).get("code") or "XKBKNABJK"
+                shown = re.sub(r"^\[(PODGLĄD|PREVIEW)\] ", "", subject) if context.get("preview") else subject
+                currency = (context.get("code") or {}).get("currency") or "PLN"  # "PLN 20.00" in English
+                words = shown.replace("XKBKNABJK", "").replace(code, "").replace(currency, "").split()
                 assert len(subject) <= 60, subject
                 assert not [w for w in words if len(w) > 2 and w.isupper()], subject
                 assert "!" not in subject and not re.search(r"free|gratis|darmo", subject, re.IGNORECASE)

@@ -55,7 +55,7 @@ SHOT_HEIGHT = 4000  # px: the viewport's height, and the most a screenshot shows
 # Fields whose values are not free text from the shop (the renderer formats or filters them).
 NOT_TEXT = frozenset(
     {"amount", "currency", "date", "sent_at", "email", "security", "url", "image_url", "tracking_url"}
-    | {"percent", "valid_until"}
+    | {"percent", "valid_until", "minimum_amount"}
 )
 MEASURE = """(() => {
   const width = window.innerWidth;

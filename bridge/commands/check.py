@@ -13,6 +13,7 @@ from typing import Final, Literal
 
 from bridge.config import Settings, format_duration
 from bridge.config.branding import BRANDING_KEYS
+from bridge.delivery.invoices import probe as probe_invoices
 from bridge.delivery.smtp import LoginReport
 from bridge.delivery.transports import smtp_transport
 from bridge.errors import ShopPermissionError
@@ -49,6 +50,12 @@ OPTIONAL_RESOURCES: Final[Mapping[str, str]] = {
 # send its status mail again (PrestaShop issue #20623), a POST on order_histories changes the state.
 WRITE_SENSITIVE: Final = ("orders", "order_histories")
 WRITE_METHODS: Final = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+# Personal single-use codes (campaigns, birthday, win-back) are cart rules the bridge creates: `bridge check`
+# says whether the key allows it, and `bridge campaign send --yes` refuses with this line when it does not.
+PERSONAL_CODES_REFUSED: Final = (
+    "personal codes need a key that may create discount codes: Advanced Parameters → Webservice → edit the"
+    " key → tick POST for cart_rules (the only write the bridge makes), or use a shared code"
+)
 # PS_MAIL_METHOD (PrestaShop's MailOption): how the shop sends its own emails; 3 is "Never send emails".
 MAIL_METHODS: Final[Mapping[str, str]] = {
     "1": "sendmail or PHP mail()",
@@ -81,6 +88,7 @@ class ShopReport:
     marketing: str = ""  # one line on cart reminders and review requests, when the settings were given
     own_mail: str = ""  # one line: which customer emails PrestaShop sends itself, which the bridge sends
     branding: list[str] = field(default_factory=list)  # logo, colour, legal footer (bridge.config.branding)
+    invoices: str = ""  # INVOICE_ATTACH=yes: whether an invoice PDF could be fetched
 
     @property
     def warnings(self) -> list[str]:
@@ -109,10 +117,14 @@ def check_shop(client: ShopClient, settings: Settings | None = None) -> ShopRepo
     )
     mail = _own_mail(client, config, settings.status_emails if settings is not None else {})
     findings += mail.findings
+    invoices = probe_invoices(settings, client) if settings is not None and settings.invoice_attach else None
+    if invoices is not None and not invoices.ok:
+        findings.append(Finding("warning", invoices.text))
 
     return ShopReport(
         marketing=marketing,
         own_mail=mail.line,
+        invoices=invoices.line if invoices is not None else "",
         branding=settings.branding.describe(config) if settings is not None else [],
         base_url=client.base_url,
         version=client.version,
@@ -317,6 +329,15 @@ def _marketing(settings: Settings, permissions: Mapping[str, set[str]]) -> tuple
     parts = [f"cart reminders after {', '.join(steps)}" if steps else "no cart reminders"]
     if settings.review_request_days:
         parts.append(f"review requests {settings.review_request_days} days after delivery")
+    if settings.birthday_emails:
+        parts.append(f"birthday greetings from {settings.birthday_hour}:00")
+    if settings.winback_after_days:
+        parts.append(f"win-back {settings.winback_after_days} days after a customer's last order")
+    creates = "POST" in permissions.get("cart_rules", set())
+    parts.append(
+        "personal codes (campaigns, birthday, win-back): "
+        + ("the key may create them" if creates else PERSONAL_CODES_REFUSED)
+    )
     host, port = settings.unsubscribe_listen
     line = (
         "; ".join(parts)

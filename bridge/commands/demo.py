@@ -18,19 +18,21 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from bridge.app import Bridge, open_bridge
 from bridge.clock import ManualClock, SystemClock
+from bridge.commands.campaign.send import send_campaign
 from bridge.commands.terms import notify_terms
 from bridge.config import Settings
 from bridge.cycle import Cycle
 from bridge.errors import BridgeError
 from bridge.files import make_private_dir, write_private
 from bridge.simulator import DEMO_API_KEY, Simulator
-from bridge.simulator.actions import PostalAddress, Shop
+from bridge.simulator.actions import PostalAddress, Shop, net_from_gross
 from bridge.simulator.demo_shop import (
     MUG,
     MUG_COBALT,
@@ -51,6 +53,41 @@ Sync = Callable[[str], None]  # one `bridge sync`, told under a title
 
 # Written into every folder the demo writes to: only a folder holding it is ever cleared by a later demo.
 MARKER: Final = ".bridge-demo"
+WINBACK_DAYS: Final = 30  # the demo shop's Emily (Berlin) last ordered 9 days before the story starts
+# The owner's campaign (the shape of docs/campaign.example.toml): a personal code for each subscriber.
+CAMPAIGN: Final = """\
+name = "spring-sale"
+audience = "newsletter"
+
+[discount]
+percent = 10
+valid_days = 7
+single_use = true
+
+[pl]
+subject = "Wiosenna wyprzedaż: 10% dla Ciebie"
+code_name = "Wiosenna wyprzedaż"
+body = '''
+Cześć {{ firstname }},
+
+w pracowni przybyło nowych naczyń. Przez tydzień masz na nie **{{ discount }}** zniżki:
+wpisz kod {{ code }} w koszyku (ważny do {{ valid_until }}).
+
+[Zajrzyj do sklepu]({{ shop_url }})
+'''
+
+[en]
+subject = "Spring sale: 10% for you"
+code_name = "Spring sale"
+body = '''
+Hello {{ firstname }},
+
+new pieces have come out of the kiln. For a week you get **{{ discount }}** off them:
+enter the code {{ code }} in your cart (valid until {{ valid_until }}).
+
+[Visit the shop]({{ shop_url }})
+'''
+"""
 MARKER_TEXT: Final = "Written by `bridge demo`. A later `bridge demo --output` here replaces emails/.\n"
 
 
@@ -73,8 +110,11 @@ def demo_shop(clock: ManualClock) -> Iterator[DemoShop]:
     """Start the embedded demo shop on a free port of 127.0.0.1 for as long as the block runs."""
     shop = build_demo_shop(clock)
     server = Simulator(shop.state, flavour="8.1", api_key=DEMO_API_KEY)
-    # The demo key is set up the way the README tells owners to: GET (and HEAD) only.
-    server.add_key(DEMO_API_KEY, {name: ("GET", "HEAD") for name in server.resource_names()})
+    # The demo key is set up the way the README tells owners to: GET (and HEAD) only, plus POST on
+    # cart_rules, which an owner ticks to let the bridge create personal discount codes.
+    permissions: dict[str, tuple[str, ...]] = {name: ("GET", "HEAD") for name in server.resource_names()}
+    permissions["cart_rules"] = ("GET", "HEAD", "POST")
+    server.add_key(DEMO_API_KEY, permissions)
     with server:
         yield DemoShop(shop=shop, server=server)
 
@@ -97,6 +137,7 @@ def run_demo(settings: Settings, output: Path, say: Say) -> int:
         open_bridge(demo_settings(settings, demo.server.url, Path(state), emails), clock) as bridge,
     ):
         shop = demo.shop
+        start = shop.now()
         cycle = Cycle.of(bridge)
 
         def sync(title: str) -> None:
@@ -111,6 +152,7 @@ def run_demo(settings: Settings, output: Path, say: Say) -> int:
         _orders_travel(shop, sync, orders)
         _parcels_arrive(shop, sync, orders)
         _terms_change(shop, sync, bridge)
+        _three_weeks_later(shop, sync, bridge, start=start, say=say)
         rows = [row for row in list_rows(bridge.store, limit=500) if row.status is Status.SENT]
     _tell_emails_written(say, emails, rows)
     return len(rows)
@@ -174,6 +216,15 @@ def demo_settings(owner: Settings, shop_url: str, state_dir: Path, emails: Path)
         "LEGAL_TAX_ID": "6120000000",
         "LEGAL_REGISTRATION": "CEIDG, REGON 021234567",
         "LEGAL_PRIVACY_URL": f"https://{SHOP_DOMAIN}/content/8-polityka-prywatnosci",
+        # The invoice PDF rides on the email at which the invoice appears (the demo storefront serves it).
+        "INVOICE_ATTACH": "yes",
+        # Marketing beyond cart reminders: the new-product digest, birthdays with a personal code, and a
+        # win-back 30 days after a customer's last order (the demo's last chapter shows all three).
+        "NEW_PRODUCTS": "daily",
+        "BIRTHDAY_EMAILS": "on",
+        "BIRTHDAY_DISCOUNT": "15%",
+        "WINBACK_AFTER_DAYS": str(WINBACK_DAYS),
+        "WINBACK_DISCOUNT": "20",
         "LOG_LEVEL": owner.log_level,
         "TEMPLATES_DIR": str(owner.templates_dir or ""),
     }
@@ -283,7 +334,9 @@ def _parcels_arrive(shop: Shop, sync: Sync, orders: _Orders) -> None:
     sync("one of Zofia's items is refunded: a credit slip")
     sync("a sync with nothing new")
 
-    shop.advance(timedelta(days=14, minutes=5))
+    shop.advance(timedelta(days=7))
+    sync("a quiet week")
+    shop.advance(timedelta(days=7, minutes=5))
     sync("two weeks later: review requests (Emily gave no consent)")
 
 
@@ -295,6 +348,39 @@ def _terms_change(shop: Shop, sync: Sync, bridge: Bridge) -> None:
     sync("the shop's terms change: the owner is told")
     list(notify_terms(bridge.client, bridge.store, bridge.settings, bridge.clock, yes=True))
     sync("`bridge notify-terms --yes`: every account holder is told")
+
+
+def _three_weeks_later(shop: Shop, sync: Sync, bridge: Bridge, *, start: datetime, say: Say) -> None:
+    """A new product goes on sale (the day's digest tells the subscribers) and the owner sends a campaign
+    with a personal code each; the next morning, three weeks after the start, brings a birthday and a
+    win-back. Fixed shop-local hours, so the story is the same whatever time the demo starts."""
+    morning = datetime.combine(start.date() + timedelta(days=21), time(10, 5))
+    zone = ZoneInfo(str(shop.state.config("PS_TIMEZONE")))
+    evening = (morning - timedelta(hours=19)).replace(tzinfo=zone)
+    shop.advance(evening - bridge.clock.now())
+    product = shop.add_product(
+        {"pl": "Dzbanek „Poranek”", "en": "“Morning” jug"},
+        net_from_gross("149.00", 23),
+        tax_rate=23,
+        reference="DZB-POR",
+        short_descriptions={
+            "pl": "Ręcznie toczony dzbanek na 1 litr, szkliwo w kolorze porannej mgły.",
+            "en": "A hand-thrown one-litre jug in a morning-mist glaze.",
+        },
+    )
+    shop.state.update("products", product, id_default_image=product)
+    shop.advance(timedelta(minutes=1))
+    sync("a new jug goes on sale: the day's new-product digest")
+    campaign = Path(bridge.settings.state_dir) / "spring-sale.toml"
+    write_private(campaign, CAMPAIGN)
+    lines = list(
+        send_campaign(bridge.client, bridge.store, bridge.settings, bridge.clock, campaign, yes=True)
+    )
+    for line in lines[:3]:
+        say(f"      {line}")
+    sync("`bridge campaign send spring-sale.toml --yes`")
+    shop.advance(morning.replace(tzinfo=zone) - bridge.clock.now())
+    sync("next morning: a birthday, and a win-back with a code")
 
 
 def _tell_emails_written(say: Say, emails: Path, rows: list[OutboxRow]) -> None:

@@ -19,7 +19,7 @@ from bridge.errors import BridgeError
 from bridge.mail.render import Renderer, RenderError
 from bridge.mailbox.settle import settled_note
 from bridge.model.memory import SeenOrder
-from bridge.state import cursors, outbox, reports
+from bridge.state import codes, cursors, outbox, reports
 from bridge.state.orders import get_seen_orders
 from bridge.state.outbox import Attempt, OutboxDetail, OutboxRow, Status
 from bridge.state.store import Store
@@ -269,6 +269,23 @@ def email_detail(detail: OutboxDetail, zone: tzinfo, language: str | None) -> li
     else:
         lines.append("Attempt log: no attempt yet")
     return lines
+
+
+def personal_code_line(store: Store, row: OutboxRow, zone: tzinfo) -> str | None:
+    """The personal discount code made for a marketing email (bridge.delivery.codes), if it asked for one."""
+    with store.read() as tx:
+        stored = codes.code_for(tx, row.id)
+    if stored is None:
+        return None
+    if stored.cart_rule_id is None:
+        return (
+            f"{printable(stored.code)}, chosen {when(stored.created_at, zone)}; the shop's answer to creating"
+            " it is not known yet: the next attempt looks it up before creating it"
+        )
+    return (
+        f"{printable(stored.code)}, cart rule #{stored.cart_rule_id} in the shop, for customer"
+        f" #{stored.customer_id} only, valid until {when(stored.valid_until, zone)}"
+    )
 
 
 def _message_id(row: OutboxRow) -> str:
@@ -656,6 +673,8 @@ def _stories_with_consent(
         lines += _email_story(detail, zone, language_of(row), show_order=row.order_id is not None)
         if row.consent and row.status is not Status.SKIPPED:
             lines.append(f"      consent  {printable(row.consent)}")
+        if (code := personal_code_line(store, row, zone)) is not None:
+            lines.append(f"      code     {code}")
     return lines
 
 

@@ -14,9 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from bridge.alerts import SHOP_UNREACHABLE, Incident, open_incidents
+from bridge.commands.campaign import CampaignsStatus, campaigns_status
+from bridge.commands.news import NewsStatus, news_status
 from bridge.commands.terms import TermsStatus, terms_status
 from bridge.config import Settings
 from bridge.delivery.budget import Budget, Limits
+from bridge.delivery.codes import refusal_line
 from bridge.delivery.deliver import paused
 from bridge.mailbox.report import status_line
 from bridge.model.cursors import OrderCursors
@@ -82,6 +85,8 @@ class StatusReport:
     marketing: Marketing | None = None  # None: marketing mail is off (no UNSUBSCRIBE_URL)
     mailbox: str | None = None  # the mailbox over IMAP: bounces, unknown sends (bridge.mailbox.report)
     terms: TermsStatus | None = None  # TERMS_PAGES and the notices' progress (bridge.commands.terms)
+    campaigns: CampaignsStatus | None = None  # the campaigns still going (bridge.commands.campaign)
+    news: NewsStatus | None = None  # the new-product digest (bridge.commands.news)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON values: ISO 8601 times (UTC) and ages in whole seconds."""
@@ -105,6 +110,8 @@ class StatusReport:
             "marketing": None if self.marketing is None else _marketing_dict(self.marketing),
             "mailbox": self.mailbox,
             "terms": None if self.terms is None else self.terms.as_dict(),
+            "campaigns": [] if self.campaigns is None else self.campaigns.as_dict(),
+            "new_products": None if self.news is None else self.news.as_dict(),
         }
 
     def _last_poll_dict(self) -> dict[str, Any]:
@@ -178,6 +185,11 @@ class StatusReport:
             out.append(f"Mailbox:     {self.mailbox}")
         if self.terms is not None:
             out += [("Terms:       " if i == 0 else " " * 13) + t for i, t in enumerate(self.terms.lines())]
+        if self.campaigns is not None:
+            lines = self.campaigns.lines()
+            out += [("Campaigns:   " if i == 0 else " " * 13) + c for i, c in enumerate(lines)]
+        if self.news is not None:
+            out.append(f"News:        {self.news.line()}")
         for index, incident in enumerate(self.incidents):
             head = "Incidents:   " if index == 0 else " " * 13
             out.append(f"{head}{self.incident_line(incident)}")
@@ -275,8 +287,11 @@ def gather(
         marketing=_marketing(store, stands.carts.checked_at) if settings.marketing_enabled else None,
         mailbox=status_line(store, settings, now=now),
         terms=terms_status(store, settings),
+        campaigns=campaigns_status(store),
+        news=news_status(store, settings),
     )
-    return dataclasses.replace(report, problems=tuple(_problems(report)))
+    refused = refusal_line(store, now)  # personal discount codes the key may not create
+    return dataclasses.replace(report, problems=(*_problems(report), *([refused] if refused else [])))
 
 
 def _resources(orders: OrderCursors, moves: PositionMoves) -> tuple[Resource, ...]:

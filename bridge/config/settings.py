@@ -18,6 +18,7 @@ from typing import Final, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from bridge.config.automations import AUTOMATION_SETTINGS, automation_fields, check_automations
 from bridge.config.branding import BRANDING_SETTINGS, Branding, BrandingFields, branding_fields, branding_of
 from bridge.config.emails import (
     BANK_ACCOUNT_NUMBER,
@@ -33,8 +34,10 @@ from bridge.config.emails import (
     emails_fields,
 )
 from bridge.config.identity import MAIL_FROM, MAIL_REPLY_TO, SMTP_HELO_NAME, identity_fields, settle_sender
+from bridge.config.invoices import INVOICE_SETTINGS, invoice_fields
 from bridge.config.mailbox import MAILBOX_SETTINGS, Mailbox, mailbox_of, settle_mailbox
 from bridge.config.marketing import MARKETING_SETTINGS, check_marketing, marketing_fields
+from bridge.config.news import NEWS_SETTINGS, check_news, news_fields
 from bridge.config.owner import OWNER_SETTINGS, owner_fields
 from bridge.config.reader import Reader, Setting, masked
 from bridge.config.sending import (
@@ -73,6 +76,7 @@ from bridge.config.shop import (
 )
 from bridge.config.state import DATABASE_URL, MAIL_FILE_DIR, RETENTION_DAYS, STATE_DIR, state_fields
 from bridge.errors import ConfigError
+from bridge.model.automations import Discount
 from bridge.model.identity import DEFAULT_ACCENT
 from bridge.secret import Secret
 
@@ -118,10 +122,13 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     BANK_NAME,
     BANK_BIC,
     BANK_ADDRESS,
+    *INVOICE_SETTINGS,
     *BRANDING_SETTINGS,
     *MARKETING_SETTINGS,
+    *NEWS_SETTINGS,
     *OWNER_SETTINGS,
     *SERVICE_MAIL_SETTINGS,
+    *AUTOMATION_SETTINGS,
 )
 
 
@@ -174,6 +181,7 @@ class Settings:
     bank_name: str = ""
     bank_bic: str = ""
     bank_address: str = ""
+    invoice_attach: bool = False  # INVOICE_ATTACH: the invoice PDF on the email at which it appears
     # Branding and the legal footer ("" = the shop's own, or none); `branding` gathers them.
     logo_url: str = ""
     accent_color: str = DEFAULT_ACCENT
@@ -203,6 +211,11 @@ class Settings:
     cart_discount_step: int = 2
     review_request_days: int = 14
     review_request_fallback_days: int = 21
+    # The new-product digest (bridge.config.news): off by default.
+    new_products: Literal["off", "daily", "weekly"] = "off"
+    new_products_hour: int = 10  # in the shop's time zone
+    new_products_weekday: int = 0  # NEW_PRODUCTS=weekly: 0 = Monday
+    new_products_limit: int = 12  # products listed in one email
     owner_email: tuple[Address, ...] = ()  # empty: no business alerts (bridge.config.owner)
     owner_alerts: frozenset[str] = frozenset({"new_order", "customer_message"})
     owner_language: str = ""  # "": the shop's default language
@@ -215,6 +228,15 @@ class Settings:
     refund_note: str = ""  # the owner's sentence on how money comes back; "": the bridge's
     reply_time_hours: int = 24  # the acknowledgement's stated reply time; 0: none
     terms_pages: tuple[tuple[str, int], ...] = ()  # TERMS_PAGES: (name, CMS id) watched for changes
+    # Birthday and win-back emails (bridge.config.automations): off by default.
+    birthday_emails: bool = False
+    birthday_hour: int = 9  # in the shop's time zone
+    birthday_discount: Discount | None = None  # None: no personal code
+    birthday_discount_days: int = 14
+    winback_after_days: int = 0  # 0: no win-back emails
+    winback_hour: int = 10  # in the shop's time zone
+    winback_discount: Discount | None = None
+    winback_discount_days: int = 14
     # The mailbox over IMAP (bridge.config.mailbox), defaults applied: see `mailbox`.
     imap: bool = False
     imap_host: tuple[str, int] | None = None
@@ -287,6 +309,8 @@ class Settings:
             reader.read(row)  # each row once, in table order: its problems are listed in a stable order
         # Then the checks across settings, in the order their problems and warnings are listed.
         check_marketing(reader)
+        check_news(reader)
+        check_automations(reader)
         check_shop(reader)
         demo = no_shop(reader)  # no shop: mail defaults that reach no one (files, a placeholder sender)
         server = settle_server(reader, demo=demo)
@@ -303,10 +327,13 @@ class Settings:
             **state_fields(reader),
             **service_fields(reader),
             **emails_fields(reader),
+            **invoice_fields(reader),
             **branding_fields(reader),
             **marketing_fields(reader),
+            **news_fields(reader),
             **owner_fields(reader),
             **service_mail_fields(reader),
+            **automation_fields(reader),
             **mailbox,
             warnings=tuple(reader.scrub(warning) for warning in reader.warnings),
         )

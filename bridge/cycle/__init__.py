@@ -2,7 +2,9 @@
 the demo all go through it.
 
 - poll: the credit-slip pass (bridge.cycle.service: before the order pass, so one refund gets one email),
-  the order pass and the cart pass (each: read → plan → perform effects → apply), the owner's watch
+  the order pass and the cart pass (each: read → plan → perform effects → apply), the new-product
+  digest (bridge.cycle.news: NEW_PRODUCTS, once a day or a week, marketing mail on), the birthday and
+  win-back passes (bridge.cycle.automations: once a day each, marketing mail on), the owner's watch
   of customers' messages (bridge.cycle.owner; new orders ride on the order pass), the customers'
   conversations (replies and acknowledgements, bridge.cycle.service), the terms watch (TERMS_PAGES:
   the owner told of a changed page, bridge.cycle.terms), then the poll's
@@ -29,12 +31,13 @@ from bridge import alerts
 from bridge.app import Bridge
 from bridge.clock import Clock
 from bridge.config import Settings
-from bridge.cycle import owner, service, terms
+from bridge.cycle import automations, news, owner, service, terms
 from bridge.cycle.belongs import ForeignStoreError, confirm_shop, may_deliver_unconfirmed
 from bridge.cycle.carts import CartPass, enabled, watch_carts
 from bridge.cycle.orders import poll_orders
 from bridge.delivery.budget import budget_for
 from bridge.delivery.deliver import DeliveryResult, deliver_due
+from bridge.delivery.invoices import InvoiceAttacher
 from bridge.delivery.marketing import MarketingGate
 from bridge.delivery.transports import Transport
 from bridge.errors import BridgeError, ShopError, StoreError
@@ -106,20 +109,34 @@ class Cycle:
         clock: Clock,
         *,
         marketing: MarketingGate | None = None,
+        invoices: InvoiceAttacher | None = None,
     ) -> None:
         self.client, self.store, self.transport, self.renderer = client, store, transport, renderer
         self.settings, self.clock = settings, clock
         if marketing is None and settings.marketing_enabled:
             marketing = MarketingGate(settings, store, client)
         self.marketing = marketing
+        if invoices is None and settings.invoice_attach:
+            invoices = InvoiceAttacher.from_settings(settings, client)
+        self.invoices = invoices  # INVOICE_ATTACH=yes: the invoice PDF, fetched at send time
         self.budget = budget_for(settings)  # one budget for the cycle's life: its pace spans runs
         self.shop_confirmed = False  # the store was found to belong to this shop (once per process)
 
     @classmethod
     def of(cls, bridge: Bridge) -> Cycle:
-        """The cycle over an opened bridge (its marketing gate has a shop client of its own)."""
+        """The cycle over an opened bridge (its marketing gate and invoice fetcher have shop clients of
+        their own)."""
         b = bridge
-        return cls(b.client, b.store, b.transport, b.renderer, b.settings, b.clock, marketing=b.marketing)
+        return cls(
+            b.client,
+            b.store,
+            b.transport,
+            b.renderer,
+            b.settings,
+            b.clock,
+            marketing=b.marketing,
+            invoices=b.invoices,
+        )
 
     def poll(
         self, *, since: datetime | None = None, confirm: Callable[[list[Decision]], None] | None = None
@@ -153,6 +170,10 @@ class Cycle:
             decisions=orders.decisions,
         )
         result.carts = self._carts(orders.profile)
+        news.after_poll(self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile)
+        automations.after_poll(
+            self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile
+        )
         owner.after_poll(self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile)
         service.after_poll(
             self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile
@@ -178,6 +199,7 @@ class Cycle:
             login_retry=self.settings.smtp_login_retry,
             should_stop=should_stop,
             marketing=self.marketing,
+            invoices=self.invoices,
         )
         alerts.after_delivery(self.store, self.settings, now=self.clock.now(), result=result)
         return result

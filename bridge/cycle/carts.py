@@ -10,14 +10,13 @@ cart at once (bridge.state.plans); delivery checks the shop once more just befor
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
 
 from bridge.config import Settings
 from bridge.errors import ShopError, ShopPermissionError
+from bridge.model.codes import random_code
 from bridge.model.cursors import CartCursors, whole_second
 from bridge.model.headers import mask_addresses, mask_email
 from bridge.model.profile import ShopProfile
@@ -32,8 +31,6 @@ from bridge.state.store import Store, Tx
 from bridge.state.unsubscribes import unsubscribed
 
 log = logging.getLogger(__name__)
-
-CODE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: customers type these
 
 
 @dataclass
@@ -235,7 +232,7 @@ def _create_code(
     *,
     now: datetime,
 ) -> plan.IssuedCode | None:
-    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+    code = random_code(length=10)
     spec = CartRuleSpec(
         code=code,
         names={lang_id: _code_name(profile, lang_id) for lang_id in profile.languages},

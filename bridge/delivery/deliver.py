@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from bridge.clock import Clock
 from bridge.config import Settings
 from bridge.delivery.budget import Budget, Hold, budget_class, quota_resume_at
+from bridge.delivery.codes import Attached, PersonalCodes, requested
 from bridge.delivery.smtp import Outcome, SendResult, SmtpSender
 from bridge.delivery.transports import Transport
 from bridge.errors import ConfigError
@@ -55,6 +56,7 @@ from bridge.state.sender import Pause, PauseKind
 from bridge.state.store import Store, open_store, store_exists
 
 if TYPE_CHECKING:
+    from bridge.delivery.invoices import InvoiceAttacher
     from bridge.delivery.marketing import MarketingGate
     from bridge.web.unsubscribe import UnsubscribeLinks
 
@@ -217,6 +219,7 @@ def deliver_due(
     rng: Callable[[], float] = random.random,
     should_stop: Callable[[], bool] | None = None,
     marketing: MarketingGate | None = None,
+    invoices: InvoiceAttacher | None = None,
 ) -> DeliveryResult:
     """Send the due emails (up to `limit`, and as far as `budget` allows), one at a time, recording each
     outcome at once. Never waits: what cannot go now stays queued for the next cycle, and the result says
@@ -240,11 +243,13 @@ def deliver_due(
         shop=identity or stored_identity(store),
         budget=budget,
         marketing=marketing,
+        codes=PersonalCodes(store, marketing.client) if marketing is not None else None,
         login_retry=login_retry,
         rng=rng,
         stale_pause=stale_pause,
         credentials=transport.credentials if isinstance(transport, SmtpSender) else None,
         store_id=ensure_store_id(store, now=now),
+        invoices=invoices,
     )
     while limit is None or _with_outcome(run.result) < limit:
         if should_stop is not None and should_stop():
@@ -304,11 +309,13 @@ class _DeliveryRun:
     shop: ShopIdentity | None
     budget: Budget | None
     marketing: MarketingGate | None
+    codes: PersonalCodes | None  # personal discount codes, created just before their email goes
     login_retry: timedelta
     rng: Callable[[], float]
     stale_pause: Pause | None  # a pause that ran out: forgotten once mail goes again
     credentials: str | None = None  # the transport's login fingerprint, kept with a credentials pause
     store_id: str | None = None  # the X-Bridge-Key header's first half (bridge.model.bridge_key)
+    invoices: InvoiceAttacher | None = None  # INVOICE_ATTACH=yes: the invoice PDF, fetched at send time
     result: DeliveryResult = field(default_factory=DeliveryResult)
     tried: set[int] = field(default_factory=set)
     page: list[int] = field(default_factory=list)  # due ids not claimed yet, most urgent first
@@ -329,6 +336,10 @@ class _DeliveryRun:
             unsubscribe = self._marketing_links(row, shop, now)
             if unsubscribe is None:  # cancelled or deferred, and recorded
                 return True
+            with_code = self._with_code(row, now)
+            if with_code is None:  # waits for its personal code, or failed without one (recorded)
+                return True
+            row = with_code
         return self._send(row, shop, unsubscribe)
 
     def _claim(self, now: datetime) -> outbox.OutboxRow | None:
@@ -400,6 +411,27 @@ class _DeliveryRun:
         assert self.marketing is not None
         return self.marketing.links(row, shop.reply_to_email or shop.email)
 
+    def _with_code(self, row: outbox.OutboxRow, now: datetime) -> outbox.OutboxRow | None:
+        """The row with the personal code it offers (bridge.delivery.codes), after the gate said "send";
+        None when it waits for the code or failed without one (recorded): it never goes without its code."""
+        if requested(row) is None:
+            return row
+        attached = (
+            self.codes.attach(row, now)
+            if self.codes is not None  # None only without a gate, which cancelled the row already
+            else Attached("wait", reason="no shop client to create its personal code")
+        )
+        if attached.action == "send" and attached.row is not None:
+            return attached.row
+        if attached.action == "wait":
+            self._defer(row, now, attached.until or now + timedelta(minutes=5), attached.reason)
+            self.result.deferred += 1
+            return None
+        outbox.mark_failed(self.store, row.id, owner=self.owner, now=now, error=attached.reason)
+        log.error("%s: not sent: %s", _label(row), mask_addresses(attached.reason))
+        self.result.failed += 1
+        return None
+
     def _send(self, row: outbox.OutboxRow, shop: ShopIdentity, unsubscribe: UnsubscribeLinks | None) -> bool:
         """Send one row and record the outcome; False when the whole sender is now paused."""
         sent = _send_one(
@@ -412,6 +444,7 @@ class _DeliveryRun:
             self.clock,
             unsubscribe,
             self.store_id,
+            self.invoices,
         )
         if sent is None:  # suppressed or not renderable: failed, and said why
             self.result.failed += 1
@@ -453,8 +486,10 @@ def _send_one(
     clock: Clock,
     unsubscribe: UnsubscribeLinks | None = None,
     store_id: str | None = None,
+    invoices: InvoiceAttacher | None = None,
 ) -> SendResult | None:
-    """Render and send one claimed row; None when it failed before reaching the server (recorded)."""
+    """Render and send one claimed row; None when it failed before reaching the server (recorded). A
+    transient result without a send: the invoice PDF it carries is worth waiting for (`invoices`)."""
     now = clock.now()
     with store.read() as conn:
         suppressed = outbox.is_suppressed(conn, row.recipient_email)
@@ -485,6 +520,9 @@ def _send_one(
         outbox.mark_failed(store, row.id, owner=owner, now=now, error=f"could not render: {error}")
         log.error("%s: could not render: %s", _label(row), mask_addresses(str(error)))
         return None
+    waiting = invoices.attach(row, rendered.message) if invoices is not None else None
+    if waiting is not None:  # retried like a transient failure, then sent without the PDF
+        return waiting
     return transport.send(
         rendered.message,
         envelope_from=shop.from_email,

@@ -16,7 +16,9 @@ from typing import Final, Literal
 
 from bridge.config import Settings
 from bridge.errors import ShopError
+from bridge.model.automation_kinds import WINBACK
 from bridge.plan import carts as cart_rules
+from bridge.plan import news
 from bridge.plan.consent import consent_basis, no_consent_reason
 from bridge.shop.client import ShopClient
 from bridge.state import outbox
@@ -82,6 +84,8 @@ class MarketingGate:
                 return verdict
         if row.kind == cart_rules.KIND and row.cart_id is not None:
             return self._cart_still_abandoned(row, now)
+        if row.kind == WINBACK and row.customer_id is not None:
+            return self._still_away(row, now)
         return SEND
 
     def _consent_still_given(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
@@ -106,6 +110,30 @@ class MarketingGate:
             return Verdict(
                 "cancel", f"not sent: {no_consent_reason(customer, self.settings.marketing_consent)}"
             )
+        if row.kind == news.KIND and news.news_consent(customer, self.settings.marketing_consent) is None:
+            why = news.no_news_consent_reason(customer, self.settings.marketing_consent)
+            return Verdict("cancel", f"not sent: {why}")
+        return SEND
+
+    def _still_away(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
+        """A win-back waits up to a few days in the queue: a customer who ordered meanwhile is back."""
+        last = _last_order_at(row)
+        if last is None:
+            return SEND
+        if self.client is None:
+            return Verdict(
+                "wait", "the shop must be asked whether the customer ordered again", now + SHOP_RETRY
+            )
+        try:
+            since = [
+                o for o in self.client.orders_placed_by([row.customer_id or 0], last) if o.id != row.order_id
+            ]
+        except ShopError as error:
+            return Verdict(
+                "wait", f"waiting for the shop to say whether the customer ordered: {error}", now + SHOP_RETRY
+            )
+        if since:
+            return Verdict("cancel", f"not sent: the customer ordered again (order #{since[0].id})")
         return SEND
 
     def _cart_still_abandoned(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
@@ -137,3 +165,13 @@ class MarketingGate:
             stopped[0][1] if stopped else f"the customer ordered (order {found[0].reference or found[0].id})"
         )
         return Verdict("cancel", f"not sent: {reason}")
+
+
+def _last_order_at(row: outbox.OutboxRow) -> datetime | None:
+    """When the win-back's lapsed order was placed (its context, written by bridge.plan.automations)."""
+    last_order = row.context.get("last_order")
+    text = last_order.get("date") if isinstance(last_order, dict) else None
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) and text else None
+    except ValueError:
+        return None

@@ -52,6 +52,7 @@ from markupsafe import Markup
 from bridge.errors import BridgeError
 from bridge.mail import formatting
 from bridge.mail.addresses import address_header, ascii_address, ascii_domain, needs_utf8
+from bridge.mail.owner_text import FILTERS as OWNER_TEXT_FILTERS
 from bridge.mail.postal import postal_lines
 from bridge.mail.reply_to import replying_to
 from bridge.model.bridge_key import HEADER as BRIDGE_KEY
@@ -205,6 +206,42 @@ class _UriListHeader(UnstructuredHeader, BaseHeader):
                 lines[-1] += ","
                 lines.append(" " + item)  # unfolding (removing the CRLF) gives back ", "
         return policy.linesep.join(lines) + policy.linesep
+
+
+class _AsciiSubject(UnstructuredHeader, BaseHeader):
+    """An ASCII subject folded between its words, the first ones on the `Subject:` line.
+
+    Python 3.11 folds a one-line subject of about 70 to 77 characters as `Subject:` CRLF and the whole text
+    on the next line, which reads back (and shows in some clients) with a leading space. A word longer than
+    a line stays whole: RFC 5322 allows lines of 998 octets.
+    """
+
+    max_count = 1
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        kwds["parse_tree"] = cls.value_parser(value)
+        kwds["decoded"] = value
+
+    def fold(self, *, policy: Policy) -> str:
+        limit = policy.max_line_length or 78
+        words = str(self).split(" ")
+        lines = [f"{self.name}: {words[0]}"]
+        for word in words[1:]:
+            if len(lines[-1]) + 1 + len(word) <= limit or not lines[-1].strip(" "):
+                lines[-1] += " " + word
+            else:
+                lines.append(" " + word)  # unfolding (removing the CRLF) gives back the space
+        return policy.linesep.join(lines) + policy.linesep
+
+
+def subject_header(subject: str) -> str | _AsciiSubject:
+    """The Subject as it is set on the message: plain ASCII words are folded by `_AsciiSubject`; anything
+    else (non-ASCII, or `=?` that a client would take for an encoded word) is left to Python's encoder."""
+    plain = subject.isascii() and subject.isprintable() and "=?" not in subject and "  " not in subject
+    if not plain or not subject.strip() or subject != subject.strip():
+        return subject
+    return _AsciiSubject("Subject", subject)
 
 
 class _Links(HTMLParser):
@@ -376,6 +413,7 @@ def build_environment(templates_dir: Path | None) -> ImmutableSandboxedEnvironme
         auto_reload=True,
     )
     env.filters.update(_FILTERS)
+    env.filters.update(OWNER_TEXT_FILTERS)  # a campaign's own text (bridge.mail.owner_text)
     return env
 
 
@@ -605,7 +643,7 @@ def assemble_message(
     set_address(
         message, "Reply-To", make_address(shop.reply_to_name or shop.name, shop.reply_to_email or shop.email)
     )
-    message["Subject"] = clean_header_text(parts.subject)
+    message["Subject"] = subject_header(clean_header_text(parts.subject))
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to transactional mail

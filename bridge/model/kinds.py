@@ -27,7 +27,28 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
-from bridge.model import owner_kinds, service_kinds
+from bridge.model import campaign_kinds, owner_kinds, service_kinds
+from bridge.model.automation_kinds import (
+    BIRTHDAY,
+    BIRTHDAY_NO_CODE,
+    BIRTHDAY_PRIORITY,
+    BIRTHDAY_SAMPLE,
+    WINBACK,
+    WINBACK_NO_CODE,
+    WINBACK_PRIORITY,
+    WINBACK_SAMPLE,
+    BirthdayContext,
+    WinbackContext,
+)
+from bridge.model.campaign_kinds import CAMPAIGN, CAMPAIGN_PRIORITY, CampaignContext
+from bridge.model.news_kinds import (
+    NEW_PRODUCTS,
+    NEW_PRODUCTS_MORE,
+    NEW_PRODUCTS_NO_LINKS,
+    NEW_PRODUCTS_WEEKLY,
+    NEWS_PRIORITY,
+    NewProductsContext,
+)
 from bridge.model.owner_kinds import (
     OwnerCustomerMessageContext,
     OwnerDailySummaryContext,
@@ -905,6 +926,48 @@ KINDS: dict[str, Kind] = {
             _REVIEW_REQUEST,
             _REVIEW_REQUEST_GUEST,
             category="marketing",
+        ),
+        _kind(
+            NEW_PRODUCTS,
+            "Marketing: the products that went on sale since the last digest (NEW_PRODUCTS daily or weekly),"
+            " to newsletter subscribers: picture, name, short description, price and link.",
+            NewProductsContext,
+            NEW_PRODUCTS_WEEKLY,
+            NEW_PRODUCTS_MORE,
+            NEW_PRODUCTS_NO_LINKS,
+            category="marketing",
+            priority=NEWS_PRIORITY,
+        ),
+        _kind(
+            CAMPAIGN,
+            "Marketing: the owner's campaign (`bridge campaign send FILE --yes`): their subject and Markdown"
+            " body, perhaps with a shared or a personal single-use discount code.",
+            CampaignContext,
+            campaign_kinds.CAMPAIGN_CODE,
+            campaign_kinds.CAMPAIGN_PLAIN,
+            campaign_kinds.CAMPAIGN_SHARED,
+            category="marketing",
+            priority=CAMPAIGN_PRIORITY,
+        ),
+        _kind(
+            BIRTHDAY,
+            "Marketing: on the customer's birthday (BIRTHDAY_EMAILS), a greeting, perhaps with a personal"
+            " code.",
+            BirthdayContext,
+            BIRTHDAY_SAMPLE,
+            BIRTHDAY_NO_CODE,
+            category="marketing",
+            priority=BIRTHDAY_PRIORITY,
+        ),
+        _kind(
+            WINBACK,
+            "Marketing: the customer's last order is WINBACK_AFTER_DAYS old; an invitation back, perhaps with"
+            " a personal code.",
+            WinbackContext,
+            WINBACK_SAMPLE,
+            WINBACK_NO_CODE,
+            category="marketing",
+            priority=WINBACK_PRIORITY,
         ),
         _kind(
             OWNER_ALERT,

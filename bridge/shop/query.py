@@ -24,7 +24,7 @@ class Filter:
     Datetimes must be timezone-aware; the client writes them in the shop's local time.
     """
 
-    op: Literal["equals", "one_of", "between", "greater", "less"]
+    op: Literal["equals", "one_of", "between", "greater", "less", "ends_with"]
     values: tuple[FilterValue, ...]
 
 
@@ -48,6 +48,12 @@ def greater_than(value: FilterValue) -> Filter:
 
 def less_than(value: FilterValue) -> Filter:
     return Filter("less", (value,))
+
+
+def ends_with(text: str) -> Filter:
+    """SQL `LIKE '%text'`: PrestaShop turns a `%` outside the brackets into a LIKE pattern (`%[-12-07]`: every
+    birthday on 7 December). `_` inside is LIKE's one-character wildcard."""
+    return Filter("ends_with", (text,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +150,5 @@ def _render_filter(value: Filter, zone: Zone) -> str:
             return f">[{rendered[0]}]"
         case "less":
             return f"<[{rendered[0]}]"
+        case "ends_with":
+            return f"%[{rendered[0]}]"

@@ -345,11 +345,15 @@ class Shop:
         wholesale_price: Decimal | str | int = 0,
         active: bool = True,
         category_id: int = 2,
+        short_descriptions: Mapping[Language, str] | None = None,
+        visibility: str = "both",
     ) -> int:
-        """A product created in the back office. `price` is tax excluded, as PrestaShop stores it."""
+        """A product created in the back office. `price` is tax excluded, as PrestaShop stores it;
+        `visibility` is both, catalog, search or none."""
         now = self.now()
         names_by_id = self._i18n(names)
         descriptions_by_id = self._i18n(descriptions or {})
+        short_by_id = self._i18n(short_descriptions or {})
         empty = dict.fromkeys(names_by_id, "")
         with self.state.lock:
             values: Row = {
@@ -383,7 +387,7 @@ class Shop:
                 "condition": "new",
                 "show_price": True,
                 "indexed": True,
-                "visibility": "both",
+                "visibility": visibility,
                 "date_add": now,
                 "date_upd": now,
                 "pack_stock_type": 3,
@@ -393,12 +397,24 @@ class Shop:
                 "link_rewrite": {lang: link_rewrite(name) for lang, name in names_by_id.items()},
                 "name": names_by_id,
                 "description": {lang: descriptions_by_id.get(lang, "") for lang in names_by_id},
-                "description_short": empty,
+                "description_short": {lang: short_by_id.get(lang, "") for lang in names_by_id},
                 "available_now": empty,
                 "available_later": empty,
                 "associations": {"categories": [{"id": c} for c in dict.fromkeys((2, category_id))]},
             }
             return self.state.insert("products", values)
+
+    def edit_product(
+        self, product_id: int, *, texts: Mapping[str, Mapping[Language, str]] | None = None, **values: Any
+    ) -> None:
+        """The merchant saves a product in the back office (switches it on or off, changes its visibility,
+        its short description...): `Product::update()` stamps `date_upd`, whatever changed. Multilingual
+        fields go in `texts` ({"description_short": {"pl": ..., "en": ...}})."""
+        with self.state.lock:
+            changes: Row = dict(values)
+            for name, by_language in (texts or {}).items():
+                changes[name] = self._i18n(by_language)
+            self.state.update("products", product_id, **changes, date_upd=self.now())
 
     def add_combination(
         self,

@@ -661,6 +661,9 @@ def _history(shop: Shop, today: datetime) -> None:
             language="en",
             newsletter=True,
             optin=True,
+            # `bridge demo` ends on the morning three weeks from today: her birthday, and 30 days after her
+            # last order (the demo's WINBACK_AFTER_DAYS).
+            birthday=(today + timedelta(days=21)).date().replace(year=1992),
             address=PostalAddress(
                 "Kastanienallee 44", "10435", "Berlin", country="DE", phone="+49 30 1234567"
             ),

@@ -24,6 +24,7 @@ class _Queued:
     kind: FaultKind
     remaining: int
     resource: str | None
+    passing: int = 0  # matching requests still let through before the fault starts
 
 
 class FaultPlan:
@@ -39,14 +40,17 @@ class FaultPlan:
         self._kinds: tuple[FaultKind, ...] = ()
         self._rng = random.Random(0)
 
-    def next(self, kind: FaultKind, count: int = 1, resource: str | None = None) -> FaultPlan:
-        """Give the next `count` requests (for `resource`, or any) the fault `kind`."""
+    def next(
+        self, kind: FaultKind, count: int = 1, resource: str | None = None, *, after: int = 0
+    ) -> FaultPlan:
+        """Give the next `count` requests (for `resource`, or any) the fault `kind`, once `after` of them
+        went through untouched (a point in the middle of a paged read)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
         if count < 1:
             raise ValueError("count must be at least 1")
         with self._lock:
-            self._queue.append(_Queued(kind, count, resource))
+            self._queue.append(_Queued(kind, count, resource, after))
         return self
 
     def rate(self, probability: float, kinds: Iterable[FaultKind], seed: int) -> FaultPlan:
@@ -76,6 +80,9 @@ class FaultPlan:
         with self._lock:
             for queued in self._queue:
                 if queued.resource is None or queued.resource == resource:
+                    if queued.passing > 0:
+                        queued.passing -= 1
+                        return None
                     queued.remaining -= 1
                     if queued.remaining == 0:
                         self._queue.remove(queued)

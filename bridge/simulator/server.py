@@ -3,7 +3,8 @@
 `Simulator` runs a threaded `http.server` on 127.0.0.1. Requests reach the webservice through
 `/api/<resource>[/<id>]` (when URL rewriting is on, as with PrestaShop's .htaccess) or
 `/webservice/dispatcher.php?url=<resource>/<id>` (always). Product images are public at
-`/img/p/<digits>/<id>-<type>.jpg`.
+`/img/p/<digits>/<id>-<type>.jpg`, and the storefront's invoice PDF at `/index.php?controller=pdf-invoice`
+(`bridge.simulator.storefront`).
 
 Everything is read-only except `POST cart_rules` (`bridge.simulator.writes`); `products` answer the
 `price[...]` virtual fields (`bridge.simulator.prices`). `response_delay` makes every answer as slow as a
@@ -33,6 +34,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from bridge.simulator import faults as fault_pages
+from bridge.simulator import storefront
 from bridge.simulator.faults import FaultKind, FaultPlan
 from bridge.simulator.output import (
     FLAVOURS,
@@ -264,6 +266,9 @@ class Simulator:
         if path.startswith("/img/p/"):
             return self._public_image(path)
         params = parse_php_query(query)
+        if path == "/index.php" and storefront.handles(params):  # the invoice PDF (simulator.storefront)
+            status, sent_headers, content = storefront.answer(self.state, params, self.base_path)
+            return _Response(status, sent_headers, content, resource=str(params["controller"]))
         if path == "/webservice/dispatcher.php":
             url = params.pop("url", "")
             if not isinstance(url, str):

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from bridge.model.headers import ADDRESS_IN_TEXT
 from bridge.model.kinds import CART_REMINDER
 from bridge.plan.carts import reminder_key
-from bridge.state import carts
+from bridge.state import carts, codes
 from bridge.state.hashed import ensure_key, hash_address, is_hashed, normalise_email
 from bridge.state.outbox import CANCELLABLE, Status
 from bridge.state.store import (
@@ -236,6 +236,7 @@ def purge_details(conn: Connection, ids: Sequence[int], *, key: bytes, now: date
                 purged_at=now,
             )
         )
+    codes.forget_emails(conn, ids)  # their personal discount codes (the rules stay in the shop)
     return _scrub_attempts(conn, ids)
 
 

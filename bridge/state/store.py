@@ -311,6 +311,60 @@ mailbox_bounces = Table(
 )
 
 
+# Personal discount codes (0010, bridge.state.codes), one per outbox row that asked for one: chosen and
+# committed before the shop is asked to create it, so that after a crash the same code is looked up in the
+# shop before any second POST. `cart_rule_id` is NULL until the shop's answer (or a lookup) gave it.
+personal_codes = Table(
+    "personal_codes",
+    metadata,
+    Column(
+        "outbox_id",
+        Integer,
+        ForeignKey("outbox.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("customer_id", Integer, nullable=False),
+    Column("code", String(254), nullable=False, unique=True),
+    Column("currency", String(8), nullable=False),  # ISO code of the amounts, the shop's default currency
+    Column("cart_rule_id", Integer),
+    Column("valid_until", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+# Campaigns (0011, bridge.state.campaigns): one row per campaign name, `bridge campaign send FILE --yes`.
+# The hash of the file's normalised content refuses a changed file under the same name; `left_out` counts
+# the customers the last pass left out, by reason (JSON), never who they were. The emails themselves are
+# outbox rows keyed `campaign:<name>:<customer id>`.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # "queueing" (a pass under way, or cut short), "queued"
+    Column("single_use", Integer, nullable=False),  # 1: a personal code per email
+    Column("left_out", Text, nullable=False),
+    Column("passes", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),  # the last pass that queued every batch
+)
+
+
+# The new-product digest (0012, bridge.state.news): every product the watch knows, so none is announced twice
+# and none that was on sale before the watch began is news. `digest` is the day of the digest that announced
+# it, NULL for a product already live when the watch began.
+news_products = Table(
+    "news_products",
+    metadata,
+    Column("id_product", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(10)),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+
+
 # The state store's transaction handle: pass it to bridge.state functions, never build SQL with it. Modules
 # outside bridge.state type-hint `tx: Tx` and so never import SQLAlchemy.
 Tx: TypeAlias = Connection
@@ -446,7 +500,7 @@ if TYPE_CHECKING:
 # The newest migration in bridge/state/migrations/versions. A store already there opens without importing
 # Alembic at all (half a second of every `bridge sync` started by a timer); tests/test_store.py keeps
 # this in step with Alembic's own head.
-SCHEMA_REVISION: Final = "0009"
+SCHEMA_REVISION: Final = "0012"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
