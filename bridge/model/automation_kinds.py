@@ -14,6 +14,7 @@ annotations, and `Kind.required_keys` (what the renderer insists on) comes from 
 from typing import TYPE_CHECKING, Final, NotRequired, TypedDict
 
 from bridge.model.codes import PersonalCode, PersonalCodeRequest
+from bridge.model.samples import CUSTOMER, CUSTOMER_NO_FIRST_NAME
 
 if TYPE_CHECKING:  # kinds.py declares these and imports this module
     from bridge.model.kinds import Customer
@@ -48,9 +49,7 @@ class WinbackContext(TypedDict):
     code: NotRequired[PersonalCode]  # the code delivery created just before sending; absent: no code
 
 
-# --- Samples --------------------------------------------------------------------------------------
-
-_CUSTOMER: "Customer" = {"first_name": "Zofia", "last_name": "Żółkiewska", "email": "zofia@example.com"}
+# --- Samples (the shared building blocks: bridge.model.samples) ----------------------------------------
 
 _BIRTHDAY_REQUEST: PersonalCodeRequest = {
     "prefix": "URODZINY",
@@ -64,7 +63,7 @@ _BIRTHDAY_REQUEST: PersonalCodeRequest = {
 }
 
 BIRTHDAY_SAMPLE: BirthdayContext = {
-    "customer": _CUSTOMER,
+    "customer": CUSTOMER,
     "personal_code": _BIRTHDAY_REQUEST,
     "code": {
         "code": "URODZINY-7KQ2M9XA",
@@ -77,10 +76,10 @@ BIRTHDAY_SAMPLE: BirthdayContext = {
     },
 }
 # BIRTHDAY_DISCOUNT empty: a greeting alone.
-BIRTHDAY_NO_CODE: BirthdayContext = {"customer": {**_CUSTOMER, "first_name": ""}}
+BIRTHDAY_NO_CODE: BirthdayContext = {"customer": CUSTOMER_NO_FIRST_NAME}
 
 WINBACK_SAMPLE: WinbackContext = {
-    "customer": _CUSTOMER,
+    "customer": CUSTOMER,
     "last_order": {"date": "2026-08-29T18:42:00+00:00"},
     "days": 90,
     "personal_code": {
@@ -103,4 +102,4 @@ WINBACK_SAMPLE: WinbackContext = {
     },
 }
 # WINBACK_DISCOUNT empty, a shop that did not date the order: the invitation alone.
-WINBACK_NO_CODE: WinbackContext = {"customer": _CUSTOMER, "last_order": {"date": ""}, "days": 90}
+WINBACK_NO_CODE: WinbackContext = {"customer": CUSTOMER, "last_order": {"date": ""}, "days": 90}

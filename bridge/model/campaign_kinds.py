@@ -17,6 +17,7 @@ annotations, and `Kind.required_keys` (what the renderer insists on) comes from 
 from typing import TYPE_CHECKING, Final, NotRequired, TypedDict
 
 from bridge.model.codes import PersonalCode, PersonalCodeRequest
+from bridge.model.samples import CUSTOMER, CUSTOMER_NO_FIRST_NAME
 
 if TYPE_CHECKING:  # kinds.py declares these and imports this module
     from bridge.model.kinds import Customer
@@ -48,9 +49,7 @@ class CampaignContext(TypedDict):
     preview: NotRequired[bool]
 
 
-# --- Samples ----------------------------------------------------------------------------------------------
-
-_CUSTOMER: "Customer" = {"first_name": "Zofia", "last_name": "Żółkiewska", "email": "zofia@example.com"}
+# --- Samples (the shared building blocks: bridge.model.samples) ------------------------------------------
 
 _BODY: Final = """Cześć {{ firstname }},
 
@@ -76,7 +75,7 @@ _CODE: PersonalCode = {
 }
 
 CAMPAIGN_CODE: Final[CampaignContext] = {
-    "customer": _CUSTOMER,
+    "customer": CUSTOMER,
     "campaign": {
         "name": "black-friday-2026",
         "subject": "Prezent dla Ciebie, {{ firstname }}",
@@ -96,7 +95,7 @@ CAMPAIGN_CODE: Final[CampaignContext] = {
 }
 # No discount: the owner's news alone, a customer without a first name.
 CAMPAIGN_PLAIN: Final[CampaignContext] = {
-    "customer": {**_CUSTOMER, "first_name": ""},
+    "customer": CUSTOMER_NO_FIRST_NAME,
     "campaign": {
         "name": "nowa-kolekcja",
         "subject": "Nowa kolekcja w sklepie {{ shop_name }}",
@@ -106,7 +105,7 @@ CAMPAIGN_PLAIN: Final[CampaignContext] = {
 }
 # A shared code taking off an amount, with free shipping; the preview's marks.
 CAMPAIGN_SHARED: Final[CampaignContext] = {
-    "customer": _CUSTOMER,
+    "customer": CUSTOMER,
     "campaign": {
         "name": "zima",
         "subject": "{{ discount }} taniej z kodem {{ code }}",

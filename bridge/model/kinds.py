@@ -1,4 +1,4 @@
-"""The email kinds the bridge sends: what each is for, the context its templates expect, and sample data.
+"""The email kinds the bridge sends: what each is for, the context its templates expect, and its samples.
 
 The outbox stores `(kind, language, context)` and renders at send time, so the context is a contract between
 the code that reads the shop (which builds it) and the templates (which read it). It is plain JSON:
@@ -10,10 +10,13 @@ the code that reads the shop (which builds it) and the templates (which read it)
 
 `render.py` adds `shop` (the ShopIdentity's fields), `lang`, `locale`, `timezone` and `subject` itself;
 contexts must not carry them.
-The samples here feed `bridge templates lint`, previews, the test email and the tests.
+Each kind lists its samples, which feed `bridge templates lint`, previews, the test email and the tests. The
+sample data itself is in `bridge.model.samples` (the shared customer, order, address and products, and the
+samples of the kinds declared here); the kind modules beside this one keep their own kinds' samples.
 
-Adding a kind: add its context TypedDict and an entry to KINDS here, add `<kind>.subject.txt`, `<kind>.txt`
-and `<kind>.html` under every language in `templates/`, then let tests/test_templates.py pick it up.
+Adding a kind: add its context TypedDict and an entry to KINDS here, its samples to `bridge.model.samples`
+(or to its own module), add `<kind>.subject.txt`, `<kind>.txt` and `<kind>.html` under every language in
+`templates/`, then let tests/test_templates.py pick it up.
 
 Marketing kinds (cart reminders, review requests) go only to customers who agreed to them. `render.py`
 renders them only with unsubscribe links (`SAMPLE_UNSUBSCRIBE` here for samples): it writes the RFC 8058
@@ -25,9 +28,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Final, Literal, NotRequired, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict, get_origin
 
-from bridge.model import campaign_kinds, owner_kinds, service_kinds
+from bridge.model import campaign_kinds, owner_kinds, samples, service_kinds
 from bridge.model.automation_kinds import (
     BIRTHDAY,
     BIRTHDAY_NO_CODE,
@@ -263,7 +266,7 @@ class RefundedContext(StatusContext):
 
 
 class CancelledContext(StatusContext):
-    refund: CancelledRefund  # absent from emails queued before it existed (templates test `is defined`)
+    refund: NotRequired[CancelledRefund]  # absent from emails queued before it existed (`is defined`)
 
 
 class SmtpTestContext(TypedDict):
@@ -335,341 +338,7 @@ class OwnerAlertContext(TypedDict):
     waiting: int  # customer emails waiting in the outbox when the alert was queued
 
 
-# --- Samples --------------------------------------------------------------------------------------
-
-
-def _pln(amount: str) -> Money:
-    return {"amount": amount, "currency": "PLN"}
-
-
-_CUSTOMER: Customer = {"first_name": "Zofia", "last_name": "Żółkiewska", "email": "zofia@example.com"}
-
-_ORDER: OrderSummary = {
-    "reference": "XKBKNABJK",
-    "date": "2026-11-27T09:05:00+00:00",
-    "url": "https://sklep.example.pl/index.php?controller=order-detail&id_order=1042",
-    "guest": False,
-    "total": _pln("1234.56"),
-    "payment_method": "Przelew bankowy",
-    "country": "PL",
-    "invoice": False,
-}
-
-_ADDRESS: PostalAddress = {
-    "first_name": "Zofia",
-    "last_name": "Żółkiewska",
-    "company": "",
-    "vat_number": "",
-    "street": ["ul. Świętokrzyska 12 m. 4"],
-    "postal_code": "00-916",
-    "city": "Warszawa",
-    "state": "",
-    "country": "Polska",
-    "phone": "+48 600 700 800",
-    "country_code": "PL",
-}
-
-_ORDER_CONFIRMATION: OrderConfirmationContext = {
-    "customer": _CUSTOMER,
-    "order": _ORDER,
-    "items": [
-        {
-            "name": "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
-            "reference": "KURTKA-M-GR",
-            "customization": "",
-            "quantity": 2,
-            "unit_price": _pln("499.00"),
-            "total": _pln("998.00"),
-            "image_url": "https://sklep.example.pl/img/p/1/1-home_default.jpg",
-        },
-        {
-            "name": "Kubek „Łódź” 330 ml",
-            "reference": "KUBEK-LODZ",
-            "customization": "Dla Józefa",
-            "quantity": 1,
-            "unit_price": _pln("59.99"),
-            "total": _pln("59.99"),
-            "image_url": "",
-        },
-        {
-            "name": "Skarpetki wełniane (Rozmiar: 39-42)",
-            "reference": "",
-            "customization": "",
-            "quantity": 3,
-            "unit_price": _pln("49.99"),
-            "total": _pln("149.97"),
-            "image_url": "https://sklep.example.pl/img/p/3/3-home_default.jpg",
-        },
-    ],
-    "discounts": [{"name": "Rabat na start", "amount": _pln("10.00")}],
-    "totals": {
-        "products": _pln("1207.96"),
-        "discounts": _pln("10.00"),
-        "shipping": _pln("14.99"),
-        "wrapping": _pln("21.61"),
-        "taxes": [{"label": "VAT 23%", "amount": _pln("230.85")}],
-        "total_tax_excl": _pln("1003.71"),
-        "total": _pln("1234.56"),
-    },
-    "paid": False,
-    "carrier": "InPost Paczkomaty 24/7",
-    "delivery_address": _ADDRESS,
-    "invoice_address": {
-        **_ADDRESS,
-        "company": "Żółta Łódka sp. z o.o.",
-        "vat_number": "PL5260250274",
-        "street": ["al. Jerozolimskie 44", "lok. 7"],
-        "postal_code": "00-024",
-    },
-    "message": "Proszę o dostawę po 16:00.",
-}
-
-# A guest who paid at once, no discount, no wrapping, no images, free shipping: the other branches.
-_ORDER_CONFIRMATION_GUEST: OrderConfirmationContext = {
-    **_ORDER_CONFIRMATION,
-    "order": {
-        **_ORDER,
-        "guest": True,
-        "url": "https://sklep.example.pl/index.php?controller=guest-tracking&order_reference=XKBKNABJK",
-        "total": {"amount": "21.00", "currency": "EUR"},
-        "payment_method": "Karta płatnicza",
-        "invoice": True,  # paid at once: PrestaShop numbered the invoice
-    },
-    "items": [
-        {
-            "name": "Pocztówka",
-            "reference": "",
-            "customization": "",
-            "quantity": 1,
-            "unit_price": {"amount": "21.00", "currency": "EUR"},
-            "total": {"amount": "21.00", "currency": "EUR"},
-            "image_url": "",
-        }
-    ],
-    "discounts": [],
-    "totals": {
-        "products": {"amount": "21.00", "currency": "EUR"},
-        "discounts": None,
-        "shipping": {"amount": "0.00", "currency": "EUR"},
-        "wrapping": None,
-        "taxes": [],
-        "total_tax_excl": {"amount": "21.00", "currency": "EUR"},
-        "total": {"amount": "21.00", "currency": "EUR"},
-    },
-    "paid": True,
-    "carrier": "",
-    "invoice_address": _ADDRESS,
-    "message": "",
-}
-
-_STATUS: StatusContext = {"customer": _CUSTOMER, "order": _ORDER}
-_MONEY_BACK = service_kinds.CREDIT_SLIP["money_back"]
-
-_BANK: BankDetails = {
-    "owner": "Żółta Łódka sp. z o.o.",
-    "iban": "PL61 1090 1014 0000 0712 1981 2874",
-    "bic": "WBKPPLPP",
-    "bank_name": "Santander Bank Polska",
-    "address": "al. Jana Pawła II 17, 00-854 Warszawa",
-}
-
-_SHIPMENT: Shipment = {
-    "carrier": "InPost Paczkomaty 24/7",
-    "tracking_number": "PL123456789",
-    "tracking_url": "https://inpost.pl/sledzenie-przesylek?number=PL123456789",
-    "delay": "1-2 dni robocze",
-    "items": _ORDER_CONFIRMATION["items"],
-    "address": _ADDRESS,
-}
-
-
-_OWNER_ALERT: OwnerAlertContext = {
-    "problem": "shop_unreachable",
-    "pause_kind": "",
-    "date": "2026-11-27T09:05:00+00:00",
-    "error": (
-        "timed out after 20 s waiting for an answer from sklep.example.pl: the shop is down or overloaded"
-    ),
-    "advice": "",
-    "waiting": 0,
-}
-
-_OWNER_ALERT_CREDENTIALS: OwnerAlertContext = {
-    "problem": "sending_paused",
-    "pause_kind": "credentials",
-    "date": "2026-11-27T09:05:00+00:00",
-    "error": (
-        "535 5.7.8 Username and Password not accepted. For more information, go to 5.7.8 "
-        "https://support.google.com/mail/?p=BadCredentials"
-    ),
-    "advice": (
-        "the app password was refused or revoked (Google revokes them when the account password changes): "
-        "create a new one at https://myaccount.google.com/apppasswords and put it in SMTP_PASSWORD. Sending "
-        "is paused; every email stays pending"
-    ),
-    "waiting": 7,
-}
-
-# Another bridge's email in the Sent folder (bridge.mailbox.senders): marketing waits for the owner.
-_OWNER_ALERT_SECOND_SENDER: OwnerAlertContext = {
-    "problem": "second_sender",
-    "pause_kind": "",
-    "date": "2026-11-27T09:05:00+00:00",
-    "error": (
-        "the Sent folder has emails of another bridge sending as this account (store 3f9c2a71d04be815,"
-        " Message-ID domain sklep.example.pl)"
-    ),
-    "advice": (
-        "stop the other bridge (or point it at another account), then run `bridge mailbox confirm-sender`;"
-        " marketing mail waits until then"
-    ),
-    "waiting": 3,
-}
-
-_OWNER_ALERT_QUOTA: OwnerAlertContext = {
-    **_OWNER_ALERT_CREDENTIALS,
-    "pause_kind": "quota",
-    "error": "550 5.4.5 Daily user sending limit exceeded.",
-    "advice": (
-        "Gmail's daily sending limit for this account is used up (550 5.4.5). Sending is paused and resumes "
-        "as the rolling 24-hour window frees up; no email is lost. Mail the owner sends by hand from the "
-        "same account counts towards the same limit"
-    ),
-    "waiting": 1,
-}
-
-
-_JACKET_URL = "https://sklep.example.pl/kurtki/1-kurtka-przeciwdeszczowa.html"
-_MUG_URL = "https://sklep.example.pl/kubki/2-kubek-lodz-330-ml.html"
-_SOCKS_URL = "https://sklep.example.pl/skarpetki/3-skarpetki-welniane.html"
-
-_CART_REMINDER: CartReminderContext = {
-    "customer": _CUSTOMER,
-    "step": 1,
-    "cart": {
-        "items": [
-            {
-                "name": "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
-                "quantity": 1,
-                "unit_price": _pln("499.00"),
-                "total": _pln("499.00"),
-                "url": _JACKET_URL,
-                "image_url": "https://sklep.example.pl/img/p/1/1-home_default.jpg",
-            },
-            {
-                "name": "Kubek „Łódź” 330 ml",
-                "quantity": 2,
-                "unit_price": _pln("59.99"),
-                "total": _pln("119.98"),
-                "url": _MUG_URL,
-                "image_url": "https://sklep.example.pl/img/p/2/2-home_default.jpg",
-            },
-            {
-                "name": "Skarpetki wełniane (Rozmiar: 39-42)",
-                "quantity": 3,
-                "unit_price": _pln("49.99"),
-                "total": _pln("149.97"),
-                "url": _SOCKS_URL,
-                "image_url": "https://sklep.example.pl/img/p/3/3-home_default.jpg",
-            },
-        ],
-        "total": _pln("768.95"),
-        "url": (
-            "https://sklep.example.pl/index.php?controller=order&recover_cart=731"
-            "&token_cart=8f14e45fceea167a5a36dedd4bea2543"
-        ),
-        "restores_session": True,
-    },
-    "discount": None,
-}
-
-# The last reminder: a plain cart link (the customer signs in), a percentage code that expires, and a
-# product with neither page nor picture.
-_CART_REMINDER_LAST: CartReminderContext = {
-    "customer": _CUSTOMER,
-    "step": 3,
-    "cart": {
-        "items": [
-            {
-                "name": "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
-                "quantity": 1,
-                "unit_price": _pln("499.00"),
-                "total": _pln("499.00"),
-                "url": _JACKET_URL,
-                "image_url": "https://sklep.example.pl/img/p/1/1-home_default.jpg",
-            },
-            {
-                "name": "Karta podarunkowa 50 zł",
-                "quantity": 1,
-                "unit_price": _pln("50.00"),
-                "total": _pln("50.00"),
-                "url": "",
-                "image_url": "",
-            },
-        ],
-        "total": _pln("549.00"),
-        "url": "https://sklep.example.pl/index.php?controller=cart&action=show",
-        "restores_session": False,
-    },
-    "discount": {
-        "code": "WRACAJ-7KQ2M",
-        "percent": "10",
-        "amount": None,
-        "valid_until": "2026-12-04T22:59:00+00:00",
-    },
-}
-
-# The second reminder, one product (one picture, so no column of empty thumbnails), an amount off that
-# never expires.
-_CART_REMINDER_AMOUNT: CartReminderContext = {
-    "customer": {**_CUSTOMER, "first_name": ""},
-    "step": 2,
-    "cart": {
-        "items": [
-            {
-                "name": "Kubek „Łódź” 330 ml",
-                "quantity": 1,
-                "unit_price": _pln("59.99"),
-                "total": _pln("59.99"),
-                "url": _MUG_URL,
-                "image_url": "",
-            }
-        ],
-        "total": _pln("59.99"),
-        "url": "https://sklep.example.pl/index.php?controller=cart&action=show",
-        "restores_session": False,
-    },
-    "discount": {"code": "KOSZYK20", "percent": "", "amount": _pln("20.00"), "valid_until": ""},
-}
-
-_REVIEW_REQUEST: ReviewRequestContext = {
-    "customer": _CUSTOMER,
-    "order": _ORDER,
-    "products": [
-        {
-            "name": "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
-            "url": _JACKET_URL,
-            "image_url": "https://sklep.example.pl/img/p/1/1-home_default.jpg",
-        },
-        {"name": "Kubek „Łódź” 330 ml", "url": _MUG_URL, "image_url": ""},
-        {
-            "name": "Skarpetki wełniane (Rozmiar: 39-42)",
-            "url": _SOCKS_URL,
-            "image_url": "https://sklep.example.pl/img/p/3/3-home_default.jpg",
-        },
-    ],
-}
-
-# A guest's order of one product the shop no longer shows: nothing to link, a reply is the way to answer.
-_REVIEW_REQUEST_GUEST: ReviewRequestContext = {
-    "customer": _CUSTOMER,
-    "order": {
-        **_ORDER,
-        "guest": True,
-        "url": "https://sklep.example.pl/index.php?controller=guest-tracking&order_reference=XKBKNABJK",
-    },
-    "products": [{"name": "Pocztówka", "url": "", "image_url": ""}],
-}
+# --- The samples' unsubscribe links (the samples themselves: bridge.model.samples) ---------------------
 
 
 @dataclass(frozen=True)
@@ -710,7 +379,12 @@ class Kind:
 
     @property
     def required_keys(self) -> frozenset[str]:
-        return frozenset(getattr(self.context_type, "__required_keys__", frozenset()))
+        """The keys the renderer insists on: an email queued by an older bridge lacks the keys added since,
+        which are declared `NotRequired`. Python 3.11 cannot see `NotRequired` in a TypedDict whose module
+        postpones annotations (they stay strings), so those are read from the annotation's text."""
+        declared: frozenset[str] = getattr(self.context_type, "__required_keys__", frozenset())
+        annotations = getattr(self.context_type, "__annotations__", {})
+        return frozenset(key for key in declared if not _not_required(annotations.get(key)))
 
     @property
     def needs_consent(self) -> bool:
@@ -720,6 +394,13 @@ class Kind:
     def budget_class(self) -> Literal["transactional", "marketing"]:
         """How the daily budget counts it: marketing waits for room; everything else goes first."""
         return "marketing" if self.category == "marketing" else "transactional"
+
+
+def _not_required(annotation: object) -> bool:
+    text = getattr(annotation, "__forward_arg__", annotation)  # a postponed annotation: a ForwardRef or str
+    if isinstance(text, str):
+        return text.replace(" ", "").startswith(("NotRequired[", "typing.NotRequired["))
+    return get_origin(annotation) is NotRequired
 
 
 _PRIORITY: Final[dict[Category, int]] = {"owner": -1, "transactional": 0, "marketing": 5}
@@ -732,7 +413,7 @@ def _kind(
     name: str,
     description: str,
     context_type: type,
-    *samples: Any,
+    *contexts: Any,
     category: Category = "transactional",
     state: str | None = None,
     priority: int | None = None,
@@ -745,7 +426,7 @@ def _kind(
         category,
         description,
         context_type,
-        tuple(dict(s) for s in samples),
+        tuple(dict(c) for c in contexts),
         priority=_PRIORITY[category] if priority is None else priority,
         order_state=state is not None,
         ps_template=state or None,
@@ -760,86 +441,63 @@ KINDS: dict[str, Kind] = {
             ORDER_CONFIRMATION,
             "The order was placed: items, totals, payment, carrier, addresses, link to the order.",
             OrderConfirmationContext,
-            _ORDER_CONFIRMATION,
-            _ORDER_CONFIRMATION_GUEST,
+            samples.ORDER_CONFIRMATION,
+            samples.ORDER_CONFIRMATION_GUEST,
         ),
         _kind(
             AWAITING_BANK_WIRE,
             "Awaiting bank wire payment: the shop's bank details and the transfer title.",
             BankWireContext,
-            {**_STATUS, "bank": _BANK},
-            {**_STATUS, "bank": {**_BANK, "bic": "", "address": ""}},
+            samples.AWAITING_BANK_WIRE,
+            samples.AWAITING_BANK_WIRE_DOMESTIC,
             state="bankwire",
         ),
         _kind(
             AWAITING_CHEQUE,
             "Awaiting cheque payment: the payee and where to send the cheque.",
             ChequeContext,
-            {
-                **_STATUS,
-                "cheque": {
-                    "payee": "Żółta Łódka sp. z o.o.",
-                    "address": ["Skrytka pocztowa 12", "30-001 Kraków 1"],
-                },
-            },
+            samples.AWAITING_CHEQUE,
             state="cheque",
         ),
         _kind(
             PAYMENT_ACCEPTED,
             "Payment accepted (payment confirmation): method, amount and transaction id.",
             PaymentAcceptedContext,
-            {
-                **_STATUS,
-                "order": {**_ORDER, "invoice": True},
-                "payment": {
-                    "method": "Przelew bankowy",
-                    "amount": _pln("1234.56"),
-                    "transaction_id": "TR-2026-11-27-0042",
-                    "date": "2026-11-27T13:45:00+00:00",
-                },
-            },
-            {
-                **_STATUS,
-                "payment": {
-                    "method": "Przelew bankowy",
-                    "amount": _pln("1234.56"),
-                    "transaction_id": "",
-                    "date": "2026-11-27T13:45:00+00:00",
-                },
-            },
+            samples.PAYMENT_ACCEPTED,
+            samples.PAYMENT_ACCEPTED_NO_ID,
             state="payment",
         ),
-        _kind(PROCESSING, "The order is being prepared.", StatusContext, _STATUS, state="preparation"),
+        _kind(PROCESSING, "The order is being prepared.", StatusContext, samples.STATUS, state="preparation"),
         _kind(
             SHIPPED,
             "The order was shipped: carrier, tracking number and tracking link.",
             ShippedContext,
-            {**_STATUS, "shipment": _SHIPMENT},
-            {**_STATUS, "shipment": {**_SHIPMENT, "tracking_number": "", "tracking_url": ""}},
+            samples.SHIPPED,
+            samples.SHIPPED_NO_TRACKING,
             state="shipped",
         ),
         _kind(
             TRACKING_ADDED,
             "A tracking number arrived after the order was marked as shipped.",
             ShippedContext,
-            {**_STATUS, "shipment": _SHIPMENT},
-            {**_STATUS, "shipment": {**_SHIPMENT, "tracking_url": ""}},
+            samples.SHIPPED,
+            samples.TRACKING_NO_URL,
         ),
-        _kind(DELIVERED, "The order was delivered.", StatusContext, _STATUS, state=""),
+        _kind(DELIVERED, "The order was delivered.", StatusContext, samples.STATUS, state=""),
         _kind(
             CANCELLED,
             "The order was cancelled; whether money comes back, and how.",
             CancelledContext,
-            {**_STATUS, "refund": {"paid": _ORDER["total"], "money_back": _MONEY_BACK}},
-            {**_STATUS, "refund": {"paid": None, "money_back": _MONEY_BACK}},
+            samples.CANCELLED,
+            samples.CANCELLED_UNPAID,
             state="order_canceled",
         ),
         _kind(
             REFUNDED,
             "The order was refunded.",
             RefundedContext,
-            {**_STATUS, "refund": {"amount": _pln("1234.56")}},
-            {**_STATUS, "refund": {"amount": None}},
+            samples.REFUNDED,
+            samples.REFUNDED_UNKNOWN,
             state="refund",
         ),
         _kind(
@@ -873,58 +531,36 @@ KINDS: dict[str, Kind] = {
             service_kinds.TERMS_CHANGED_NO_URL,
             priority=NOTICE_PRIORITY,
         ),
-        _kind(PAYMENT_ERROR, "The payment failed.", StatusContext, _STATUS, state="payment_error"),
+        _kind(PAYMENT_ERROR, "The payment failed.", StatusContext, samples.STATUS, state="payment_error"),
         _kind(
             BACKORDER,
             "Some products are on backorder; the order ships when they arrive.",
             StatusContext,
-            _STATUS,
+            samples.STATUS,
             state="outofstock",
         ),
         _kind(
             TEST_EMAIL,
             "Proves the SMTP settings work: which server, port and security were used.",
             SmtpTestContext,
-            {
-                "smtp": {
-                    "host": "smtp.gmail.com",
-                    "port": 587,
-                    "security": "starttls",
-                    "username": "sklep.zolta.lodka@gmail.com",
-                },
-                "sent_at": "2026-11-27T09:05:00+00:00",
-                "bridge_version": "0.1.0",
-                "shop_read": True,
-                "missing": [],
-            },
-            {
-                "smtp": {
-                    "host": "smtp.gmail.com",
-                    "port": 465,
-                    "security": "ssl",
-                    "username": "sklep@gmail.com",
-                },
-                "sent_at": "2026-11-27T09:05:00+00:00",
-                "bridge_version": "0.1.0",
-                "shop_read": False,
-                "missing": ["LOGO_URL", "LEGAL_COMPANY", "LEGAL_TAX_ID", "LEGAL_TERMS_URL"],
-            },
+            samples.TEST_EMAIL,
+            samples.TEST_EMAIL_UNBRANDED,
         ),
         _kind(
             CART_REMINDER,
             "Marketing: products left in a cart, up to three reminders, perhaps with a discount code.",
             CartReminderContext,
-            _CART_REMINDER,
-            _CART_REMINDER_LAST,
-            _CART_REMINDER_AMOUNT,
+            samples.CART_REMINDER,
+            samples.CART_REMINDER_LAST,
+            samples.CART_REMINDER_AMOUNT,
             category="marketing",
         ),
         _kind(
             REVIEW_REQUEST,
             "Marketing: after delivery, asks for a review of each product of the order.",
             ReviewRequestContext,
-            _REVIEW_REQUEST,
-            _REVIEW_REQUEST_GUEST,
+            samples.REVIEW_REQUEST,
+            samples.REVIEW_REQUEST_GUEST,
             category="marketing",
         ),
         _kind(
@@ -974,20 +610,11 @@ KINDS: dict[str, Kind] = {
             "To the owner (ADMIN_EMAIL): the shop is unreachable, sending is paused, or another bridge"
             " sends as this account; what to do.",
             OwnerAlertContext,
-            _OWNER_ALERT,
-            _OWNER_ALERT_CREDENTIALS,
-            _OWNER_ALERT_QUOTA,
-            _OWNER_ALERT_SECOND_SENDER,
-            {
-                **_OWNER_ALERT_CREDENTIALS,
-                "pause_kind": "login",
-                "error": "454 4.7.0 Too many login attempts, please try again later.",
-                "advice": (
-                    "Gmail refuses logins for a while (454 4.7.0 too many login attempts). Sending is "
-                    "paused; check that no other program keeps logging in with this account"
-                ),
-                "waiting": 22,
-            },
+            samples.OWNER_ALERT,
+            samples.OWNER_ALERT_CREDENTIALS,
+            samples.OWNER_ALERT_QUOTA,
+            samples.OWNER_ALERT_SECOND_SENDER,
+            samples.OWNER_ALERT_LOGIN,
             category="owner",
         ),
         _kind(

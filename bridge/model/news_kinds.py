@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Literal, TypedDict
 
+from bridge.model.samples import CUSTOMER, CUSTOMER_NO_FIRST_NAME, FRONT, SHOP, pln
+
 if TYPE_CHECKING:  # kinds.py declares these and imports this module
     from bridge.model.kinds import Customer, Money
 
@@ -37,18 +39,10 @@ class NewProductsContext(TypedDict):
     url: str  # where the button goes: the shop's new-products page in the customer's language, or ""
 
 
-# --- Samples ----------------------------------------------------------------------------------------------
-
-
-def _pln(amount: str) -> Money:
-    return {"amount": amount, "currency": "PLN"}
-
-
-_CUSTOMER: Customer = {"first_name": "Zofia", "last_name": "Żółkiewska", "email": "zofia@example.com"}
-_FRONT: Final = "https://sklep.example.pl/index.php"
+# --- Samples (the shared building blocks: bridge.model.samples) ------------------------------------------
 
 NEW_PRODUCTS_WEEKLY: Final[NewProductsContext] = {
-    "customer": _CUSTOMER,
+    "customer": CUSTOMER,
     "period": "weekly",
     "date": "2026-11-23T09:00:00+00:00",
     "products": [
@@ -57,32 +51,32 @@ NEW_PRODUCTS_WEEKLY: Final[NewProductsContext] = {
             "description": (
                 "Ręcznie toczony dzbanek z kamionki, szkliwiony na fioletowo. Można myć w zmywarce."
             ),
-            "price": _pln("149.00"),
-            "url": f"{_FRONT}?controller=product&id_product=12&id_lang=2",
-            "image_url": "https://sklep.example.pl/img/p/1/2/12-small_default.jpg",
+            "price": pln("149.00"),
+            "url": f"{FRONT}?controller=product&id_product=12&id_lang=2",
+            "image_url": f"{SHOP}/img/p/1/2/12-small_default.jpg",
         },
         {
             "name": "Kubek „Łódź” 330 ml – edycja zimowa",
             "description": "Nasz najpopularniejszy kubek w nowym, śnieżnobiałym szkliwie.",
-            "price": _pln("59.99"),
-            "url": f"{_FRONT}?controller=product&id_product=13&id_lang=2",
-            "image_url": "https://sklep.example.pl/img/p/1/3/13-small_default.jpg",
+            "price": pln("59.99"),
+            "url": f"{FRONT}?controller=product&id_product=13&id_lang=2",
+            "image_url": f"{SHOP}/img/p/1/3/13-small_default.jpg",
         },
         {
             "name": "Podstawki pod kubki, komplet 4 szt.",
             "description": "",
-            "price": _pln("39.00"),
-            "url": f"{_FRONT}?controller=product&id_product=14&id_lang=2",
+            "price": pln("39.00"),
+            "url": f"{FRONT}?controller=product&id_product=14&id_lang=2",
             "image_url": "",
         },
     ],
     "more": 0,
-    "url": f"{_FRONT}?controller=new-products&id_lang=2",
+    "url": f"{FRONT}?controller=new-products&id_lang=2",
 }
 # A daily digest of one product the shop sells without a shown price and without a picture, and more new
 # products than the digest lists; the customer gave no first name.
 NEW_PRODUCTS_MORE: Final[NewProductsContext] = {
-    "customer": {**_CUSTOMER, "first_name": ""},
+    "customer": CUSTOMER_NO_FIRST_NAME,
     "period": "daily",
     "date": "2026-11-26T09:00:00+00:00",
     "products": [
@@ -90,12 +84,12 @@ NEW_PRODUCTS_MORE: Final[NewProductsContext] = {
             "name": "Warsztaty ceramiczne dla dwojga (voucher)",
             "description": "Trzy godziny przy kole garncarskim, glina i wypał w cenie.",
             "price": None,
-            "url": f"{_FRONT}?controller=product&id_product=15&id_lang=2",
+            "url": f"{FRONT}?controller=product&id_product=15&id_lang=2",
             "image_url": "",
         }
     ],
     "more": 14,
-    "url": f"{_FRONT}?controller=new-products&id_lang=2",
+    "url": f"{FRONT}?controller=new-products&id_lang=2",
 }
 # Without the shop's address: no links at all.
 NEW_PRODUCTS_NO_LINKS: Final[NewProductsContext] = {

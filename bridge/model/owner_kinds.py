@@ -4,12 +4,30 @@
 They answer what PrestaShop's mail alerts module (ps_emailalerts) told the merchant: a new order (one
 email, or one digest when many arrive at once), a new message from a customer. Same JSON conventions as
 every context (see `bridge.model.kinds`): money as `{"amount", "currency"}`, instants as ISO strings, every
-key present.
+key present. The samples are built from the shared ones in `bridge.model.samples`.
 """
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
+
+from bridge.model.samples import (
+    ADDRESS,
+    ADMIN,
+    BANK_WIRE,
+    CARD,
+    CUSTOMER,
+    GUEST_ORDER,
+    JACKET_LINE,
+    MUG,
+    MUG_LINE,
+    NOW,
+    ORDER,
+    pln,
+)
+
+if TYPE_CHECKING:  # kinds.py declares these and imports this module
+    from bridge.model.kinds import Discount, Money, OrderLine, OrderSummary, PostalAddress, Totals
 
 
 class OwnerCustomer(TypedDict):
@@ -24,13 +42,13 @@ class OwnerNewOrderContext(TypedDict):
     customer: OwnerCustomer
     guest: bool  # ordered without an account
     first_order: bool  # the customer's first order in the shop
-    order: dict[str, Any]  # OrderSummary (bridge.model.kinds)
-    items: list[dict[str, Any]]  # OrderLine
-    discounts: list[dict[str, Any]]  # Discount
-    totals: dict[str, Any]  # Totals
+    order: OrderSummary
+    items: list[OrderLine]
+    discounts: list[Discount]
+    totals: Totals
     paid: bool
     carrier: str  # "" for virtual-only orders
-    delivery_address: dict[str, Any]  # PostalAddress
+    delivery_address: PostalAddress
     message: str  # the customer's checkout comment, "" when none
     admin_url: str  # the order in the back office (SHOP_ADMIN_URL), "" when the owner gave none
 
@@ -40,7 +58,7 @@ class OwnerOrderBrief(TypedDict):
     date: str  # ISO instant
     customer_name: str
     customer_email: str
-    total: dict[str, str]  # Money
+    total: Money
     paid: bool
     payment_method: str
     admin_url: str  # "" without SHOP_ADMIN_URL
@@ -51,7 +69,7 @@ class OwnerNewOrdersContext(TypedDict):
 
     count: int
     orders: list[OwnerOrderBrief]  # oldest first
-    totals: list[dict[str, str]]  # the sum per currency (Money), largest currency first
+    totals: list[Money]  # the sum per currency, largest currency first
 
 
 class OwnerCustomerMessageContext(TypedDict):
@@ -89,7 +107,7 @@ class OwnerDailySummaryContext(TypedDict):
 
     date: str  # ISO instant of the day's start (shop-local midnight): the `date` filter shows the day
     orders: int  # orders placed that day
-    revenue: list[dict[str, str]]  # their totals, one Money per currency, largest first
+    revenue: list[Money]  # their totals, one per currency, largest first
     sent: list[KindCount]  # emails sent that day, per kind
     failed: list[KindCount]  # emails that failed for good that day, per kind
     held: list[KindCount]  # emails waiting for the owner's release now (older than MAX_EMAIL_AGE)
@@ -100,74 +118,29 @@ class OwnerDailySummaryContext(TypedDict):
     bounced: NotRequired[int]
 
 
-def _pln(amount: str) -> dict[str, str]:
-    return {"amount": amount, "currency": "PLN"}
-
-
-_CUSTOMER: OwnerCustomer = {"first_name": "Zofia", "last_name": "Żółkiewska", "email": "zofia@example.com"}
-
-_ORDER: dict[str, Any] = {
-    "reference": "XKBKNABJK",
-    "date": "2026-11-27T09:05:00+00:00",
-    "url": "https://sklep.example.pl/index.php?controller=order-detail&id_order=1042",
-    "guest": False,
-    "total": _pln("1234.56"),
-    "payment_method": "Przelew bankowy",
-}
-
-_ADDRESS: dict[str, Any] = {
-    "first_name": "Zofia",
-    "last_name": "Żółkiewska",
-    "company": "",
-    "vat_number": "",
-    "street": ["ul. Świętokrzyska 12 m. 4"],
-    "postal_code": "00-916",
-    "city": "Warszawa",
-    "state": "",
-    "country": "Polska",
-    "phone": "+48 600 700 800",
-}
+# --- Samples -------------------------------------------------------------------------------------------
 
 NEW_ORDER: OwnerNewOrderContext = {
-    "customer": _CUSTOMER,
+    "customer": CUSTOMER,
     "guest": False,
     "first_order": True,
-    "order": _ORDER,
-    "items": [
-        {
-            "name": "Kurtka przeciwdeszczowa (Rozmiar: M - Kolor: Granatowy)",
-            "reference": "KURTKA-M-GR",
-            "customization": "",
-            "quantity": 2,
-            "unit_price": _pln("499.00"),
-            "total": _pln("998.00"),
-            "image_url": "",
-        },
-        {
-            "name": "Kubek „Łódź” 330 ml",
-            "reference": "KUBEK-LODZ",
-            "customization": "",
-            "quantity": 1,
-            "unit_price": _pln("59.99"),
-            "total": _pln("59.99"),
-            "image_url": "",
-        },
-    ],
-    "discounts": [{"name": "Rabat na start", "amount": _pln("10.00")}],
+    "order": ORDER,
+    "items": [{**JACKET_LINE, "image_url": ""}, {**MUG_LINE, "customization": ""}],
+    "discounts": [{"name": "Rabat na start", "amount": pln("10.00")}],
     "totals": {
-        "products": _pln("1057.99"),
-        "discounts": _pln("10.00"),
-        "shipping": _pln("14.99"),
+        "products": pln("1057.99"),
+        "discounts": pln("10.00"),
+        "shipping": pln("14.99"),
         "wrapping": None,
-        "taxes": [{"label": "VAT 23%", "amount": _pln("198.90")}],
-        "total_tax_excl": _pln("864.08"),
-        "total": _pln("1062.98"),
+        "taxes": [{"label": "VAT 23%", "amount": pln("198.90")}],
+        "total_tax_excl": pln("864.08"),
+        "total": pln("1062.98"),
     },
     "paid": False,
     "carrier": "InPost Paczkomaty 24/7",
-    "delivery_address": _ADDRESS,
+    "delivery_address": ADDRESS,
     "message": "Proszę o dostawę po 16:00.",
-    "admin_url": "https://sklep.example.pl/admin-x7k2/index.php?controller=AdminOrders&id_order=1042&vieworder=1",
+    "admin_url": f"{ADMIN}?controller=AdminOrders&id_order=1042&vieworder=1",
 }
 
 # A guest's repeat order, paid at once, no message, no back-office link: the other branches.
@@ -175,7 +148,7 @@ NEW_ORDER_GUEST: OwnerNewOrderContext = {
     **NEW_ORDER,
     "guest": True,
     "first_order": False,
-    "order": {**_ORDER, "guest": True, "payment_method": "Karta płatnicza"},
+    "order": {**GUEST_ORDER, "payment_method": CARD},
     "discounts": [],
     "paid": True,
     "carrier": "",
@@ -187,12 +160,12 @@ NEW_ORDER_GUEST: OwnerNewOrderContext = {
 def _brief(reference: str, name: str, email: str, amount: str, *, paid: bool) -> OwnerOrderBrief:
     return {
         "reference": reference,
-        "date": "2026-11-27T09:05:00+00:00",
+        "date": NOW,
         "customer_name": name,
         "customer_email": email,
-        "total": _pln(amount),
+        "total": pln(amount),
         "paid": paid,
-        "payment_method": "Przelew bankowy" if not paid else "Karta płatnicza",
+        "payment_method": CARD if paid else BANK_WIRE,
         "admin_url": "",
     }
 
@@ -208,15 +181,15 @@ NEW_ORDERS: OwnerNewOrdersContext = {
         _brief("LKJHGFDSA", "Tomasz Wójcik", "tomasz@example.com", "98.00", paid=True),
         _brief("MNBVCXZAQ", "Ewa Kamińska", "ewa@example.com", "310.50", paid=False),
     ],
-    "totals": [_pln("2373.02")],
+    "totals": [pln("2373.02")],
 }
 
 CUSTOMER_MESSAGE: OwnerCustomerMessageContext = {
-    "customer": _CUSTOMER,
-    "order_reference": "XKBKNABJK",
-    "admin_url": "https://sklep.example.pl/admin-x7k2/index.php?controller=AdminCustomerThreads&id_customer_thread=7&viewcustomer_thread=1",
+    "customer": CUSTOMER,
+    "order_reference": ORDER["reference"],
+    "admin_url": f"{ADMIN}?controller=AdminCustomerThreads&id_customer_thread=7&viewcustomer_thread=1",
     "message": "Dzień dobry, czy mogę zmienić adres dostawy na ul. Długą 5 w Gdańsku?\nPozdrawiam, Zofia",
-    "date": "2026-11-27T09:05:00+00:00",
+    "date": NOW,
 }
 
 # Someone without an account, about no order, and no back-office link.
@@ -225,13 +198,13 @@ CUSTOMER_MESSAGE_STRANGER: OwnerCustomerMessageContext = {
     "order_reference": "",
     "admin_url": "",
     "message": "Czy wysyłacie do Niemiec?",
-    "date": "2026-11-27T09:05:00+00:00",
+    "date": NOW,
 }
 
 DAILY_SUMMARY: OwnerDailySummaryContext = {
     "date": "2026-11-26T00:00:00+01:00",
     "orders": 12,
-    "revenue": [_pln("3456.78"), {"amount": "120.00", "currency": "EUR"}],
+    "revenue": [pln("3456.78"), {"amount": "120.00", "currency": "EUR"}],
     "sent": [
         {"kind": "order_confirmation", "count": 12},
         {"kind": "shipped", "count": 9},
@@ -261,11 +234,11 @@ LOW_STOCK: OwnerLowStockContext = {
     "threshold": 3,
     "products": [
         {
-            "name": "Kubek „Łódź” 330 ml",
+            "name": MUG,
             "reference": "KUBEK-LODZ",
             "combination": 0,
             "quantity": 2,
-            "admin_url": "https://sklep.example.pl/admin-x7k2/index.php?controller=AdminProducts&id_product=2",
+            "admin_url": f"{ADMIN}?controller=AdminProducts&id_product=2",
         },
         {
             "name": "Kurtka przeciwdeszczowa",

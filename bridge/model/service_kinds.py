@@ -2,13 +2,28 @@
 customer's message and the acknowledgement of a new message. Declared in `bridge.model.kinds` (KINDS);
 kept here so that module stays readable.
 
-Shop text (a message, a product name) is data: the templates escape it and keep its line breaks
-(`white-space: pre-line`), never render it as markup.
+The samples are built from the shared ones in `bridge.model.samples`. Shop text (a message, a product name)
+is data: the templates escape it and keep its line breaks (`white-space: pre-line`), never render it as
+markup.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, TypedDict
+
+from bridge.model.samples import (
+    CARD,
+    CUSTOMER,
+    CUSTOMER_NO_FIRST_NAME,
+    FRONT,
+    GUEST_ORDER,
+    MONEY_BACK,
+    MUG,
+    ORDER,
+    POSTCARD,
+    SOCKS,
+    pln,
+)
 
 if TYPE_CHECKING:  # kinds.py declares these and imports this module
     from bridge.model.kinds import Customer, Money, OrderSummary
@@ -85,58 +100,37 @@ class MessageReceivedContext(TypedDict):
     reply_hours: int  # the shop's stated reply time (REPLY_TIME_HOURS); 0: not stated
 
 
-# --- Samples ----------------------------------------------------------------------------------------------
-
-
-def _pln(amount: str) -> Money:
-    return {"amount": amount, "currency": "PLN"}
-
-
-_CUSTOMER: Customer = {"first_name": "Zofia", "last_name": "Żółkiewska", "email": "zofia@example.com"}
-_ORDER: OrderSummary = {
-    "reference": "XKBKNABJK",
-    "date": "2026-11-27T09:05:00+00:00",
-    "url": "https://sklep.example.pl/index.php?controller=order-detail&id_order=1042",
-    "guest": False,
-    "total": _pln("1234.56"),
-    "payment_method": "Przelew bankowy",
-}
-_MONEY_BACK: MoneyBack = {"way": "transfer", "method": "Przelew bankowy", "days": 14, "note": ""}
+# --- Samples (the shared building blocks: bridge.model.samples) ------------------------------------------
 
 CREDIT_SLIP: Final[CreditSlipContext] = {
-    "customer": _CUSTOMER,
-    "order": _ORDER,
+    "customer": CUSTOMER,
+    "order": ORDER,
     "slip": {
         "number": 7,
         "date": "2026-12-02T10:15:00+00:00",
         "lines": [
-            {"name": "Kubek „Łódź” 330 ml", "quantity": 1, "amount": _pln("59.99")},
-            {"name": "Skarpetki wełniane (Rozmiar: 39-42)", "quantity": 2, "amount": _pln("99.98")},
+            {"name": MUG, "quantity": 1, "amount": pln("59.99")},
+            {"name": SOCKS, "quantity": 2, "amount": pln("99.98")},
         ],
-        "products": _pln("159.97"),
-        "shipping": _pln("14.99"),
-        "total": _pln("174.96"),
+        "products": pln("159.97"),
+        "shipping": pln("14.99"),
+        "total": pln("174.96"),
     },
-    "money_back": _MONEY_BACK,
+    "money_back": MONEY_BACK,
 }
 # A guest paid by card; shipping not refunded; the owner's own sentence.
 CREDIT_SLIP_CARD: Final[CreditSlipContext] = {
-    "customer": {**_CUSTOMER, "first_name": ""},
-    "order": {
-        **_ORDER,
-        "guest": True,
-        "url": "https://sklep.example.pl/index.php?controller=guest-tracking&order_reference=XKBKNABJK",
-        "payment_method": "Karta płatnicza",
-    },
+    "customer": CUSTOMER_NO_FIRST_NAME,
+    "order": {**GUEST_ORDER, "payment_method": CARD},
     "slip": {
         "number": 8,
         "date": "2026-12-02T10:15:00+00:00",
-        "lines": [{"name": "Pocztówka", "quantity": 1, "amount": _pln("21.00")}],
-        "products": _pln("21.00"),
+        "lines": [{"name": POSTCARD, "quantity": 1, "amount": pln("21.00")}],
+        "products": pln("21.00"),
         "shipping": None,
-        "total": _pln("21.00"),
+        "total": pln("21.00"),
     },
-    "money_back": {"way": "same", "method": "Karta płatnicza", "days": 0, "note": ""},
+    "money_back": {"way": "same", "method": CARD, "days": 0, "note": ""},
 }
 CREDIT_SLIP_UNKNOWN: Final[CreditSlipContext] = {
     **CREDIT_SLIP,
@@ -150,16 +144,18 @@ CREDIT_SLIP_UNKNOWN: Final[CreditSlipContext] = {
 
 _CONVERSATION: Conversation = {
     "reference": "#12",
-    "order_reference": "XKBKNABJK",
-    "url": "https://sklep.example.pl/index.php?controller=contact&id_customer_thread=12&token=iw5ouV0tWCnG",
+    "order_reference": ORDER["reference"],
+    "url": f"{FRONT}?controller=contact&id_customer_thread=12&token=iw5ouV0tWCnG",
 }
+# Someone without an account.
+_STRANGER: Customer = {"first_name": "", "last_name": "", "email": "ktos@example.com"}
 _ASKED: QuotedMessage = {
     "text": "Dzień dobry,\nczy mogę zmienić adres dostawy?\nZofia",
     "date": "2026-11-27T09:40:00+00:00",
 }
 
 MESSAGE_REPLY: Final[MessageReplyContext] = {
-    "customer": _CUSTOMER,
+    "customer": CUSTOMER,
     "conversation": _CONVERSATION,
     "reply": {
         "text": "Dzień dobry,\ntak — zmieniliśmy adres na <ul. Świętokrzyska 12>.\nPozdrawiamy!",
@@ -169,24 +165,24 @@ MESSAGE_REPLY: Final[MessageReplyContext] = {
 }
 # Someone without an account, about no order, who wrote nothing before the answer we can quote.
 MESSAGE_REPLY_STRANGER: Final[MessageReplyContext] = {
-    "customer": {"first_name": "", "last_name": "", "email": "ktos@example.com"},
+    "customer": _STRANGER,
     "conversation": {"reference": "#13", "order_reference": "", "url": ""},
     "reply": {"text": "Dzień dobry, tak, wysyłamy za granicę.", "date": "2026-11-27T10:05:00+00:00"},
     "quoted": None,
 }
 
 MESSAGE_RECEIVED: Final[MessageReceivedContext] = {
-    "customer": _CUSTOMER,
+    "customer": CUSTOMER,
     "conversation": _CONVERSATION,
     "message": _ASKED,
     "reply_hours": 24,
 }
 MESSAGE_RECEIVED_STRANGER: Final[MessageReceivedContext] = {
-    "customer": {"first_name": "", "last_name": "", "email": "ktos@example.com"},
+    "customer": _STRANGER,
     "conversation": {
         "reference": "#13",
         "order_reference": "",
-        "url": "https://sklep.example.pl/index.php?controller=contact",
+        "url": f"{FRONT}?controller=contact",
     },
     "message": {"text": "Czy wysyłacie za granicę?", "date": "2026-11-27T09:40:00+00:00"},
     "reply_hours": 0,
@@ -228,16 +224,16 @@ class OwnerTermsChangedContext(TypedDict):
 
 
 TERMS_CHANGED: Final[TermsChangedContext] = {
-    "customer": _CUSTOMER,
+    "customer": CUSTOMER,
     "page": {
         "name": "terms",
         "title": "Regulamin",
-        "url": "https://sklep.example.pl/index.php?controller=cms&id_cms=3&id_lang=2",
+        "url": f"{FRONT}?controller=cms&id_cms=3&id_lang=2",
     },
     "date": "2026-12-21T00:00:00+01:00",
 }
 TERMS_CHANGED_NO_URL: Final[TermsChangedContext] = {
-    "customer": {**_CUSTOMER, "first_name": ""},
+    "customer": CUSTOMER_NO_FIRST_NAME,
     "page": {"name": "privacy", "title": "Polityka prywatności", "url": ""},
     "date": "2026-12-21T00:00:00+01:00",
 }
