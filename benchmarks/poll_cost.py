@@ -39,7 +39,8 @@ from _common import (
 )
 
 from bridge.config import Settings
-from bridge.cycle import Cycle, owner
+from bridge.cycle import Cycle, owner, service
+from bridge.cycle.messages import PollMessages
 from bridge.cycle.orders import poll_orders as poll
 from bridge.mail.render import get_renderer
 from bridge.shop.client import ShopClient
@@ -145,7 +146,8 @@ def measure_polls(orders: int, customers: int, delay: float = 0.0) -> None:
 
 
 def measure_owner_idle(delay: float = 0.0) -> None:
-    """(d) what the owner's alerts (OWNER_EMAIL) add to an idle poll: the order pass and the owner's watch."""
+    """(d) what the owner's alerts (OWNER_EMAIL) add to an idle poll: the order pass, the owner's watch and
+    the conversation pass."""
     shop = demo_shop()
     rows = []
     with (
@@ -169,13 +171,14 @@ def measure_owner_idle(delay: float = 0.0) -> None:
             idle = owner_idle_poll(simulator, client, store, settings, shop)
             rows.append(idle_row(f"… the same, {LOW_ROWS} more products sold out", idle))
     print_table(
-        "(d) one idle poll cycle with the owner's alerts (order pass + the owner's watch)",
+        "(d) one idle poll cycle with the owner's alerts (order pass + the owner's watch + conversations)",
         ("settings", "requests", "response bytes", "per day at POLL_INTERVAL=60s"),
         rows,
     )
     print(
         "\nnew_order rides on the order pass and reads nothing when no order is new; customer_message adds"
-        " one small request (the messages past its cursor, and the 20 behind it); low_stock one more (the"
+        " nothing: the owner's watch shares the conversation pass's one read of the messages past the lower"
+        " of their cursors (and the 20 behind it); low_stock adds one request (the"
         " ids and quantities of the stock rows at or below the threshold: it grows with the rows that are"
         " low, not with the catalogue; the shop's PS_LAST_QTIES is read once a day)."
     )
@@ -184,11 +187,14 @@ def measure_owner_idle(delay: float = 0.0) -> None:
 def owner_idle_poll(
     simulator: Simulator, client: ShopClient, store: Store, settings: Settings, shop: Shop
 ) -> Traffic:
-    """One poll a minute after the last: the order pass, then the owner's watch."""
+    """One poll a minute after the last: the order pass, then the owner's watch and the conversation pass
+    (always on), sharing one read of customer_messages as `Cycle.poll` does."""
     shop.clock.advance(60)
     start = len(simulator.requests)
     result = poll(client, store, settings, now=shop.clock.now())
-    owner.after_poll(client, store, settings, now=shop.clock.now(), profile=result.profile)
+    shared = PollMessages(client, store, settings)
+    for after in (owner.after_poll, service.after_poll):
+        after(client, store, settings, now=shop.clock.now(), profile=result.profile, messages=shared)
     return traffic_since(simulator, start)
 
 

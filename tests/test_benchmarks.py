@@ -39,6 +39,17 @@ EXPECTED: dict[str, list[str]] = {
         "| render only ",
         "| render + send (STARTTLS + AUTH) ",
     ],
+    "campaigns": [
+        "### (a) `bridge campaign send` to N newsletter subscribers",
+        "| 200 | dry run ",
+        "| 200 | --yes again ",
+        "### (b) delivering a campaign with a personal single-use code per email",
+        "| MAIL_TRANSPORT=file ",
+        "| SMTP sink (STARTTLS + AUTH) ",
+        "### (c) the new-product digest",
+        "### (d) one poll cycle, nothing new in the shop",
+        "| 10:00, NEW_PRODUCTS_HOUR and WINBACK_HOUR ",
+    ],
     "memory": [
         "### peak RSS of one bridge process catching up N new orders",
         "| N orders ",

@@ -84,6 +84,8 @@ def test_comments_spacing_and_key_order_are_no_change_but_the_text_is() -> None:
         (("percent = 10", "percent = 10\namount = 20"), "[discount]: write percent or amount, not both"),
         (("percent = 10", "percent = 120"), "[discount] percent = 120: write a number above 0 up to 100"),
         (("percent = 10", "percent = 9.999"), "at most two decimals"),
+        (("percent = 10", "amount = 1e20"), "[discount] amount = 1e+20: write a number above 0 up to 100000"),
+        (("minimum_amount = 100", "minimum_amount = inf"), "[discount] minimum_amount = inf: write a number"),
         (("single_use = true", "single_use = false"), "[discount] single_use = false needs the shared code"),
         (("single_use = true", 'code = "BF2026"'), None),  # a code alone: shared, valid_days optional
         (("valid_days = 7\n", ""), "[discount] valid_days: missing; write how many days a code works"),
@@ -179,7 +181,7 @@ HOSTILE = {
 
 
 def test_a_customers_values_are_escaped_and_never_markdown_or_template_code() -> None:
-    values = values_of(HOSTILE, locale="pl_PL", zone=ZONE, html=True)
+    values = values_of(HOSTILE, locale="pl_PL", zone=ZONE)
     html = str(render_html("**Cześć** {{ firstname }} {{ lastname }}\n\n[Sklep]({{ shop_url }})", values))
     assert "<strong>Cześć</strong> &lt;b&gt;Ala&lt;/b&gt; **x** {{ shop_name }}" in html
     assert "[a](javascript:alert(1))" in html and '<a href="javascript' not in html
@@ -206,12 +208,15 @@ def test_a_code_is_kept_whole_and_the_offer_in_the_customers_locale() -> None:
             "valid_until": "2026-12-04T10:05:00+00:00",
         },
     }
-    polish = values_of(context, locale="pl_PL", zone=ZONE, html=True)
-    assert polish["code"] == '<span class="keep">BF-7KQ2M9XA</span>'
+    polish = values_of(context, locale="pl_PL", zone=ZONE)
     assert (polish["discount"], polish["valid_until"]) == ("7,5%", "4 grudnia 2026 11:05")
     assert polish["minimum_amount"] == "100,00\xa0zł"
-    english = values_of(context, locale="en_GB", zone=ZONE, html=False)
+    english = values_of(context, locale="en_GB", zone=ZONE)
     assert english["code"] == "BF-7KQ2M9XA" and english["minimum_amount"] == "PLN\xa0100.00"
+    # Whole on a line where it is text; plain inside a link's address, which markup would break.
+    html = str(render_html("Kod: {{ code }}. [Użyj go]({{ shop_url }}?kod={{ code }})", polish))
+    assert '<p>Kod: <span class="keep">BF-7KQ2M9XA</span>.' in html
+    assert '<a href="https://sklep.example.pl/?kod=BF-7KQ2M9XA">Użyj go</a>' in html
 
 
 def test_a_link_may_start_with_the_shops_address_only() -> None:
@@ -223,3 +228,35 @@ def test_a_link_may_start_with_the_shops_address_only() -> None:
         "[pl] body: a link's address starts with {{ code }}: only {{ shop_url }} may start one; write the"
         " address itself"
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("{{ firstname | safe }}", "line 1: the filter | safe cannot be used in a campaign's text"),
+        ("{% autoescape false %}{{ firstname }}{% endautoescape %}", "line 1: {% autoescape %} cannot be"),
+        ("{% for x in range(100000) %}{{ x }}{% endfor %}", "line 1: {% for %} cannot be used"),
+        ("{{ firstname * 100000000 }}", "line 1: arithmetic cannot be used"),
+        ("{{ firstname.__class__ }}", "line 1: an attribute ( . ) cannot be used"),
+        ("{{ lipsum(100) }}", "line 1: a call ( … ) cannot be used"),
+        ("{{ cycler }}", "uses {{ cycler }}, which is not a variable"),
+        ("[Sklep](java{{ lastname }})", "a link's address has {{ lastname }} before its https://"),
+    ],
+)
+def test_the_owners_template_cannot_unescape_loop_or_call_nor_let_a_value_pick_a_links_scheme(
+    body: str, expected: str
+) -> None:
+    [problem] = check_text("[pl] body", body, markdown=True, unavailable={})
+    assert problem.startswith("[pl] body") and expected in problem, problem
+    with pytest.raises(OwnerTextError):  # a stored row with such a text is not rendered either
+        render_html(body, values_of(HOSTILE, locale="pl_PL", zone=ZONE))
+
+
+def test_what_a_text_may_use_renders() -> None:
+    body = (
+        "{% if firstname %}Cześć {{ firstname | trim | upper }}{% else %}Dzień dobry{% endif %},"
+        " {{ lastname or 'x' }}"
+    )
+    assert check_text("[pl] body", body, markdown=True, unavailable={}) == []
+    html = str(render_html(body, values_of(HOSTILE, locale="pl_PL", zone=ZONE)))
+    assert html == "<p>Cześć &lt;B&gt;ALA&lt;/B&gt; **X** {{ SHOP_NAME }}, [a](javascript:alert(1))</p>"

@@ -22,14 +22,16 @@ from bridge.commands.campaign.progress import campaign_lines
 from bridge.commands.campaign.send import send_campaign
 from bridge.commands.check import PERSONAL_CODES_REFUSED, check_shop
 from bridge.commands.status import gather
+from bridge.cycle.belongs import ForeignStoreError
 from bridge.errors import ConfigError
 from bridge.model.campaign_kinds import CAMPAIGN
+from bridge.model.cursors import ShopFingerprint
 from bridge.model.records import CartRuleSpec
 from bridge.secret import Secret
 from bridge.shop.client import ShopClient
 from bridge.simulator import Simulator
 from bridge.simulator.demo_shop import BOWL, MUG, MUG_HONEY
-from bridge.state import outbox, unsubscribes
+from bridge.state import cursors, outbox, unsubscribes
 from bridge.state.outbox import OutboxRow, Status, list_rows
 from tests.conftest import World, html_of, text_of
 from tests.test_cart_reminders import WARSAW, marketing
@@ -190,6 +192,37 @@ def test_one_email_and_one_code_per_consenting_customer_restricted_to_them(
     )
 
 
+def test_withdrawing_the_consent_the_audience_asked_for_cancels_the_email_though_another_box_is_ticked(
+    marketed: World, tmp_path: Path
+) -> None:
+    ola = add(marketed, "Ola", "ola@example.com", newsletter=True, optin=True)
+    send(marketed, write(tmp_path, NEWS), yes=True)  # audience = "newsletter"
+    marketed.shop.update_customer(ola, newsletter=False)  # partners' offers (optin) still ticked
+    marketed.sync()
+    assert marketed.mail_to("ola@example.com") == []
+    [row] = [r for r in rows(marketed) if r.recipient_email == "ola@example.com"]
+    assert row.status is Status.CANCELLED
+    assert "newsletter=0" in (row.skip_reason or "") and "audience is newsletter" in (row.skip_reason or "")
+    assert len(marketed.mail_to(MALGORZATA)) == 1  # the others' went
+
+
+def test_a_newer_account_saying_no_outranks_an_old_guest_checkouts_yes_for_the_same_address(
+    marketed: World, tmp_path: Path
+) -> None:
+    guest = add(marketed, "Ola", "ola@example.com", newsletter=True, guest=True)  # ticked the box at checkout
+    account = add(marketed, "Ola", "Ola@Example.com")  # months later, an account: the box left unticked
+    lines = send(marketed, write(tmp_path, NEWS), yes=True)
+    assert [r.customer_id for r in rows(marketed) if r.recipient_email == "ola@example.com"] == [guest]
+    assert any("Queued" in line for line in lines)
+    marketed.sync()
+
+    assert marketed.mail_to("ola@example.com") == []
+    [row] = [r for r in rows(marketed) if r.customer_id == guest]
+    assert row.status is Status.CANCELLED
+    assert f"the newest account with this address (customer #{account})" in (row.skip_reason or "")
+    assert len(marketed.mail_to(MALGORZATA)) == 1  # one read by address per email, the others went
+
+
 def test_a_changed_file_under_the_same_name_is_refused_until_renamed(marketed: World, tmp_path: Path) -> None:
     path = write(tmp_path, PERSONAL)
     send(marketed, path, yes=True)
@@ -217,6 +250,23 @@ def test_html_in_a_customers_name_is_escaped_and_never_markdown(marketed: World,
     assert "Cześć &lt;b&gt;Ala&lt;/b&gt; **Nowak**!" in html and "<b>Ala" not in html
     assert "<strong>Zajrzyj</strong>" in html and "<h2" in html  # the owner's Markdown is Markdown
     assert "Cześć <b>Ala</b> **Nowak**! **Zajrzyj**" in text_of(message)
+
+
+def test_line_breaks_in_the_owners_subject_or_a_customers_name_add_no_header(
+    marketed: World, tmp_path: Path
+) -> None:
+    marketed.shop.register_customer(
+        "Ala\r\nBcc: evil@example.com", "Nowak", "ala@example.com", newsletter=True
+    )
+    source = NEWS.replace('subject = "Nowa kolekcja"', 'subject = "Hej {{ firstname }}\\nX-Evil: 1"')
+    send(marketed, write(tmp_path, source), yes=True)
+    marketed.sync()
+    [message] = marketed.mail_to("ala@example.com")
+    assert message["Subject"] == "Hej Ala Bcc: evil@example.com X-Evil: 1"
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert [list(m.recipients) for m in marketed.smtp.messages if "ala@" in str(m.message["To"])] == [
+        ["ala@example.com"]
+    ]
 
 
 def test_the_campaign_goes_behind_order_mail_and_spreads_over_days(marketed: World, tmp_path: Path) -> None:
@@ -350,3 +400,15 @@ def test_without_marketing_mail_nothing_can_be_queued(world: World, tmp_path: Pa
         CampaignError, match='audience = "optin", but MARKETING_CONSENT counts only newsletter'
     ):
         send(world, write(tmp_path, NEWS.replace('"newsletter"', '"optin"')))
+
+
+def test_a_state_store_of_another_shop_is_refused_dry_run_included(marketed: World, tmp_path: Path) -> None:
+    other = ShopFingerprint(
+        "https://inny.example", "inny.example", "inny.example", "Inny", "XYZ", "2020-01-01 10:00:00"
+    )
+    with marketed.store.transaction() as conn:
+        cursors.save_fingerprint(conn, other, now=marketed.clock.now())
+    for yes in (False, True):
+        with pytest.raises(ForeignStoreError, match="belongs to another shop"):
+            send(marketed, write(tmp_path, NEWS), yes=yes)
+    assert rows(marketed) == []

@@ -121,6 +121,22 @@ def test_the_digest_lists_exactly_the_products_that_went_on_sale_with_picture_pr
     assert "About Talerz Len" in plain(english)
 
 
+def test_a_hostile_product_name_and_description_are_text_and_a_huge_one_is_cut(world: World) -> None:
+    shop = started(world).shop
+    description = (
+        "<script>alert(1)</script><style>p{}</style><a href='javascript:alert(2)'>Klik</a> " + "Ż" * 5000
+    )
+    product(shop, "<img src=x onerror=alert(3)>{{ 7*7 }}", short={"pl": description})
+    at(world, FRIDAY + timedelta(days=1))
+    [polish] = digest_mail(world, MALGORZATA)
+    text, html = plain(polish), html_of(polish)
+    assert "&lt;img src=x onerror=alert(3)&gt;{{ 7*7 }}" in html and "49" not in html
+    assert "<img src=x" not in html and "<script" not in html and "javascript:" not in html
+    assert "alert(1)" not in text and "alert(2)" not in text and "Klik" in text
+    [line] = [line for line in text.splitlines() if "Klik" in line]
+    assert len(line.strip()) <= 200 and line.rstrip().endswith("…")
+
+
 def test_a_digest_says_how_many_more_products_there_are_beyond_its_limit(world: World) -> None:
     shop = started(world, NEW_PRODUCTS_LIMIT="2").shop
     for name in ("Pierwszy", "Drugi", "Trzeci"):

@@ -274,6 +274,20 @@ def test_a_customer_who_unsubscribed_gets_no_email_and_no_code(world: World, sho
     assert posts(shop_server) == 0
 
 
+def test_a_bounced_address_gets_no_code(world: World, shop_server: Simulator) -> None:
+    ready(world)
+    anna = customer(world.shop, ANNA)
+    row_id = queue(world.store, anna, ANNA, world.clock.now(), key="test:anna", code=request())
+    with world.store.transaction() as conn:
+        outbox.suppress(conn, ANNA, "550 5.1.1 no such user", now=world.clock.now())
+    world.sync()
+    failed = row(world.store, row_id)
+    assert failed.status is Status.FAILED and world.mail() == []
+    assert rules(world) == [] and posts(shop_server) == 0
+    with world.store.read() as conn:
+        assert codes.code_for(conn, row_id) is None
+
+
 def test_a_customer_who_withdrew_consent_gets_no_code(world: World) -> None:
     ready(world)
     anna = customer(world.shop, ANNA)

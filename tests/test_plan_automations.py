@@ -223,3 +223,22 @@ def test_a_winback_discount_asks_for_a_code() -> None:
     [decision] = winback(rules=rules)
     request = decision.context["personal_code"]
     assert (request["prefix"], request["amount"], request["name"]) == ("WRACAJ", "20.50", "Rabat na powrót")
+
+
+def test_accounts_sharing_an_address_get_one_greeting_and_one_invitation_the_registered_ones() -> None:
+    guest = born(3, email="Zofia@example.com", is_guest=True)
+    newer_guest = born(5, email="zofia@example.com ", is_guest=True)
+    account = born(8, email="zofia@example.com")
+    refused = born(9, email="zofia@example.com", newsletter=False)  # no consent: takes nothing
+    decisions = greet(guest, newer_guest, account, refused)
+    assert [(d.customer_id, d.sends) for d in decisions] == [(3, False), (5, False), (8, True), (9, False)]
+    assert decisions[0].skip_reason == decisions[1].skip_reason == plan.DUPLICATE
+    only_guests = greet(guest, newer_guest)
+    assert [(d.customer_id, d.sends) for d in only_guests] == [(3, False), (5, True)]
+
+    rules = AutomationRules(winback_days=90)
+    people = {c.customer.id: c.customer for c in (guest, newer_guest, account)}
+    lapsed = {i: order(100 + i, customer_id=i) for i in people}
+    invited = plan.plan_winbacks(lapsed, people, profile(), rules, Reach(), now=NOW)
+    assert [(d.customer_id, d.sends) for d in invited] == [(3, False), (5, False), (8, True)]
+    assert invited[0].skip_reason == plan.DUPLICATE

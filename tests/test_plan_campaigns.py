@@ -231,3 +231,14 @@ def test_a_missing_section_matters_only_without_the_default_languages() -> None:
 )
 def test_the_days_a_campaign_takes(count: int, ahead: int, room: int, per_day: int, days: int) -> None:
     assert plan.days_needed(count, ahead, room, per_day) == days
+
+
+def test_each_email_keeps_its_audience_and_withdrawing_that_consent_stops_it() -> None:
+    [decision] = batch([customer(1, optin=True)]).decisions
+    assert decision.context["audience"] == ["newsletter"]
+    assert plan.audience_lost(decision.context, customer(1, optin=True)) is None
+    lost = plan.audience_lost(decision.context, customer(1, newsletter=False, optin=True))
+    assert lost is not None and "newsletter=0" in lost and "audience is newsletter" in lost
+    [either] = batch([customer(1, optin=True)], audience="newsletter_or_optin").decisions
+    assert plan.audience_lost(either.context, customer(1, newsletter=False, optin=True)) is None
+    assert plan.audience_lost({}, customer(1, newsletter=False)) is None  # not a campaign's context

@@ -225,6 +225,15 @@ def test_each_subscriber_gets_the_digest_in_their_language_keyed_by_day_and_cust
     )
 
 
+def test_a_language_added_after_the_digest_was_built_gets_the_default_languages_digest_whole() -> None:
+    german = customer(9, id_lang=3)
+    [decision] = news.plan_batch(
+        [german], running(), rules(), {**LANGS, 3: "de"}, blocked={}, already=set(), now=NOW
+    )
+    assert decision.language == "pl" and decision.context["products"][0]["name"] == "Dzbanek 1"
+    assert decision.context["url"].endswith(f"id_lang={PL}")
+
+
 def test_who_cannot_be_written_to_is_recorded_as_skipped_with_the_reason() -> None:
     people = [
         customer(7, email="not-an-address"),

@@ -258,13 +258,13 @@ PHRASES: dict[tuple[str, str], list[str]] = {
     # Birthday and win-back (issue 18): the wish or the invitation, the personal code's box, why it came.
     ("birthday", "pl"): [
         "Dzień dobry, Zofia!",
-        "Dziś są Twoje urodziny!",
+        "Dziś Twoje urodziny!",
         "życzy Ci wszystkiego, co najlepsze",
         "Twój kod rabatowy: 15% zniżki",
         "URODZINY-7KQ2M9XA",
         "Kod jest ważny do 11 grudnia 2026 10:00",
         "tylko dla Ciebie i można go użyć jeden raz",
-        "zapisana jest data urodzin",
+        "jest zapisana data urodzin",
         "Wypisz się",
     ],
     ("birthday", "en"): [

@@ -6,7 +6,8 @@ the demo all go through it.
   digest (bridge.cycle.news: NEW_PRODUCTS, once a day or a week, marketing mail on), the birthday and
   win-back passes (bridge.cycle.automations: once a day each, marketing mail on), the owner's watch
   of customers' messages (bridge.cycle.owner; new orders ride on the order pass), the customers'
-  conversations (replies and acknowledgements, bridge.cycle.service), the terms watch (TERMS_PAGES:
+  conversations (replies and acknowledgements, bridge.cycle.service; the two share one read of the new
+  messages and their threads, bridge.cycle.messages), the terms watch (TERMS_PAGES:
   the owner told of a changed page, bridge.cycle.terms), then the poll's
   time and outcome recorded and the shop incident opened or closed, then the purge of personal data past
   its lifetime (bridge.state.retention: at most hourly, from the store alone). The first poll of a process
@@ -34,6 +35,7 @@ from bridge.config import Settings
 from bridge.cycle import automations, news, owner, service, terms
 from bridge.cycle.belongs import ForeignStoreError, confirm_shop, may_deliver_unconfirmed
 from bridge.cycle.carts import CartPass, enabled, watch_carts
+from bridge.cycle.messages import PollMessages
 from bridge.cycle.orders import poll_orders
 from bridge.delivery.budget import budget_for
 from bridge.delivery.deliver import DeliveryResult, deliver_due
@@ -174,10 +176,16 @@ class Cycle:
         automations.after_poll(
             self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile
         )
-        owner.after_poll(self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile)
-        service.after_poll(
-            self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile
-        )
+        shared = PollMessages(self.client, self.store, self.settings)  # one read for the two passes
+        for after in (owner.after_poll, service.after_poll):
+            after(
+                self.client,
+                self.store,
+                self.settings,
+                now=self.clock.now(),
+                profile=orders.profile,
+                messages=shared,
+            )
         terms.after_poll(self.client, self.store, self.settings, now=self.clock.now(), profile=orders.profile)
         self._purge()
         return result

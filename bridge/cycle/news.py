@@ -41,8 +41,8 @@ from bridge.shop.client import ShopClient
 from bridge.shop.profile import load_profile
 from bridge.state import news as news_state
 from bridge.state import outbox
+from bridge.state.blocked import blocked
 from bridge.state.store import Store, Tx
-from bridge.state.unsubscribes import unsubscribed
 
 log = logging.getLogger(__name__)
 
@@ -221,20 +221,22 @@ def _queue(
 
 
 def _blocked(conn: Tx, customers: Sequence[Customer]) -> dict[str, str]:
-    """The addresses that may not be written to (unsubscribed, bounced), with the reason (masked)."""
-    blocked: dict[str, str] = {}
+    """The addresses that may not be written to (unsubscribed, bounced), with the reason (masked); the
+    store is asked once per batch, never once per subscriber."""
+    found = blocked(conn, [customer.email for customer in customers])
+    reasons: dict[str, str] = {}
     for customer in customers:
         email = customer.email.strip()
-        gone = unsubscribed(conn, email)
-        bounced = outbox.is_suppressed(conn, email)
+        gone = found.unsubscribed.get(email.lower())
+        bounced = found.suppressed.get(email.lower())
         shown = mask_email(email)
         if gone is not None:
-            blocked[email.lower()] = (
+            reasons[email.lower()] = (
                 f"{shown} unsubscribed from marketing mail ({gone.source}, {gone.created_at:%Y-%m-%d})"
             )
         elif bounced is not None:
-            blocked[email.lower()] = f"{shown} is suppressed: {mask_addresses(bounced)}"
-    return blocked
+            reasons[email.lower()] = f"{shown} is suppressed: {mask_addresses(bounced)}"
+    return reasons
 
 
 def _finished(store: Store, settings: Settings, day: date) -> None:

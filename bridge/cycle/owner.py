@@ -7,22 +7,26 @@ when there are new orders and OWNER_EMAIL wants them), and the plan is queued in
 transaction, so the owner's alert commits with the customer's confirmation and the moved cursors.
 
 Customers' messages have a watch of their own after the order and cart passes: an id cursor over
-customer_messages (one small request when nothing was written), a baseline on its first poll, and the
-threads, names and order references read only for new messages from customers. The daily summary
-reads the day's orders once a day, at OWNER_SUMMARY_HOUR in the shop's time zone. The low-stock watch asks
-for the stock rows at or below the threshold (one request: ids and quantities) and reads what they are only
-for the rows that just fell.
+customer_messages, a baseline on its first poll, and the threads, names and order references used only for
+new messages from customers. The messages and their threads are read once per poll for this watch and the
+conversation pass (bridge.cycle.messages): with both on, an idle poll still makes one small request.
+
+The daily summary reads the day's orders once a day, at OWNER_SUMMARY_HOUR in the shop's time zone. The
+low-stock watch asks for the stock rows at or below the threshold (one request: ids and quantities) and reads
+what they are only for the rows that just fell.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from bridge.config import Settings
+from bridge.cycle.messages import PollMessages
 from bridge.delivery.deliver import paused
 from bridge.errors import ShopError, ShopPermissionError
 from bridge.model.cursors import IdCursor
@@ -39,11 +43,8 @@ from bridge.shop.profile import load_profile
 from bridge.shop.stock import last_quantities, low_stock, stock_levels, stock_products
 from bridge.shop.threads import (
     customers_with_orders_before,
-    messages_after,
     messages_of_threads,
-    order_references,
     orders_placed,
-    threads,
     threads_of_orders,
 )
 from bridge.state import owner as owner_state
@@ -122,13 +123,25 @@ def queue_alerts(
 
 
 def after_poll(
-    client: ShopClient, store: Store, settings: Settings, *, now: datetime, profile: ShopProfile | None
+    client: ShopClient,
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    profile: ShopProfile | None,
+    messages: PollMessages | None = None,
 ) -> int:
     """The owner's alerts that do not ride on the order pass (customers' messages, low stock, the daily
-    summary); how many were queued.
+    summary); how many were queued. `messages`: the poll's reads shared with the conversation pass.
     A shop error here is logged and left to the next poll: the customers' emails went through already."""
+    shared = messages if messages is not None else PollMessages(client, store, settings)
+    watches: tuple[Callable[..., int], ...] = (
+        partial(watch_messages, messages=shared),
+        watch_low_stock,
+        daily_summary,
+    )
     queued = 0
-    for watch in (watch_messages, watch_low_stock, daily_summary):
+    for watch in watches:
         try:
             queued += watch(client, store, settings, now=now, profile=profile)
         except ShopError as error:
@@ -137,9 +150,15 @@ def after_poll(
 
 
 def watch_messages(
-    client: ShopClient, store: Store, settings: Settings, *, now: datetime, profile: ShopProfile | None
+    client: ShopClient,
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    profile: ShopProfile | None,
+    messages: PollMessages | None = None,
 ) -> int:
-    """Read the messages written since the last poll and queue the owner's alerts about the customers'."""
+    """Take the messages written since the last poll and queue the owner's alerts about the customers'."""
     with store.read() as conn:
         cursor = owner_state.message_cursor(conn)
     if not (settings.owner_email and plan.CUSTOMER_MESSAGE in settings.owner_alerts):
@@ -150,14 +169,15 @@ def watch_messages(
     if cursor is None:
         _message_baseline(client, store, now=now)
         return 0
-    new = orders_plan.fresh(messages_after(client, orders_plan.read_from(cursor)), cursor)
+    shared = messages if messages is not None else PollMessages(client, store, settings)
+    new = shared.since(cursor)
     if not new:
         return 0
     moved = orders_plan.advance(cursor, [m.id for m in new])
-    news = _message_news(client, [m for m in new if m.from_customer])
+    news = _message_news(shared, [m for m in new if m.from_customer])
     decisions: list[Decision] = []
     if news:
-        profile = profile or load_profile(client, settings)
+        profile = shared.profile(profile)
         decisions = plan.plan_messages(news, owner_rules(settings, profile))
     applied = Applied()
     with store.transaction() as conn:
@@ -176,28 +196,26 @@ def _message_baseline(client: ShopClient, store: Store, *, now: datetime) -> Non
     log.info("owner alerts: customers' messages are watched from message #%s on", last)
 
 
-def _message_news(client: ShopClient, messages: Sequence[CustomerMessage]) -> list[plan.MessageNews]:
+def _message_news(shared: PollMessages, messages: Sequence[CustomerMessage]) -> list[plan.MessageNews]:
     """Each customer's message with its thread, the writer's account name and the order's reference."""
     if not messages:
         return []
-    found = {t.id: t for t in threads(client, {m.id_customer_thread for m in messages})}
-    people = {c.id: c for c in client.customers({t.id_customer for t in found.values() if t.id_customer})}
-    references = order_references(client, {t.id_order for t in found.values() if t.id_order})
-    checkout = [t.id for t in found.values() if t.id_contact == 0 and t.id_order > 0]
-    first: dict[int, int] = {}
-    for message in messages_of_threads(client, checkout) if checkout else []:
-        first[message.id_customer_thread] = min(first.get(message.id_customer_thread, message.id), message.id)
+    facts = shared.threads(messages)
+    checkout = [t.id for t in facts.threads.values() if t.id_contact == 0 and t.id_order > 0]
+    first = {
+        thread: min(m.id for m in facts.messages[thread]) for thread in checkout if facts.messages[thread]
+    }
     news = []
     for message in messages:
-        thread = found.get(message.id_customer_thread)
-        person = people.get(thread.id_customer) if thread is not None else None
+        thread = facts.threads.get(message.id_customer_thread)
+        person = facts.people.get(thread.id_customer) if thread is not None else None
         news.append(
             plan.MessageNews(
                 message,
                 thread,
                 first_name=person.firstname if person else "",
                 last_name=person.lastname if person else "",
-                order_reference=references.get(thread.id_order, "") if thread else "",
+                order_reference=facts.references.get(thread.id_order, "") if thread else "",
                 checkout_comment=thread is not None and first.get(thread.id) == message.id,
             )
         )

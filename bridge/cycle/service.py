@@ -4,8 +4,9 @@ cursor of its own (bridge.state.service).
 - Credit slips run *before* the order pass: when a slip and the Refunded state of the same order arrive in
   one poll, the slip's email (which has the amounts) is queued first and the Refunded email is skipped
   (one refund, one email: bridge.plan.service).
-- Conversations run after the cart pass: an id cursor over customer_messages; the threads, their messages,
-  the names and order references are read only for new messages.
+- Conversations run after the cart pass and the owner's watch: an id cursor over customer_messages; the
+  threads, their messages, the names and order references are read only for new messages, and once per
+  poll for this pass and the owner's watch (bridge.cycle.messages); the threads' tokens are this pass's own.
 
 A first poll records where the shop stands and sends nothing. A shop error in either pass is logged and
 retried next poll: the order emails must not wait for it.
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bridge.config import Settings
+from bridge.cycle.messages import PollMessages
 from bridge.errors import ShopError
 from bridge.model.cursors import IdCursor
 from bridge.model.kinds import CREDIT_SLIP
@@ -32,7 +34,7 @@ from bridge.shop.facts import gather_facts
 from bridge.shop.profile import load_profile
 from bridge.shop.slips import RESOURCE as SLIPS_RESOURCE
 from bridge.shop.slips import slips_after
-from bridge.shop.threads import messages_after, messages_of_threads, order_references, thread_tokens, threads
+from bridge.shop.threads import thread_tokens
 from bridge.state import outbox
 from bridge.state import service as service_state
 from bridge.state.plans import Applied, queue
@@ -62,11 +64,18 @@ def before_orders(client: ShopClient, store: Store, settings: Settings, *, now: 
 
 
 def after_poll(
-    client: ShopClient, store: Store, settings: Settings, *, now: datetime, profile: ShopProfile | None
+    client: ShopClient,
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    profile: ShopProfile | None,
+    messages: PollMessages | None = None,
 ) -> int:
-    """The conversation pass; how many emails it queued. A shop error is logged, never raised."""
+    """The conversation pass; how many emails it queued. `messages`: the poll's reads shared with the
+    owner's watch. A shop error is logged, never raised."""
     try:
-        return watch_conversations(client, store, settings, now=now, profile=profile)
+        return watch_conversations(client, store, settings, now=now, profile=profile, messages=messages)
     except ShopError as error:
         log.warning("customer messages: this pass failed, the next poll tries again: %s", error)
         return 0
@@ -100,20 +109,27 @@ def watch_slips(client: ShopClient, store: Store, settings: Settings, *, now: da
 
 
 def watch_conversations(
-    client: ShopClient, store: Store, settings: Settings, *, now: datetime, profile: ShopProfile | None
+    client: ShopClient,
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    profile: ShopProfile | None,
+    messages: PollMessages | None = None,
 ) -> int:
-    """Read the messages written since the last poll; queue replies and acknowledgements."""
+    """Take the messages written since the last poll; queue replies and acknowledgements."""
     with store.read() as conn:
         cursor = service_state.load_cursor(conn, service_state.MESSAGES)
     if cursor is None:
         _baseline(client, store, "customer_messages", service_state.MESSAGES, now=now)
         return 0
-    new = orders_plan.fresh(messages_after(client, orders_plan.read_from(cursor)), cursor)
+    shared = messages if messages is not None else PollMessages(client, store, settings)
+    new = shared.since(cursor)
     if not new:
         return 0
     moved = orders_plan.advance(cursor, [m.id for m in new])
-    profile = profile or load_profile(client, settings)
-    conversations = _conversations(client, new)
+    profile = shared.profile(profile)
+    conversations = _conversations(client, shared, new)
     decisions = plan.plan_messages(new, conversations, profile, service_rules(settings), now=now)
     applied = Applied()
     with store.transaction() as conn:
@@ -123,27 +139,24 @@ def watch_conversations(
     return applied.queued
 
 
-def _conversations(client: ShopClient, new: Sequence[CustomerMessage]) -> dict[int, plan.Conversation]:
+def _conversations(
+    client: ShopClient, shared: PollMessages, new: Sequence[CustomerMessage]
+) -> dict[int, plan.Conversation]:
     """The threads of the new messages, each with all its messages, the account's name, the order's
-    reference and (for the link back) its token: a handful of batched requests."""
-    found = {t.id: t for t in threads(client, {m.id_customer_thread for m in new})}
-    if not found:
+    reference (read once per poll with the owner's watch) and, for the link back, its token."""
+    facts = shared.threads(new)
+    if not facts.threads:
         return {}
-    messages: dict[int, list[CustomerMessage]] = {}
-    for message in messages_of_threads(client, found):
-        messages.setdefault(message.id_customer_thread, []).append(message)
-    people = {c.id: c for c in client.customers({t.id_customer for t in found.values() if t.id_customer})}
-    references = order_references(client, {t.id_order for t in found.values() if t.id_order})
-    tokens = thread_tokens(client, found)
+    tokens = thread_tokens(client, facts.threads)
     conversations = {}
-    for thread in found.values():
-        person = people.get(thread.id_customer)
+    for thread in facts.threads.values():
+        person = facts.people.get(thread.id_customer)
         conversations[thread.id] = plan.Conversation(
             thread,
-            tuple(sorted(messages.get(thread.id, []), key=lambda m: m.id)),
+            facts.messages.get(thread.id, ()),
             first_name=person.firstname if person else "",
             last_name=person.lastname if person else "",
-            order_reference=references.get(thread.id_order, ""),
+            order_reference=facts.references.get(thread.id_order, ""),
             token=tokens.get(thread.id, ""),
         )
     return conversations

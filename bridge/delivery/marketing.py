@@ -17,8 +17,10 @@ from typing import Final, Literal
 from bridge.config import Settings
 from bridge.errors import ShopError
 from bridge.model.automation_kinds import WINBACK
+from bridge.model.campaign_kinds import CAMPAIGN
+from bridge.model.records import Customer
+from bridge.plan import campaigns, news
 from bridge.plan import carts as cart_rules
-from bridge.plan import news
 from bridge.plan.consent import consent_basis, no_consent_reason
 from bridge.shop.client import ShopClient
 from bridge.state import outbox
@@ -90,30 +92,40 @@ class MarketingGate:
 
     def _consent_still_given(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
         """Consent read when the email was decided may be gone by now (a review request waits two weeks):
-        the customer may have unticked the newsletter box, or been deleted."""
+        the customer may have unticked the newsletter box, or been deleted. The newest account with the
+        same address speaks for the person too: a "no" given in a new account outranks an old guest
+        checkout's "yes"."""
         if self.client is None:
             return Verdict(
                 "wait", "the shop must be asked whether the customer still consents", now + SHOP_RETRY
             )
         try:
             found = self.client.customers([row.customer_id or 0])
+            customer = found[0] if found and not found[0].deleted else None
+            same_address = self.client.customers_with_email(row.recipient_email) if customer else []
         except ShopError as error:
             return Verdict(
                 "wait", f"waiting for the shop to confirm the customer's consent: {error}", now + SHOP_RETRY
             )
-        customer = found[0] if found else None
-        if customer is None or customer.deleted:
+        if customer is None:
             return Verdict("cancel", f"not sent: customer #{row.customer_id} no longer exists in the shop")
         if row.consent == cart_rules.FIRST_WITHOUT_CONSENT:
             return SEND  # the owner chose to send the first reminder without consent
+        why = self._no_consent(row, customer)
+        newest = max((c for c in same_address if not c.deleted), key=lambda c: c.id, default=customer)
+        if why is None and newest.id > customer.id and (later := self._no_consent(row, newest)) is not None:
+            why = f"the newest account with this address (customer #{newest.id}): {later}"
+        return SEND if why is None else Verdict("cancel", f"not sent: {why}")
+
+    def _no_consent(self, row: outbox.OutboxRow, customer: Customer) -> str | None:
+        """Why this account's consent does not cover the email, or None."""
         if consent_basis(customer, self.settings.marketing_consent) is None:
-            return Verdict(
-                "cancel", f"not sent: {no_consent_reason(customer, self.settings.marketing_consent)}"
-            )
+            return no_consent_reason(customer, self.settings.marketing_consent)
+        if row.kind == CAMPAIGN:
+            return campaigns.audience_lost(row.context, customer)
         if row.kind == news.KIND and news.news_consent(customer, self.settings.marketing_consent) is None:
-            why = news.no_news_consent_reason(customer, self.settings.marketing_consent)
-            return Verdict("cancel", f"not sent: {why}")
-        return SEND
+            return news.no_news_consent_reason(customer, self.settings.marketing_consent)
+        return None
 
     def _still_away(self, row: outbox.OutboxRow, now: datetime) -> Verdict:
         """A win-back waits up to a few days in the queue: a customer who ordered meanwhile is back."""

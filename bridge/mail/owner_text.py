@@ -10,9 +10,14 @@ the customer's values are data. So the order of the steps matters:
    customer's `<b>` or `**` is printed as those characters, never read as markup or as Markdown.
 
 The text part is the Markdown source with the variables filled in (Markdown reads as plain text), and the
-subject is plain text. A variable may not start a link's address, except `{{ shop_url }}`: a customer named
-`javascript:…` must not become a link. `check_text` finds what would fail before anything is queued: a
-syntax error (with its line), an unknown variable, a variable the campaign cannot fill.
+subject is plain text. A variable may not start a link's address, except `{{ shop_url }}`, nor come before
+the address's scheme (`java{{ x }}`): a customer named `javascript:…` must not become a link. The template
+language is cut down to what a text needs (ALLOWED_FILTERS, `{% if %}`, `or`/`and`/`not`, `~`): no `| safe`
+or `{% autoescape false %}` that would print a customer's `<b>` as markup, no loop or call that could make
+one email take minutes. The code is kept whole on a line (`<span class="keep">`) where it is text, and
+plain inside a link's address. `check_text` finds what would fail before anything is queued: a syntax
+error (with its line), an unknown variable, a construct the text may not use, a variable the campaign
+cannot fill; rendering refuses the same (a stored row is never trusted more than the file).
 
 Templates call the filters `owner_subject`, `owner_text` and `owner_html` (registered in
 bridge.mail.render) on the context's `campaign`; the values come from the rest of the context (`customer`,
@@ -30,7 +35,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_percent
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, pass_context
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markdown_it import MarkdownIt
@@ -52,10 +57,50 @@ VARIABLES: Final[dict[str, str]] = {
 }
 CODE_VARIABLES: Final = frozenset({"code", "discount", "valid_until", "minimum_amount"})
 LINK_VARIABLE: Final = "shop_url"  # the one variable a link's address may start with
+# What `{{ … }}` may do to a value: change its case, trim it, or stand in for an empty one.
+ALLOWED_FILTERS: Final = frozenset({"upper", "lower", "title", "capitalize", "trim", "default", "d"})
 
 _CONSTRUCT: Final = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _BODY_UNSAFE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_KEEP: Final = Markup('<span class="keep">{}</span>')
+_ATTRIBUTE: Final = re.compile(r'([a-z]+)="([^"]*)"')  # markdown-it writes `"` in a value as &quot;
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_KEEP_CODE: Final = '<span class="keep">{}</span>'
+# The template constructs a text may use: values, `{% if %}` on them, `or`/`and`/`not`, `~` and a comparison.
+_NODES: Final = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.If,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+    nodes.CondExpr,
+    nodes.Concat,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.Filter,
+)
+_NAMED: Final = {
+    "For": "{% for %}",
+    "Assign": "{% set %}",
+    "AssignBlock": "{% set %}",
+    "ScopedEvalContextModifier": "{% autoescape %}",
+    "EvalContextModifier": "{% autoescape %}",
+    "Macro": "{% macro %}",
+    "CallBlock": "{% call %}",
+    "FilterBlock": "{% filter %}",
+    "Include": "{% include %}",
+    "Import": "{% import %}",
+    "FromImport": "{% from %}",
+    "Extends": "{% extends %}",
+    "Block": "{% block %}",
+    "With": "{% with %}",
+    "Call": "a call ( … )",
+    "Getattr": "an attribute ( . )",
+    "Getitem": "an index ( [ ] )",
+}
 _SAMPLE: Final[dict[str, str]] = {
     "firstname": "Zofia",
     "lastname": "Żółkiewska",
@@ -94,7 +139,9 @@ _MARKDOWN: Final = MarkdownIt("commonmark", {"html": False, "linkify": False, "t
 
 
 def markdown_template(body: str) -> str:
-    """The body's Markdown as HTML, its Jinja constructs as written (a template for `_HTML_ENV`)."""
+    """The body's Markdown as HTML, its Jinja constructs as written (a template for `_HTML_ENV`); a
+    `{{ code }}` in the text kept whole on a line. OwnerTextError for a link that a value could turn into
+    another scheme."""
     nonce = hashlib.sha256(body.encode()).hexdigest()[:10]
     constructs: list[str] = []
 
@@ -103,14 +150,44 @@ def markdown_template(body: str) -> str:
         return f"q{nonce}x{len(constructs) - 1}q"
 
     html = _MARKDOWN.render(_CONSTRUCT.sub(token, body))
-    for attribute in re.finditer(r'(?:href|src)="q' + nonce + r"x(\d+)q", html):
-        construct = constructs[int(attribute.group(1))]
-        if construct.replace(" ", "") != "{{" + LINK_VARIABLE + "}}":
-            raise OwnerTextError(
-                f"a link's address starts with {construct}: only {{{{ {LINK_VARIABLE} }}}} may start one;"
-                " write the address itself"
-            )
-    return re.sub(r"q" + nonce + r"x(\d+)q", lambda m: constructs[int(m.group(1))], html)
+    marker = re.compile(r"q" + nonce + r"x(\d+)q")
+    in_attributes: set[int] = set()
+    for attribute in _ATTRIBUTE.finditer(html):
+        name, value = attribute.groups()
+        found = list(marker.finditer(value))
+        in_attributes.update(int(m.group(1)) for m in found)
+        if found and name in ("href", "src"):
+            _check_address(value, found[0], constructs[int(found[0].group(1))])
+
+    def restore(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        construct = constructs[index]
+        if index not in in_attributes and _bare(construct) == "{{code}}":
+            return _KEEP_CODE.format(construct)
+        return construct
+
+    return marker.sub(restore, html)
+
+
+def _bare(construct: str) -> str:
+    return re.sub(r"[\s-]", "", construct)
+
+
+def _check_address(address: str, first: re.Match[str], construct: str) -> None:
+    """A value may not decide a link's scheme: the address starts with `{{ shop_url }}`, or with a scheme
+    of its own (checked by markdown-it) before any variable."""
+    if first.start() == 0 and _bare(construct) == "{{" + LINK_VARIABLE + "}}":
+        return
+    if first.start() == 0:
+        raise OwnerTextError(
+            f"a link's address starts with {construct}: only {{{{ {LINK_VARIABLE} }}}} may start one;"
+            " write the address itself"
+        )
+    if not _SCHEME.match(address[: first.start()]):
+        raise OwnerTextError(
+            f"a link's address has {construct} before its https://: write the whole address first"
+            f" (https://…, or {{{{ {LINK_VARIABLE} }}}}), then the variables"
+        )
 
 
 def clean_source(source: str) -> str:
@@ -120,12 +197,56 @@ def clean_source(source: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _html_template(body: str) -> Template:
+    _refuse_constructs(clean_source(body))
     return _HTML_ENV.from_string(markdown_template(clean_source(body)))
 
 
 @functools.lru_cache(maxsize=128)
 def _text_template(source: str) -> Template:
+    _refuse_constructs(clean_source(source))
     return _TEXT_ENV.from_string(clean_source(source))
+
+
+def _refuse_constructs(source: str) -> None:
+    """At render time too: a row's stored text is rendered only if its file could have been queued."""
+    problems = construct_problems("the text", _TEXT_ENV.parse(source))
+    if problems:
+        raise OwnerTextError(problems[0])
+
+
+def construct_problems(where: str, parsed: nodes.Node) -> list[str]:
+    """What in a parsed text is not a variable, or a construct a text may not use (one line each; what is
+    inside a refused construct is not looked at)."""
+    problems: list[str] = []
+    for node in parsed.iter_child_nodes():
+        problem = _node_problem(where, node)
+        if problem is not None:
+            problems.append(problem)
+        else:
+            problems += construct_problems(where, node)
+    return list(dict.fromkeys(problems))
+
+
+def _node_problem(where: str, node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.Scope):  # what `{% autoescape %}` wraps itself in: its content decides
+        return None
+    if not isinstance(node, _NODES):
+        what = _NAMED.get(
+            type(node).__name__, "arithmetic" if isinstance(node, nodes.BinExpr) else "this construct"
+        )
+        return (
+            f"{where}, line {node.lineno}: {what} cannot be used in a campaign's text: write"
+            " {{ variable }} and {% if variable %}…{% else %}…{% endif %}"
+        )
+    if isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS:
+        return (
+            f"{where}, line {node.lineno}: the filter | {node.name} cannot be used in a campaign's text:"
+            f" use one of {', '.join(sorted(ALLOWED_FILTERS))}"
+        )
+    if isinstance(node, nodes.Name) and node.name not in VARIABLES:
+        known = ", ".join(VARIABLES)
+        return f"{where} uses {{{{ {node.name} }}}}, which is not a variable: use one of {known}"
+    return None
 
 
 def render_html(body: str, values: Mapping[str, object]) -> Markup:
@@ -149,13 +270,11 @@ def check_text(where: str, source: str, *, markdown: bool, unavailable: Mapping[
         parsed = _TEXT_ENV.parse(source)
     except TemplateSyntaxError as error:
         return [f"{where}, line {error.lineno}: {error.message}; check the {{{{ }}}} and {{% %}} marks"]
-    problems = []
-    known = ", ".join(VARIABLES)
-    for name in sorted(meta.find_undeclared_variables(parsed)):
-        if name not in VARIABLES:
-            problems.append(f"{where} uses {{{{ {name} }}}}, which is not a variable: use one of {known}")
-        elif name in unavailable:
-            problems.append(f"{where} uses {{{{ {name} }}}}, but {unavailable[name]}")
+    problems = construct_problems(where, parsed)
+    names = sorted({node.name for node in parsed.find_all(nodes.Name)})
+    problems += [
+        f"{where} uses {{{{ {name} }}}}, but {unavailable[name]}" for name in names if name in unavailable
+    ]
     if problems:
         return problems
     try:
@@ -172,7 +291,7 @@ def check_text(where: str, source: str, *, markdown: bool, unavailable: Mapping[
 # --- The values, from a template's context ------------------------------------------------------------------
 
 
-def values_of(context: Mapping[str, Any], *, locale: str, zone: ZoneInfo, html: bool) -> dict[str, object]:
+def values_of(context: Mapping[str, Any], *, locale: str, zone: ZoneInfo) -> dict[str, object]:
     """The variables' values for one email: the customer's, the shop's and, with a code, the code's."""
     customer = context.get("customer") or {}
     shop = context.get("shop") or {}
@@ -185,7 +304,7 @@ def values_of(context: Mapping[str, Any], *, locale: str, zone: ZoneInfo, html: 
     code = context.get("code")
     if isinstance(code, Mapping):
         text = str(code.get("code", ""))
-        values["code"] = _KEEP.format(text) if html else text
+        values["code"] = text
         values["discount"] = discount_text(code, locale)
         until = code.get("valid_until") or ""
         values["valid_until"] = formatting.format_local_datetime(until, zone, locale) if until else ""
@@ -209,26 +328,26 @@ def discount_text(code: Mapping[str, Any], locale: str) -> str:
     return ""
 
 
-def _from(context: Context, *, html: bool) -> dict[str, object]:
+def _from(context: Context) -> dict[str, object]:
     locale, zone = context.resolve_or_missing("locale"), context.resolve_or_missing("timezone")
     if not isinstance(locale, str) or not isinstance(zone, str):
         raise formatting.FormattingError("no locale here: import macros 'with context'")
-    return values_of(context.get_all(), locale=locale, zone=ZoneInfo(zone), html=html)
+    return values_of(context.get_all(), locale=locale, zone=ZoneInfo(zone))
 
 
 @pass_context
 def owner_subject_filter(context: Context, text: Mapping[str, Any]) -> str:
-    return render_text(str(text["subject"]), _from(context, html=False))
+    return render_text(str(text["subject"]), _from(context))
 
 
 @pass_context
 def owner_text_filter(context: Context, text: Mapping[str, Any]) -> str:
-    return render_text(str(text["body"]), _from(context, html=False))
+    return render_text(str(text["body"]), _from(context))
 
 
 @pass_context
 def owner_html_filter(context: Context, text: Mapping[str, Any]) -> Markup:
-    return render_html(str(text["body"]), _from(context, html=True))
+    return render_html(str(text["body"]), _from(context))
 
 
 FILTERS: Final = {

@@ -17,9 +17,11 @@ Pure: no I/O, no clock (`now` and the shop-local time are arguments). The rules,
   CATCH_UP_DAYS days are caught up.
 
 Both are marketing: consent (MARKETING_CONSENT), a usable address, no unsubscribe and no suppression, or a
-skip with the reason; the marketing gate checks consent again at send time. With a discount setting the
-email carries a `PersonalCodeRequest` (bridge.model.codes) that delivery turns into a single-use code just
-before sending.
+skip with the reason; the marketing gate checks consent again at send time. One email per address: each
+guest checkout makes a new account, so one person may be several customers born on the same day or lapsed
+on the same day; the registered account (else the newest guest) gets it, the others are skips naming why.
+With a discount setting the email carries a `PersonalCodeRequest` (bridge.model.codes) that delivery turns
+into a single-use code just before sending.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ from bridge.plan.contexts import customer_context, instant
 from bridge.plan.rules import Decision
 
 CATCH_UP_DAYS: Final = 7  # win-back days caught up after downtime, at most
-# A win-back not sent within this long is dropped: the marketing gate does not ask the shop about orders,
-# and the customer may have come back meanwhile.
+DUPLICATE: Final = "another account with the same address gets this email"
+# A win-back not sent within this long is dropped: held up behind a full daily budget, it would reach the
+# customer days after the lapse it answers. (Until then the marketing gate asks the shop whether the
+# customer ordered since, and cancels it if so.)
 WINBACK_EXPIRY: Final = timedelta(days=3)
 
 # The code's readable prefix and the name the customer sees in the cart, per language (English otherwise).
@@ -120,13 +124,14 @@ def plan_birthdays(
     """One greeting (or a skip with its reason) per customer born on `day`; an unknown birthday is no one's.
     A greeting not sent by `day_ends` (the next shop-local midnight) expires."""
     decisions: dict[int, Decision] = {}
-    for person in celebrants:
+    taken: set[str] = set()
+    for person in sorted(celebrants, key=lambda p: _preferred(p.customer)):
         customer = person.customer
         if not celebrates_on(person.birthday, day) or customer.id in decisions:
             continue
         key = birthday_key(day, customer.id)
         language = _language(customer, profile, rules)
-        why = _why_not(customer, rules, reach)
+        why = _why_not(customer, rules, reach) or _taken(customer, taken)
         if why is not None:
             decisions[customer.id] = _skip(key, BIRTHDAY, customer, language, why)
             continue
@@ -187,7 +192,8 @@ def plan_winbacks(
     """One invitation (or a skip with its reason) per lapsed customer (`lapsed`)."""
     decisions = []
     gap = timedelta(days=rules.winback_days)
-    for customer_id, order in sorted(last_orders.items()):
+    taken: set[str] = set()
+    for customer_id, order in sorted(last_orders.items(), key=lambda item: _preferred_id(item[0], customers)):
         customer = customers.get(customer_id)
         key = winback_key(customer_id, order.id)
         language = _language(customer, profile, rules) if customer is not None else rules.default_language
@@ -195,6 +201,8 @@ def plan_winbacks(
         previous = reach.last_winback.get(customer_id)
         if why is None and previous is not None and previous > now - gap:
             why = f"a win-back went to this customer on {previous:%Y-%m-%d}, less than {gap.days} days ago"
+        if why is None and customer is not None:
+            why = _taken(customer, taken)
         if why is not None:
             decisions.append(
                 _skip(key, WINBACK, customer, language, why, customer_id=customer_id, order=order)
@@ -216,7 +224,7 @@ def plan_winbacks(
             )
         email = _email(key, WINBACK, customer, language, context, rules, now, now + WINBACK_EXPIRY)
         decisions.append(_with_order(email, order))
-    return decisions
+    return sorted(decisions, key=lambda decision: decision.customer_id or 0)
 
 
 # --- shared -------------------------------------------------------------------------------------------------
@@ -238,6 +246,26 @@ def code_request(
         "description": description,
         "name": name,
     }
+
+
+def _preferred(customer: Customer) -> tuple[bool, int]:
+    """Which of several accounts with one address gets its email: the registered one, else the newest
+    guest (a guest checkout makes a new account each time; its latest has the latest language and name)."""
+    return customer.is_guest, -customer.id
+
+
+def _preferred_id(customer_id: int, customers: Mapping[int, Customer]) -> tuple[bool, int]:
+    customer = customers.get(customer_id)
+    return _preferred(customer) if customer is not None else (True, -customer_id)
+
+
+def _taken(customer: Customer, taken: set[str]) -> str | None:
+    """One email per address: the first account of `_preferred`'s order takes it, the others are told why."""
+    address = customer.email.strip().lower()
+    if address in taken:
+        return DUPLICATE
+    taken.add(address)
+    return None
 
 
 def _language(customer: Customer, profile: ShopProfile, rules: AutomationRules) -> str:

@@ -45,6 +45,8 @@ LANGUAGE: Final = re.compile(r"[a-z]{2}(?:-[a-z]{2})?")
 PREFIX: Final = re.compile(r"[A-Z0-9]{1,12}")
 SHARED_CODE: Final = re.compile(r"[A-Za-z0-9_-]{1,254}")
 MAX_DAYS: Final = 3650
+# An amount past this is a typo (20000 for 20.00), and the shop would refuse each code as it is created.
+MAX_AMOUNT: Final = Decimal(100_000)
 _TOP: Final = frozenset({"name", "audience", "ordered_within_days", "not_ordered_within_days", "languages"})
 _DISCOUNT: Final = frozenset(
     {"percent", "amount", "valid_days", "valid_until", "single_use", "code", "minimum_amount"}
@@ -218,11 +220,34 @@ def _discount(value: object, problems: list[str]) -> Discount | None:
     for key in sorted(set(value) - _DISCOUNT):
         problems.append(f"[discount] {key}: unknown key; it has {', '.join(sorted(_DISCOUNT))}")
     percent = _decimal(value, "percent", problems, high=Decimal(100))
-    amount = _decimal(value, "amount", problems)
+    amount = _decimal(value, "amount", problems, high=MAX_AMOUNT)
     if percent is not None and amount is not None:
         problems.append("[discount]: write percent or amount, not both")
     elif percent is None and amount is None and len(problems) == start:
         problems.append("[discount]: write percent = 10 (a percentage) or amount = 20 (an amount off)")
+    single_use, code = _whose_code(value, problems)
+    valid_days = _valid_days(value, single_use, problems)
+    valid_until = value.get("valid_until")
+    if valid_until is not None and (single_use or type(valid_until) is not date):
+        problems.append(
+            "[discount] valid_until: only a shared code has a last day, written as a date: valid_until ="
+            " 2026-12-01 (personal codes use valid_days)"
+        )
+        valid_until = None
+    prefix = value.get("prefix", "")
+    if not isinstance(prefix, str) or (prefix and not PREFIX.fullmatch(prefix)):
+        problems.append('[discount] prefix: write 1-12 capital letters or digits, e.g. prefix = "BF"')
+        prefix = ""
+    free = value.get("free_shipping", False)
+    if not isinstance(free, bool):
+        problems.append(f"[discount] free_shipping = {free!r}: write true or false")
+        free = False
+    minimum = _decimal(value, "minimum_amount", problems, high=MAX_AMOUNT, zero=True)
+    return Discount(percent, amount, single_use, code, valid_days, valid_until, minimum, free, prefix)
+
+
+def _whose_code(value: Mapping[str, Any], problems: list[str]) -> tuple[bool, str]:
+    """(single_use, the shared code): a code per customer, or the owner's one code, never both."""
     code = value.get("code", "")
     single_use = value.get("single_use", not code)
     if not isinstance(single_use, bool):
@@ -241,24 +266,7 @@ def _discount(value: object, problems: list[str]) -> Discount | None:
             "[discount] code is a shared code: write single_use = false, or remove code for a code per"
             " customer"
         )
-    valid_days = _valid_days(value, single_use, problems)
-    valid_until = value.get("valid_until")
-    if valid_until is not None and (single_use or type(valid_until) is not date):
-        problems.append(
-            "[discount] valid_until: only a shared code has a last day, written as a date: valid_until ="
-            " 2026-12-01 (personal codes use valid_days)"
-        )
-        valid_until = None
-    prefix = value.get("prefix", "")
-    if not isinstance(prefix, str) or (prefix and not PREFIX.fullmatch(prefix)):
-        problems.append('[discount] prefix: write 1-12 capital letters or digits, e.g. prefix = "BF"')
-        prefix = ""
-    free = value.get("free_shipping", False)
-    if not isinstance(free, bool):
-        problems.append(f"[discount] free_shipping = {free!r}: write true or false")
-        free = False
-    minimum = _decimal(value, "minimum_amount", problems, zero=True)
-    return Discount(percent, amount, single_use, code, valid_days, valid_until, minimum, free, prefix)
+    return single_use, code
 
 
 def _valid_days(value: Mapping[str, Any], single_use: bool, problems: list[str]) -> int | None:
@@ -293,7 +301,8 @@ def _decimal(
     too_fine = not isinstance(exponent, int) or exponent < -2
     if number is None or not low_ok or (high is not None and number > high) or too_fine:
         limit = f" up to {high}" if high is not None else ""
-        problems.append(f"[discount] {key} = {raw!r}: write a number above 0{limit}, at most two decimals")
+        low = "of 0 or more" if zero else "above 0"
+        problems.append(f"[discount] {key} = {raw!r}: write a number {low}{limit}, at most two decimals")
         return None
     return number
 

@@ -35,7 +35,7 @@ from bridge.model.codes import PersonalCode, PersonalCodeRequest
 from bridge.model.records import Customer
 from bridge.plan.addresses import address_problem
 from bridge.plan.campaign_file import Campaign, Discount, Text, default_prefix
-from bridge.plan.consent import consent_basis
+from bridge.plan.consent import consent_basis, no_consent_reason
 from bridge.plan.contexts import customer_context
 from bridge.plan.rules import Decision
 
@@ -51,6 +51,18 @@ SUPPRESSED: Final = "bounced or suppressed"
 DUPLICATE: Final = "same address as another customer"
 REASONS: Final = (INACTIVE, INVALID, NO_CONSENT, LANGUAGE, ORDERED, NOT_ORDERED, UNSUBSCRIBED, SUPPRESSED)
 REASONS_ALL: Final = (*REASONS, DUPLICATE)
+
+
+AUDIENCE_KEY: Final = "audience"  # the consent fields the campaign asked for, kept with each email
+
+
+def audience_lost(context: Mapping[str, Any], customer: Customer) -> str | None:
+    """Why a queued campaign email may not go any more: the customer withdrew the consent its audience
+    asked for (another box still ticked is not the consent they were chosen by); None while it holds."""
+    fields = context.get(AUDIENCE_KEY)
+    if not isinstance(fields, list) or consent_basis(customer, fields) is not None:
+        return None
+    return no_consent_reason(customer, fields) + f"; the campaign's audience is {' or '.join(fields)}"
 
 
 def campaign_key(name: str, customer_id: int) -> str:
@@ -177,6 +189,7 @@ def _decision(customer: Customer, campaign: Campaign, rules: Rules, plan: BatchP
     context: dict[str, Any] = {
         "customer": customer_context(customer),
         "campaign": {"name": campaign.name, "subject": text.subject, "body": text.body},
+        AUDIENCE_KEY: list(campaign.consent_fields),
     }
     if campaign.discount is not None and campaign.discount.single_use:
         context["personal_code"] = code_request(campaign, campaign.discount, text)

@@ -313,9 +313,13 @@ def _why_not(
 def _digest_email(
     digest: Digest, customer: Customer, iso: str, basis: str, rules: NewsRules, now: datetime
 ) -> Decision:
-    products = digest.products.get(iso) or digest.products.get(rules.default_language)
-    if products is None:  # a language the shop did not have when the digest was built
-        iso, products = next(iter(digest.products.items()))
+    if iso not in digest.products:  # a language the shop added after the digest was built: the default's
+        iso = (
+            rules.default_language
+            if rules.default_language in digest.products
+            else next(iter(digest.products))
+        )
+    products = digest.products[iso]  # the email speaks the language its products are named in
     context = {
         "customer": customer_context(customer),
         "period": rules.period,

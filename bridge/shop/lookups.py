@@ -15,7 +15,7 @@ from bridge.shop.parse import (
     parse_language,
     parse_product,
 )
-from bridge.shop.query import Query
+from bridge.shop.query import Query, equals, is_filterable
 from bridge.shop.reader import ShopReader
 
 
@@ -24,6 +24,17 @@ class LookupReads(ShopReader):
 
     def customers(self, ids: Iterable[int]) -> list[Customer]:
         return self._parse(self._pager.get_by_ids("customers", ids), parse_customer)
+
+    def customers_with_email(self, email: str) -> list[Customer]:
+        """Every account with this address: a guest checkout and a later account often share one, and the
+        newest one's consent is the person's latest word. Empty when the address cannot be a filter value
+        (the grammar has no escape for `[]|,%`)."""
+        address = email.strip()
+        if not address or not is_filterable(address):
+            return []
+        rows = list(self._pager.list_raw("customers", Query(filters={"email": equals(address)}), limit=50))
+        found = self._parse(rows, parse_customer)
+        return [c for c in found if c.email.strip().casefold() == address.casefold()]
 
     def addresses(self, ids: Iterable[int]) -> list[Address]:
         return self._parse(self._pager.get_by_ids("addresses", ids), parse_address)

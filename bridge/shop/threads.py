@@ -1,7 +1,10 @@
-"""Reads for the owner's alerts: customer service threads and messages, and which customers ordered before.
+"""Reads for the owner's alerts and the conversation pass: customer service threads and messages, and which
+customers ordered before. The owner's watch and the conversation pass share one poll's reads of the new
+messages and their threads (bridge.cycle.messages).
 
 Every read is batched through the pager (`filter[field]=[1|2|3]`) and asks only for the fields it needs
-(`display=[…]`): never a thread's token, never a message's IP address or user agent.
+(`display=[…]`): never a message's IP address or user agent, and a thread's token only where the one link
+that needs it is written (`thread_tokens`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def messages_of_threads(client: ShopReader, thread_ids: Iterable[int]) -> list[C
 
 
 def messages_after(client: ShopReader, after_id: int) -> list[CustomerMessage]:
-    """Messages with an id past `after_id`, oldest first (an idle watch: one small request)."""
+    """Messages with an id past `after_id`, oldest first (an idle poll: one small request)."""
     query = Query(display=MESSAGE_FIELDS, filters={"id": greater_than(after_id)})
     return [_message(client, row) for row in client.list_raw("customer_messages", query)]
 

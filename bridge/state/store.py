@@ -150,7 +150,8 @@ outbox = Table(
     Column("category", String(16), nullable=False),
     Column("priority", Integer, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("recipient_email", String(320), nullable=False),
+    # Indexed (0013): a campaign asks which of a batch's addresses already have its email (one per address)
+    Column("recipient_email", String(320), nullable=False, index=True),
     Column("recipient_name", String(200)),
     Column("language", String(16), nullable=False),
     Column("context", Text, nullable=False),
@@ -500,7 +501,7 @@ if TYPE_CHECKING:
 # The newest migration in bridge/state/migrations/versions. A store already there opens without importing
 # Alembic at all (half a second of every `bridge sync` started by a timer); tests/test_store.py keeps
 # this in step with Alembic's own head.
-SCHEMA_REVISION: Final = "0012"
+SCHEMA_REVISION: Final = "0013"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

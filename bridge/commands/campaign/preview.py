@@ -21,10 +21,11 @@ from bridge.config import Invalid, Settings, parse_address
 from bridge.cycle.terms import languages_of
 from bridge.delivery.transports import Transport, build_transport
 from bridge.errors import ConfigError, DeliveryError
-from bridge.mail.render import RenderError, UnsubscribeLinks, get_renderer, new_message_id
+from bridge.mail.render import RenderedEmail, RenderError, UnsubscribeLinks, get_renderer, new_message_id
 from bridge.model.campaign_kinds import CAMPAIGN
 from bridge.model.codes import PersonalCode, PersonalCodeRequest
 from bridge.model.headers import make_address
+from bridge.model.identity import ShopIdentity
 from bridge.model.kinds import SAMPLE_UNSUBSCRIBE
 from bridge.plan import campaigns as plan
 from bridge.plan.campaign_file import Campaign, default_prefix
@@ -62,19 +63,7 @@ def send_preview(
     rules = plan.Rules(languages_of(profile), settings.default_language, currency, profile.identity.zone, now)
     identity = load_identity_for_test(settings)
     context = preview_context(campaign, iso, recipient, rules)
-    try:
-        rendered = get_renderer(settings.templates_dir).render(
-            CAMPAIGN,
-            iso,
-            context,
-            shop=identity,
-            message_id=new_message_id(identity, "preview"),
-            recipient=make_address("", recipient),
-            now=now,
-            unsubscribe=_links(settings, recipient, iso, identity.email),
-        )
-    except RenderError as error:
-        raise CampaignError(f"{path.name}: the campaign does not render: {error}") from None
+    rendered = _render(settings, path, identity, context, iso, now=now)
     active = build_transport(settings) if transport is None else transport
     try:
         result = active.send(rendered.message, envelope_from=identity.from_email, recipients=[recipient])
@@ -88,6 +77,32 @@ def send_preview(
         f'sent a preview of the campaign "{campaign.name}" ([{iso}]) to {recipient}\n'
         f"  subject:    {rendered.subject}\n  server:     {result.reply}"
     )
+
+
+def _render(
+    settings: Settings,
+    path: Path,
+    identity: ShopIdentity,
+    context: dict[str, Any],
+    iso: str,
+    *,
+    now: datetime,
+) -> RenderedEmail:
+    """The preview as delivery would render it, with the preview address's own unsubscribe links."""
+    recipient = str(context["customer"]["email"])
+    try:
+        return get_renderer(settings.templates_dir).render(
+            CAMPAIGN,
+            iso,
+            context,
+            shop=identity,
+            message_id=new_message_id(identity, "preview"),
+            recipient=make_address("", recipient),
+            now=now,
+            unsubscribe=_links(settings, recipient, iso, identity.email),
+        )
+    except RenderError as error:
+        raise CampaignError(f"{path.name}: the campaign does not render: {error}") from None
 
 
 def _language(campaign: Campaign, path: Path, asked: str | None, default: str) -> str:
