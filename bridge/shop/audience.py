@@ -15,42 +15,18 @@ from typing import Final
 
 from bridge.model.records import Customer
 from bridge.shop.client import ShopClient
-from bridge.shop.parse import parse_customer
+from bridge.shop.lookups import CONSENT_FIELDS, customer_batches
 from bridge.shop.query import FAR_FUTURE, Query, between, equals
 from bridge.shop.reader import ShopReader
 
 BATCH: Final = 500  # customers per request, and per transaction in `bridge campaign send --yes`
-_CUSTOMER_FIELDS: Final = (
-    "id",
-    "id_lang",
-    "email",
-    "firstname",
-    "lastname",
-    "newsletter",
-    "newsletter_date_add",
-    "optin",
-    "active",
-    "is_guest",
-    "deleted",
-)
 _ORDER_FIELDS: Final = ("id", "id_customer", "date_add", "valid")
 
 
 def customers(client: ShopReader, *, after_id: int = 0) -> Iterator[list[Customer]]:
     """Every customer past `after_id`, in id order, BATCH at a time: a 50,000-customer shop is never held in
     memory whole."""
-    query = Query(display=_CUSTOMER_FIELDS)
-    last = after_id
-    zone = client.shop_timezone()
-    while True:
-        rows = client.rows_after("customers", query, last, limit=BATCH, page=BATCH)
-        if not rows:
-            return
-        batch = [parse_customer(row, tz=zone) for row in rows]
-        yield batch
-        last = max(c.id for c in batch)
-        if len(rows) < BATCH:
-            return
+    return customer_batches(client, Query(display=CONSENT_FIELDS), after_id=after_id, batch=BATCH)
 
 
 def last_valid_orders(

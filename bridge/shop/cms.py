@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from bridge.model.cms import CmsPage
 from bridge.model.records import Customer
-from bridge.shop.parse import parse_customer
+from bridge.shop.lookups import customer_batches
 from bridge.shop.query import Query, equals
 from bridge.shop.reader import ShopReader
 from bridge.shop.threads import int_field
@@ -58,17 +58,7 @@ def customers_told(client: ShopReader, *, after_id: int = 0) -> Iterator[list[Cu
     """The active customers with an account (not guests, not deleted) past `after_id`, in id order, a
     batch of BATCH at a time: a 50,000-customer shop is never held in memory whole."""
     query = Query(display=_CUSTOMER_FIELDS, filters=_TOLD)
-    last = after_id
-    zone = client.shop_timezone()
-    while True:
-        rows = client.rows_after("customers", query, last, limit=BATCH, page=BATCH)
-        if not rows:
-            return
-        batch = [parse_customer(row, tz=zone) for row in rows]
-        yield batch
-        last = max(c.id for c in batch)
-        if len(rows) < BATCH:
-            return
+    return customer_batches(client, query, after_id=after_id, batch=BATCH)
 
 
 def count_told(client: ShopReader) -> int:

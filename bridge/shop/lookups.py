@@ -3,7 +3,8 @@ the shop's short lists (languages, currencies), looked up by id in batches so a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Final
 
 from bridge.model.records import Address, Carrier, Country, Currency, Customer, Language, Product
 from bridge.shop.parse import (
@@ -17,6 +18,40 @@ from bridge.shop.parse import (
 )
 from bridge.shop.query import Query, equals, is_filterable
 from bridge.shop.reader import ShopReader
+
+# What marketing reads of a customer: who they are, their language, their consent and whether the account
+# may be written to (campaigns' audience, the new-product digest's subscribers).
+CONSENT_FIELDS: Final = (
+    "id",
+    "id_lang",
+    "email",
+    "firstname",
+    "lastname",
+    "newsletter",
+    "newsletter_date_add",
+    "optin",
+    "active",
+    "is_guest",
+    "deleted",
+)
+
+
+def customer_batches(
+    client: ShopReader, query: Query, *, after_id: int = 0, batch: int
+) -> Iterator[list[Customer]]:
+    """The customers `query` matches past `after_id`, in id order, `batch` at a time (one request each): a
+    50,000-customer shop is never held in memory whole."""
+    last = after_id
+    zone = client.shop_timezone()
+    while True:
+        rows = client.rows_after("customers", query, last, limit=batch, page=batch)
+        if not rows:
+            return
+        found = [parse_customer(row, tz=zone) for row in rows]
+        yield found
+        last = max(c.id for c in found)
+        if len(rows) < batch:
+            return
 
 
 class LookupReads(ShopReader):

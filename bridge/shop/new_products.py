@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from bridge.model.new_products import LIVE_VISIBILITY, LiveProduct, ProductNews
 from bridge.model.records import Customer, Multilingual
 from bridge.shop.client import ShopClient
+from bridge.shop.lookups import CONSENT_FIELDS
 from bridge.shop.parse import parse_customer, parse_product
 from bridge.shop.query import Query, between, equals, one_of
 from bridge.shop.threads import int_field
@@ -27,19 +28,6 @@ BATCH: Final = 500  # subscribers per request, and per transaction when their di
 _LIVE: Final = {"active": equals(1), "visibility": one_of(LIVE_VISIBILITY)}
 _STAMP_FIELDS: Final = ("id", "date_add", "date_upd")
 _DETAIL_FIELDS: Final = ("id", "name", "description_short", "id_default_image", "show_price", "date_add")
-_SUBSCRIBER_FIELDS: Final = (
-    "id",
-    "id_lang",
-    "email",
-    "firstname",
-    "lastname",
-    "newsletter",
-    "newsletter_date_add",
-    "optin",
-    "active",
-    "is_guest",
-    "deleted",
-)
 _CURRENCY_KEYS: Final = ("PS_CURRENCY_DEFAULT", "PS_CATALOG_MODE", "PS_CATALOG_MODE_WITH_PRICES")
 
 
@@ -109,7 +97,7 @@ def subscribers(client: ShopClient, *, after_id: int, optin: bool) -> list[Custo
     filters = {"newsletter": equals(1), "active": equals(1), "deleted": equals(0)}
     if optin:
         filters["optin"] = equals(1)
-    query = Query(display=_SUBSCRIBER_FIELDS, filters=filters)
+    query = Query(display=CONSENT_FIELDS, filters=filters)
     rows = client.rows_after("customers", query, after_id, limit=BATCH, page=BATCH)
     zone = client.shop_timezone()
     return [parse_customer(row, tz=zone) for row in rows]
