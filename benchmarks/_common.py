@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -146,6 +146,23 @@ def traffic_since(simulator: Simulator, start: int) -> Traffic:
     """The simulator's request log from index `start` on (it must record bodies for the byte count)."""
     records = simulator.requests[start:]
     return Traffic(len(records), sum(len(record.body) for record in records))
+
+
+def sizes_of(what: str) -> Callable[[str], tuple[int, ...]]:
+    """The `--sizes` argument type: `10000,50000` → (10000, 50000), the N a run measures (of `what`)."""
+
+    def sizes(text: str) -> tuple[int, ...]:
+        try:
+            found = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"--sizes takes whole numbers separated by commas, not {text!r}"
+            ) from None
+        if not found or min(found) < 1:
+            raise argparse.ArgumentTypeError(f"--sizes takes one or more numbers of {what}, each 1 or more")
+        return found
+
+    return sizes
 
 
 def peak_rss_bytes() -> int:

@@ -50,6 +50,7 @@ from _common import (
     print_table,
     running_shop,
     shop_client,
+    sizes_of,
     smtp_sink,
 )
 
@@ -483,24 +484,14 @@ def print_idle(rows: list[tuple[str, Traffic, Traffic]], customers: int) -> None
     )
 
 
-def sizes_list(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--sizes takes whole numbers separated by commas, not {text!r}"
-        ) from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("--sizes takes one or more numbers of subscribers, each 1 or more")
-    return sizes
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--small", action="store_true", help="N = 200, 50 emails with codes (CI-sized)")
-    parser.add_argument("--sizes", type=sizes_list, metavar="N,N,...", help="the N of (a) and (c)")
+    parser.add_argument(
+        "--sizes", type=sizes_of("subscribers"), metavar="N,N,...", help="the N of (a) and (c)"
+    )
     args = parser.parse_args()
     sizes = args.sizes or (SMALL_SIZES if args.small else FULL_SIZES)
     codes = SMALL_CODES if args.small else FULL_CODES

@@ -32,6 +32,7 @@ from _common import (
     print_table,
     running_shop,
     shop_client,
+    sizes_of,
 )
 
 from bridge.plan.orders import CATCH_UP_CHUNK
@@ -120,19 +121,6 @@ def measure(orders: int) -> dict[str, Any]:
             shop.stdout.close()
 
 
-def sizes_list(text: str) -> tuple[int, ...]:
-    """`10000,50000` → (10000, 50000): the N a run measures."""
-    try:
-        sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--sizes takes whole numbers separated by commas, not {text!r}"
-        ) from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("--sizes takes one or more numbers of orders, each 1 or more")
-    return sizes
-
-
 def main() -> int:
     if sys.argv[1:2] == ["--serve"]:
         return serve(int(sys.argv[2]))
@@ -142,7 +130,7 @@ def main() -> int:
     parser.add_argument("--small", action="store_true", help="N = 1 000 and 3 000 (CI-sized)")
     parser.add_argument(
         "--sizes",
-        type=sizes_list,
+        type=sizes_of("orders"),
         metavar="N,N,...",
         help="the N to measure (default 10 000, 30 000, 100 000)",
     )
