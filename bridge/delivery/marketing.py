@@ -100,9 +100,13 @@ class MarketingGate:
                 "wait", "the shop must be asked whether the customer still consents", now + SHOP_RETRY
             )
         try:
-            found = self.client.customers([row.customer_id or 0])
+            # One read in the common case: the accounts with the email's address, its customer among them
+            # (read by id only when the customer's address changed in the shop since).
+            same_address = self.client.customers_with_email(row.recipient_email)
+            found = [c for c in same_address if c.id == row.customer_id] or self.client.customers(
+                [row.customer_id or 0]
+            )
             customer = found[0] if found and not found[0].deleted else None
-            same_address = self.client.customers_with_email(row.recipient_email) if customer else []
         except ShopError as error:
             return Verdict(
                 "wait", f"waiting for the shop to confirm the customer's consent: {error}", now + SHOP_RETRY
